@@ -1,0 +1,177 @@
+//! clap types only: the command surface of SPEC sections 3 and 4.
+//!
+//! Nothing here talks to Redis or reads the contexts file; `settings`
+//! resolves these into plain structs the commands use.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "qctl",
+    version,
+    about = "kubectl for Redis-backed job queues: one command, many Redis deployments",
+    long_about = None,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Parses `5s`, `250ms`, `2m`; refuses zero.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like 500ms, 5s, 2m"))?;
+    if d.is_zero() {
+        return Err("must be more than 0".into());
+    }
+    Ok(d)
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Contexts file to read (else QCTL_CONFIG, else ~/.config/qctl/config.yaml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Target context; repeatable, comma-separated, globs allowed ('prod-*')
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub context: Vec<String>,
+
+    /// Label selector, kubectl syntax: env=prod,region in (a,b),!canary
+    #[arg(short = 'l', long, global = true, value_name = "EXPR")]
+    pub selector: Option<String>,
+
+    /// Every enabled context
+    #[arg(short = 'A', long = "all-contexts", global = true)]
+    pub all_contexts: bool,
+
+    /// Per-context budget [default: 5s]
+    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Connection budget [default: 2s]
+    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Contexts in flight at once [default: 256]
+    #[arg(long, global = true, value_name = "N", value_parser = parse_concurrency)]
+    pub max_concurrency: Option<usize>,
+
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, value_name = "FMT")]
+    pub output: Option<OutputFormat>,
+
+    /// Tables without their header line
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+
+    /// When to colour tables
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Nothing but results: no progress, no notes
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+
+    /// Log each Redis command sent, per context, to stderr
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and edit the contexts file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// List the contexts
+    GetContexts,
+    /// Print the current context
+    CurrentContext,
+    /// Set the current context
+    UseContext {
+        /// Context name
+        name: String,
+    },
+    /// Create a context, or change one
+    SetContext(SetContextArgs),
+    /// Remove a context
+    DeleteContext {
+        /// Context name
+        name: String,
+    },
+    /// Print the merged contexts file (secrets REDACTED unless --raw)
+    View {
+        /// Only the current context and what it refers to
+        #[arg(long)]
+        minify: bool,
+        /// Show secrets as written
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Check the contexts file and report the first problem
+    Validate,
+}
+
+#[derive(Debug, Args)]
+pub struct SetContextArgs {
+    /// Context name
+    pub name: String,
+    /// Cluster entry it points at (required for a new context)
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub cluster_name: Option<String>,
+    /// User entry (empty to clear)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Queue schema (empty for the built-in default)
+    #[arg(long, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+    /// Colour in tables and plans (empty to clear)
+    #[arg(long = "context-color", value_name = "COLOR")]
+    pub context_color: Option<String>,
+    /// Label KEY=VALUE to set, or KEY- to remove; repeatable
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Mark as protected (writes only when named literally); --protected=false to clear
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub protected: Option<bool>,
+    /// Enable or disable (disabled contexts are left out of -A, -l and globs)
+    #[arg(long, value_name = "BOOL")]
+    pub enabled: Option<bool>,
+}

@@ -1,0 +1,366 @@
+//! `qctl config ...`: local reads and edits of the contexts file.
+
+use crate::cli::{ConfigCommand, OutputFormat, SetContextArgs};
+use crate::contexts::{self, Config, ContextEdit, Mode, redact_url};
+use crate::error::{CliError, ExitCode, Result};
+use crate::output::{ListDoc, Styled};
+use crate::settings::Settings;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub fn run(cmd: &ConfigCommand, config: &Config, settings: &Settings) -> Result<ExitCode> {
+    match cmd {
+        ConfigCommand::GetContexts => get_contexts(config, settings),
+        ConfigCommand::CurrentContext => current_context(config, settings),
+        ConfigCommand::UseContext { name } => {
+            let path = contexts::use_context(config, name)?;
+            settings.printer.note(&format!(
+                "Switched to context \"{name}\" (in {}).",
+                path.display()
+            ));
+            Ok(ExitCode::Ok)
+        }
+        ConfigCommand::SetContext(args) => set_context(config, settings, args),
+        ConfigCommand::DeleteContext { name } => {
+            let path = contexts::delete_context(config, name)?;
+            settings.printer.note(&format!(
+                "Deleted context \"{name}\" from {}.",
+                path.display()
+            ));
+            if config.current_context.as_deref() == Some(name.as_str()) {
+                settings.printer.warn(
+                    "this removed the current context; run `qctl config use-context NAME` to pick another",
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        ConfigCommand::View { minify, raw } => view(config, settings, *minify, *raw),
+        ConfigCommand::Validate => validate(config, settings),
+    }
+}
+
+/// One row of `config get-contexts` (`ContextList` item).
+#[derive(Debug, Serialize)]
+struct ContextItem {
+    name: String,
+    current: bool,
+    cluster: String,
+    user: Option<String>,
+    schema: String,
+    mode: Mode,
+    server: String,
+    labels: BTreeMap<String, String>,
+    color: Option<String>,
+    protected: bool,
+    enabled: bool,
+    allowed_actions: Option<Vec<String>>,
+    file: String,
+}
+
+fn items(config: &Config) -> Vec<ContextItem> {
+    config
+        .contexts
+        .iter()
+        .map(|c| {
+            let cluster = config.cluster(&c.cluster).expect("checked on load");
+            ContextItem {
+                name: c.name.clone(),
+                current: config.current_context.as_deref() == Some(c.name.as_str()),
+                cluster: c.cluster.clone(),
+                user: c.user.clone(),
+                schema: c.schema.clone(),
+                mode: cluster.mode,
+                server: cluster
+                    .urls
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                labels: c.labels.clone(),
+                color: c.color.clone(),
+                protected: c.protected,
+                enabled: c.enabled,
+                allowed_actions: c.allowed_actions.clone(),
+                file: config.sources[c.source].path.display().to_string(),
+            }
+        })
+        .collect()
+}
+
+pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "<none>".into();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
+    let p = &settings.printer;
+    if config.sources.is_empty() {
+        p.note(&format!(
+            "no contexts file found (looked at {}); see config.example.yaml",
+            contexts::default_path().display()
+        ));
+    }
+    let items = items(config);
+    match p.format {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            p.document(&ListDoc::new("ContextList", items, vec![]))?;
+        }
+        OutputFormat::Name => p.names(items.into_iter().map(|i| i.name))?,
+        OutputFormat::Table | OutputFormat::Wide => {
+            let wide = p.format == OutputFormat::Wide;
+            let mut headers = vec![
+                "CURRENT",
+                "NAME",
+                "CLUSTER",
+                "USER",
+                "LABELS",
+                "PROTECTED",
+                "ENABLED",
+            ];
+            if wide {
+                headers.extend(["SCHEMA", "MODE", "SERVER", "ALLOWED-ACTIONS", "FILE"]);
+            }
+            let rows = items
+                .into_iter()
+                .map(|i| {
+                    let mut row: Vec<Styled> = vec![
+                        if i.current { "*" } else { "" }.into(),
+                        Styled::colored(i.name, i.color.as_deref()),
+                        i.cluster.into(),
+                        i.user.unwrap_or_default().into(),
+                        labels_text(&i.labels).into(),
+                        if i.protected { "yes" } else { "no" }.into(),
+                        if i.enabled { "yes" } else { "no" }.into(),
+                    ];
+                    if wide {
+                        row.push(i.schema.into());
+                        row.push(format!("{:?}", i.mode).to_lowercase().into());
+                        row.push(i.server.into());
+                        row.push(
+                            i.allowed_actions
+                                .map(|a| a.join(","))
+                                .unwrap_or_else(|| "<all>".into())
+                                .into(),
+                        );
+                        row.push(i.file.into());
+                    }
+                    row
+                })
+                .collect();
+            p.table(&headers, rows)?;
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
+    match &config.current_context {
+        Some(c) => {
+            settings.printer.stdout(&format!("{c}\n"))?;
+            Ok(ExitCode::Ok)
+        }
+        None => Err(CliError::failure("current-context is not set")
+            .with_hint("run `qctl config use-context NAME`")),
+    }
+}
+
+fn set_context(config: &Config, settings: &Settings, a: &SetContextArgs) -> Result<ExitCode> {
+    let edit = ContextEdit {
+        cluster: a.cluster_name.clone(),
+        user: a.user.clone(),
+        schema: a.schema.clone(),
+        color: a.context_color.clone(),
+        protected: a.protected,
+        enabled: a.enabled,
+        labels: a.labels.clone(),
+    };
+    let (path, created) = contexts::set_context(config, &a.name, &edit)?;
+    settings.printer.note(&format!(
+        "Context \"{}\" {} (in {}).",
+        a.name,
+        if created { "created" } else { "modified" },
+        path.display()
+    ));
+    Ok(ExitCode::Ok)
+}
+
+const REDACTED: &str = "REDACTED";
+
+/// Replaces the password in a URL's userinfo with REDACTED.
+fn redact_url_for_view(v: &mut Value) {
+    if let Value::String(s) = v {
+        let r = redact_url(s);
+        if r != *s {
+            *s = r
+                .replace(":***@", &format!(":{REDACTED}@"))
+                .replace("//***@", &format!("//{REDACTED}@"));
+        }
+    }
+}
+
+/// The merged document as `config view` shows it.
+fn merged_view(config: &Config, minify: bool, raw: bool) -> Result<Value> {
+    let mut doc = serde_json::Map::new();
+    doc.insert("apiVersion".into(), "qctl/v1".into());
+    doc.insert("kind".into(), "Config".into());
+    if let Some(cc) = &config.current_context {
+        doc.insert("current-context".into(), cc.clone().into());
+    }
+    let mut firsts: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut lists: Vec<(&str, Vec<Value>)> = ["clusters", "users", "contexts", "queue-schemas"]
+        .iter()
+        .map(|k| (*k, Vec::new()))
+        .collect();
+    for r in &config.raw {
+        let v = serde_json::to_value(r)
+            .map_err(|e| CliError::failure(format!("cannot render: {e}")))?;
+        for key in ["audit-log", "preferences"] {
+            if let Some(x) = v.get(key) {
+                firsts.entry(key).or_insert_with(|| x.clone());
+            }
+        }
+        for (key, list) in lists.iter_mut() {
+            for item in v.get(*key).and_then(Value::as_array).into_iter().flatten() {
+                let name = item.get("name");
+                if !list.iter().any(|x| x.get("name") == name) {
+                    list.push(item.clone());
+                }
+            }
+        }
+    }
+    if minify {
+        let Some(cc) = &config.current_context else {
+            return Err(CliError::failure("--minify needs a current-context")
+                .with_hint("run `qctl config use-context NAME` first"));
+        };
+        let ctx = config.context(cc).expect("checked on load");
+        let keep = |key: &str, name: &str| -> bool {
+            match key {
+                "contexts" => name == ctx.name,
+                "clusters" => name == ctx.cluster,
+                "users" => ctx.user.as_deref() == Some(name),
+                _ => name == ctx.schema,
+            }
+        };
+        for (key, list) in lists.iter_mut() {
+            list.retain(|x| {
+                keep(
+                    key,
+                    x.get("name").and_then(Value::as_str).unwrap_or_default(),
+                )
+            });
+        }
+    }
+    for (k, v) in firsts {
+        doc.insert(k.into(), v);
+    }
+    for (key, mut list) in lists {
+        if !raw {
+            for item in list.iter_mut() {
+                if key == "users"
+                    && let Some(p) = item.get_mut("password")
+                {
+                    *p = REDACTED.into();
+                }
+                if key == "clusters" {
+                    if let Some(s) = item.get_mut("server") {
+                        redact_url_for_view(s);
+                    }
+                    if let Some(Value::Array(nodes)) = item.get_mut("nodes") {
+                        nodes.iter_mut().for_each(redact_url_for_view);
+                    }
+                }
+            }
+        }
+        if !list.is_empty() {
+            doc.insert(key.into(), Value::Array(list));
+        }
+    }
+    Ok(Value::Object(doc))
+}
+
+fn view(config: &Config, settings: &Settings, minify: bool, raw: bool) -> Result<ExitCode> {
+    let doc = merged_view(config, minify, raw)?;
+    let mut printer = settings.printer.clone();
+    if !printer.is_machine() {
+        printer.format = OutputFormat::Yaml;
+    }
+    printer.document(&doc)?;
+    Ok(ExitCode::Ok)
+}
+
+#[derive(Serialize)]
+struct Validation {
+    valid: bool,
+    files: Vec<String>,
+    contexts: usize,
+    clusters: usize,
+    users: usize,
+    queue_schemas: usize,
+    warnings: Vec<String>,
+}
+
+fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
+    if config.sources.is_empty() {
+        return Err(CliError::failure(format!(
+            "no contexts file found (looked at {})",
+            contexts::default_path().display()
+        ))
+        .with_hint("create one from config.example.yaml, or pass --config PATH"));
+    }
+    // Password sources that would fail when their context is used.
+    let mut warnings = Vec::new();
+    for u in &config.users {
+        match &u.password {
+            contexts::PasswordSource::Env(var) if std::env::var_os(var).is_none() => {
+                warnings.push(format!(
+                    "user `{}`: password-env `{var}` is not set in this environment",
+                    u.name
+                ))
+            }
+            contexts::PasswordSource::File(f) if !f.exists() => warnings.push(format!(
+                "user `{}`: password-file {} does not exist",
+                u.name,
+                f.display()
+            )),
+            _ => {}
+        }
+    }
+    let v = Validation {
+        valid: true,
+        files: config
+            .sources
+            .iter()
+            .map(|s| s.path.display().to_string())
+            .collect(),
+        contexts: config.contexts.len(),
+        clusters: config.clusters.len(),
+        users: config.users.len(),
+        queue_schemas: config.schemas.len(),
+        warnings,
+    };
+    let p = &settings.printer;
+    if p.is_machine() {
+        p.document(&v)?;
+    } else {
+        for w in &v.warnings {
+            p.warn(w);
+        }
+        p.stdout(&format!(
+            "{}: valid ({} contexts, {} clusters, {} users, {} queue schemas)\n",
+            v.files.join(":"),
+            v.contexts,
+            v.clusters,
+            v.users,
+            v.queue_schemas
+        ))?;
+    }
+    Ok(ExitCode::Ok)
+}

@@ -1,0 +1,594 @@
+//! One Redis endpoint: standalone or Redis Cluster, TLS, auth, timeouts, and
+//! the one place every command passes through (so `-v` can log it).
+//!
+//! Standalone endpoints use the redis crate's multiplexed async connection.
+//! Cluster endpoints use its async cluster client, which routes keyed
+//! commands by hash slot and follows MOVED/ASK; commands that must visit
+//! every primary (SCAN, INFO) and pipelines are sent to one primary at a
+//! time, routed by address, because that client rejects a pipeline whose
+//! keys cross slots.
+
+use crate::contexts::{Config, Context, Mode, PasswordSource, Secret, TlsSettings, redact_url};
+use crate::error::{ContextError, ErrorKind};
+use redis::aio::MultiplexedConnection;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
+use std::time::Duration;
+
+/// Everything needed to reach one context's Redis.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub context: String,
+    pub mode: Mode,
+    pub urls: Vec<String>,
+    pub tls: TlsSettings,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+impl Endpoint {
+    /// The first URL, safe to print.
+    pub fn display_url(&self) -> String {
+        self.urls
+            .iter()
+            .map(|u| redact_url(u))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Resolves a context's cluster and user, reading `password-env` and
+    /// `password-file` now (an unset variable fails only this context).
+    pub fn resolve(config: &Config, ctx: &Context) -> Result<Endpoint, ContextError> {
+        let err = |message: String| ContextError {
+            context: ctx.name.clone(),
+            kind: ErrorKind::Config,
+            message,
+        };
+        let cluster = config
+            .cluster(&ctx.cluster)
+            .ok_or_else(|| err(format!("cluster `{}` is not defined", ctx.cluster)))?;
+        let (username, password) = match ctx.user.as_deref().and_then(|u| config.user(u)) {
+            None => (None, None),
+            Some(u) => {
+                let password = match &u.password {
+                    PasswordSource::None => None,
+                    PasswordSource::Inline(s) => Some(s.clone()),
+                    PasswordSource::Env(var) => match std::env::var(var) {
+                        Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+                        _ => {
+                            return Err(err(format!(
+                                "user `{}`: password-env `{var}` is not set; export it, or change the user entry",
+                                u.name
+                            )));
+                        }
+                    },
+                    PasswordSource::File(path) => match std::fs::read_to_string(path) {
+                        Ok(v) => Some(Secret::new(v.trim_end_matches(['\n', '\r']).to_string())),
+                        Err(e) => {
+                            return Err(err(format!(
+                                "user `{}`: cannot read password-file {}: {e}",
+                                u.name,
+                                path.display()
+                            )));
+                        }
+                    },
+                };
+                (u.username.clone(), password)
+            }
+        };
+        Ok(Endpoint {
+            context: ctx.name.clone(),
+            mode: cluster.mode,
+            urls: cluster.urls.clone(),
+            tls: cluster.tls.clone(),
+            username,
+            password,
+        })
+    }
+}
+
+/// A primary of a Redis Cluster (or the one server of a standalone).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Node {
+    pub host: String,
+    pub port: u16,
+}
+
+enum Inner {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection, Vec<Node>),
+}
+
+/// An open connection to one context.
+pub struct Conn {
+    pub context: String,
+    pub mode: Mode,
+    verbose: bool,
+    inner: Inner,
+    secret: Option<Secret>,
+}
+
+/// Classifies a redis error into a SPEC section 5 kind.
+pub fn classify(e: &RedisError) -> ErrorKind {
+    use redis::ErrorKind as K;
+    let text = e.to_string().to_lowercase();
+    if e.is_timeout() {
+        return ErrorKind::Timeout;
+    }
+    if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("unknownissuer")
+        || text.contains("peer sent no certificates")
+    {
+        return ErrorKind::Tls;
+    }
+    if text.contains("failed to lookup address")
+        || text.contains("name or service not known")
+        || text.contains("no such host")
+        || text.contains("dns")
+    {
+        return ErrorKind::Dns;
+    }
+    if e.is_connection_refusal() || text.contains("connection refused") {
+        return ErrorKind::Refused;
+    }
+    match e.kind() {
+        K::AuthenticationFailed => ErrorKind::Auth,
+        K::Parse | K::UnexpectedReturnType => ErrorKind::Protocol,
+        _ if text.contains("wrongpass")
+            || text.contains("noauth")
+            || text.contains("invalid username-password") =>
+        {
+            ErrorKind::Auth
+        }
+        K::Io => {
+            if text.contains("timed out") {
+                ErrorKind::Timeout
+            } else if text.contains("reset") || text.contains("broken pipe") || text.contains("eof")
+            {
+                ErrorKind::Protocol
+            } else {
+                ErrorKind::Refused
+            }
+        }
+        _ => ErrorKind::Redis,
+    }
+}
+
+/// Removes a secret from a message, belt and braces.
+fn scrub(msg: &str, secret: Option<&Secret>) -> String {
+    let mut m = msg.replace('\n', " ");
+    if let Some(s) = secret
+        && !s.expose().is_empty()
+    {
+        m = m.replace(s.expose(), "***");
+    }
+    // Any URL in the message loses its password too.
+    m.split(' ')
+        .map(|w| {
+            if w.contains("://") {
+                redact_url(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A context error from a redis error.
+pub fn context_error(context: &str, e: &RedisError, secret: Option<&Secret>) -> ContextError {
+    let kind = classify(e);
+    let message = match kind {
+        ErrorKind::Auth => format!("authentication failed: {}", scrub(&e.to_string(), secret)),
+        _ => scrub(&e.to_string(), secret),
+    };
+    ContextError {
+        context: context.to_string(),
+        kind,
+        message,
+    }
+}
+
+/// Renders a command for `-v`, with AUTH/HELLO arguments redacted.
+pub fn describe(cmd: &Cmd) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut redact_rest = false;
+    for (i, arg) in cmd.args_iter().enumerate() {
+        let s = match arg {
+            redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+            redis::Arg::Cursor => "0".to_string(),
+            _ => "?".to_string(),
+        };
+        if i == 0 {
+            let up = s.to_ascii_uppercase();
+            redact_rest = up == "AUTH" || up == "HELLO";
+            parts.push(up);
+            continue;
+        }
+        if redact_rest {
+            parts.push("REDACTED".into());
+        } else if s.len() > 80 {
+            parts.push(format!(
+                "{}...",
+                &s[..s.char_indices().nth(77).map_or(s.len(), |(i, _)| i)]
+            ));
+        } else {
+            parts.push(s);
+        }
+    }
+    parts.join(" ")
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read TLS {what} {}: {e}", path.display()))
+}
+
+fn tls_certs(tls: &TlsSettings) -> Result<Option<redis::TlsCertificates>, String> {
+    if tls.ca_file.is_none() && tls.cert_file.is_none() {
+        return Ok(None);
+    }
+    let root_cert = tls
+        .ca_file
+        .as_deref()
+        .map(|p| read_file(p, "ca-file"))
+        .transpose()?;
+    let client_tls = match (&tls.cert_file, &tls.key_file) {
+        (Some(c), Some(k)) => Some(redis::ClientTlsConfig {
+            client_cert: read_file(c, "cert-file")?,
+            client_key: read_file(k, "key-file")?,
+        }),
+        _ => None,
+    };
+    Ok(Some(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    }))
+}
+
+/// `#insecure` tells the redis crate to skip certificate checks.
+fn url_for(url: &str, tls: &TlsSettings) -> String {
+    if tls.insecure_skip_verify && url.starts_with("rediss://") && !url.contains('#') {
+        format!("{url}#insecure")
+    } else {
+        url.to_string()
+    }
+}
+
+impl Conn {
+    /// Connects within `connect_timeout`; every later round trip is bounded
+    /// by `response_timeout`.
+    pub async fn open(
+        ep: &Endpoint,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+        verbose: bool,
+    ) -> Result<Conn, ContextError> {
+        let cfg_err = |message: String| ContextError {
+            context: ep.context.clone(),
+            kind: ErrorKind::Config,
+            message,
+        };
+        let certs = tls_certs(&ep.tls).map_err(cfg_err)?;
+        if verbose {
+            eprintln!(
+                "[{}] connect {} ({}{})",
+                ep.context,
+                ep.display_url(),
+                match &ep.username {
+                    Some(u) => format!("AUTH {u} REDACTED"),
+                    None if ep.password.is_some() => "AUTH REDACTED".into(),
+                    None => "no auth".into(),
+                },
+                if ep.mode == Mode::Cluster {
+                    ", cluster"
+                } else {
+                    ""
+                }
+            );
+        }
+        let secret = ep.password.clone();
+        let rerr = |e: RedisError| context_error(&ep.context, &e, secret.as_ref());
+        let inner = match ep.mode {
+            Mode::Standalone => {
+                let url = url_for(&ep.urls[0], &ep.tls);
+                let mut info: redis::ConnectionInfo =
+                    redis::IntoConnectionInfo::into_connection_info(url.as_str())
+                        .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
+                let mut settings = info.redis_settings().clone();
+                if let Some(u) = &ep.username {
+                    settings = settings.set_username(u);
+                }
+                if let Some(p) = &ep.password {
+                    settings = settings.set_password(p.expose());
+                }
+                info = info.set_redis_settings(settings.set_skip_set_lib_name());
+                let client = match certs {
+                    Some(c) => redis::Client::build_with_tls(info, c),
+                    None => redis::Client::open(info),
+                }
+                .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(connect_timeout))
+                    .set_response_timeout(Some(response_timeout));
+                let conn = tokio::time::timeout(
+                    connect_timeout + response_timeout,
+                    client.get_multiplexed_async_connection_with_config(&config),
+                )
+                .await
+                .map_err(|_| ContextError {
+                    context: ep.context.clone(),
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "no answer within {}",
+                        humantime::format_duration(connect_timeout)
+                    ),
+                })?
+                .map_err(rerr)?;
+                Inner::Single(conn)
+            }
+            Mode::Cluster => {
+                let urls: Vec<String> = ep.urls.iter().map(|u| url_for(u, &ep.tls)).collect();
+                let mut b = redis::cluster::ClusterClientBuilder::new(urls)
+                    .connection_timeout(connect_timeout)
+                    .response_timeout(response_timeout)
+                    .retries(1);
+                if let Some(u) = &ep.username {
+                    b = b.username(u);
+                }
+                if let Some(p) = &ep.password {
+                    b = b.password(p.expose());
+                }
+                if let Some(c) = certs {
+                    b = b.certs(c);
+                }
+                let client = b
+                    .build()
+                    .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
+                let mut conn = tokio::time::timeout(
+                    connect_timeout + response_timeout,
+                    client.get_async_connection(),
+                )
+                .await
+                .map_err(|_| ContextError {
+                    context: ep.context.clone(),
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "no answer within {}",
+                        humantime::format_duration(connect_timeout)
+                    ),
+                })?
+                .map_err(rerr)?;
+                let slots: Value = conn
+                    .route_command(
+                        redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                    )
+                    .await
+                    .map_err(rerr)?;
+                let nodes = primaries(&slots);
+                if nodes.is_empty() {
+                    return Err(ContextError {
+                        context: ep.context.clone(),
+                        kind: ErrorKind::Protocol,
+                        message: "CLUSTER SLOTS named no primary".into(),
+                    });
+                }
+                Inner::Cluster(conn, nodes)
+            }
+        };
+        Ok(Conn {
+            context: ep.context.clone(),
+            mode: ep.mode,
+            verbose,
+            inner,
+            secret,
+        })
+    }
+
+    /// Turns a redis error on this connection into a context error.
+    pub fn error(&self, e: &RedisError) -> ContextError {
+        context_error(&self.context, e, self.secret.as_ref())
+    }
+
+    /// The primaries to visit for whole-keyspace reads.
+    pub fn nodes(&self) -> Vec<Node> {
+        match &self.inner {
+            Inner::Single(_) => vec![Node {
+                host: String::new(),
+                port: 0,
+            }],
+            Inner::Cluster(_, nodes) => nodes.clone(),
+        }
+    }
+
+    fn log(&self, node: Option<&Node>, what: &str) {
+        if self.verbose {
+            match node {
+                Some(n) if !n.host.is_empty() => {
+                    eprintln!("[{}@{}:{}] {what}", self.context, n.host, n.port)
+                }
+                _ => eprintln!("[{}] {what}", self.context),
+            }
+        }
+    }
+
+    /// A command routed by its key (or to any node when it has none).
+    pub async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
+        self.log(None, &describe(cmd));
+        match &mut self.inner {
+            Inner::Single(c) => cmd.query_async(c).await,
+            Inner::Cluster(c, _) => cmd.query_async(c).await,
+        }
+    }
+
+    /// Single-key commands, each routed by its key: one pipeline on a
+    /// standalone server; on a cluster, one routed command each (their keys
+    /// may live in different slots).
+    pub async fn each_key<T: FromRedisValue>(&mut self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
+        match &self.inner {
+            Inner::Single(_) => {
+                let mut pipe = redis::pipe();
+                for c in cmds {
+                    pipe.add_command(c.clone());
+                }
+                let node = self.nodes().remove(0);
+                self.pipe_node(&node, &pipe).await
+            }
+            Inner::Cluster(..) => {
+                let mut out = Vec::with_capacity(cmds.len());
+                for c in cmds {
+                    out.push(self.query(c).await?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// A command sent to one primary.
+    pub async fn query_node<T: FromRedisValue>(
+        &mut self,
+        node: &Node,
+        cmd: &Cmd,
+    ) -> RedisResult<T> {
+        self.log(Some(node), &describe(cmd));
+        match &mut self.inner {
+            Inner::Single(c) => cmd.query_async(c).await,
+            Inner::Cluster(c, _) => {
+                let v = c
+                    .route_command(
+                        cmd.clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: node.host.clone(),
+                            port: node.port,
+                        }),
+                    )
+                    .await?;
+                T::from_redis_value(v).map_err(RedisError::from)
+            }
+        }
+    }
+
+    /// A pipeline sent to one primary; its keys must live there.
+    pub async fn pipe_node<T: FromRedisValue>(
+        &mut self,
+        node: &Node,
+        pipe: &Pipeline,
+    ) -> RedisResult<Vec<T>> {
+        if self.verbose {
+            for cmd in pipe.cmd_iter() {
+                self.log(Some(node), &describe(cmd));
+            }
+        }
+        let n = pipe.cmd_iter().count();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Value> = match &mut self.inner {
+            Inner::Single(c) => pipe.query_async(c).await?,
+            Inner::Cluster(c, _) => {
+                c.route_pipeline(
+                    pipe.clone(),
+                    0,
+                    n,
+                    SingleNodeRoutingInfo::ByAddress {
+                        host: node.host.clone(),
+                        port: node.port,
+                    },
+                )
+                .await?
+            }
+        };
+        values
+            .into_iter()
+            .map(|v| T::from_redis_value(v).map_err(RedisError::from))
+            .collect()
+    }
+
+    /// Every key matching `pattern` on one primary: SCAN with a large COUNT,
+    /// deduplicated (SCAN may return a key twice).
+    pub async fn scan_node(
+        &mut self,
+        node: &Node,
+        pattern: &str,
+        count: usize,
+    ) -> RedisResult<Vec<String>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count);
+            let (next, batch): (u64, Vec<String>) = self.query_node(node, &cmd).await?;
+            for k in batch {
+                if seen.insert(k.clone()) {
+                    keys.push(k);
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(keys)
+    }
+}
+
+/// Primaries from a `CLUSTER SLOTS` reply: the first node of each range.
+fn primaries(slots: &Value) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::new();
+    if let Value::Array(ranges) = slots {
+        for r in ranges {
+            if let Value::Array(parts) = r
+                && let Some(Value::Array(node)) = parts.get(2)
+            {
+                let host = match node.first() {
+                    Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    Some(Value::SimpleString(s)) => s.clone(),
+                    _ => continue,
+                };
+                let port = match node.get(1) {
+                    Some(Value::Int(p)) => *p as u16,
+                    _ => continue,
+                };
+                let n = Node { host, port };
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_redacts_auth() {
+        let mut c = redis::cmd("AUTH");
+        c.arg("ops").arg("hunter2");
+        assert_eq!(describe(&c), "AUTH REDACTED REDACTED");
+        let mut c = redis::cmd("hello");
+        c.arg(3).arg("AUTH").arg("u").arg("p");
+        assert!(!describe(&c).contains('p') || !describe(&c).contains(" p"));
+        let mut c = redis::cmd("LLEN");
+        c.arg("jobqueue:high_priority");
+        assert_eq!(describe(&c), "LLEN jobqueue:high_priority");
+    }
+
+    #[test]
+    fn scrub_removes_secrets() {
+        let s = Secret::new("hunter2");
+        assert_eq!(scrub("bad hunter2 here", Some(&s)), "bad *** here");
+        assert_eq!(scrub("at redis://:pw@h:1", None), "at redis://:***@h:1");
+    }
+}

@@ -1,0 +1,297 @@
+//! The contexts file: its resolved model, loading and merging, and writes.
+//!
+//! `model` is what serde reads; `load` turns one or more files into a checked
+//! [`Config`]; `write` edits one file in place, keeping the rest of it as
+//! written. Secrets stay in [`Secret`] and only `connect` ever reads them.
+
+mod load;
+mod model;
+mod write;
+
+pub use load::{ConfigLocation, default_path, expand_tilde, from_text, load};
+pub use model::Mode;
+pub(crate) use model::RawFile;
+pub use write::{ContextEdit, delete_context, set_context, use_context};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A string that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The only way to read it: for the connection layer.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("REDACTED")
+    }
+}
+
+/// One file that contributed to the merged configuration.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// The checked, merged configuration.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub sources: Vec<SourceFile>,
+    /// How the files were found (for messages).
+    pub location: Option<ConfigLocation>,
+    pub current_context: Option<String>,
+    pub audit_log: Option<PathBuf>,
+    pub preferences: Preferences,
+    pub clusters: Vec<Cluster>,
+    pub users: Vec<User>,
+    pub contexts: Vec<Context>,
+    pub schemas: Vec<QueueSchema>,
+    /// The merged raw documents, for `config view`.
+    pub(crate) raw: Vec<RawFile>,
+}
+
+impl Config {
+    pub fn context(&self, name: &str) -> Option<&Context> {
+        self.contexts.iter().find(|c| c.name == name)
+    }
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+    pub fn schema(&self, name: &str) -> Option<&QueueSchema> {
+        self.schemas.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub mode: Mode,
+    /// `server` for standalone, the seed `nodes` for a cluster.
+    pub urls: Vec<String>,
+    pub tls: TlsSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub username: Option<String>,
+    pub password: PasswordSource,
+}
+
+/// Where a password comes from. Env and file are read when the context is
+/// used, so an unset variable only fails the commands that need it.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    None,
+    Inline(Secret),
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub name: String,
+    pub cluster: String,
+    pub user: Option<String>,
+    pub schema: String,
+    pub labels: BTreeMap<String, String>,
+    pub color: Option<String>,
+    pub protected: bool,
+    /// `None`: every write verb is allowed.
+    pub allowed_actions: Option<Vec<String>>,
+    pub enabled: bool,
+    /// Index into `Config::sources` of the file that defined it.
+    pub source: usize,
+}
+
+/// Which queue system a schema describes. One variant per module under
+/// `systems/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    GoRedisWorkQueue,
+}
+
+impl SchemaKind {
+    pub const ALL: &'static [&'static str] = &["go-redis-work-queue"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSchema {
+    pub name: String,
+    pub kind: SchemaKind,
+    /// Work queues in priority order: (name, key).
+    pub queues: Vec<(String, String)>,
+    pub completed: String,
+    pub dead_letter: String,
+    pub processing_pattern: String,
+    pub heartbeat_pattern: String,
+}
+
+impl QueueSchema {
+    /// The built-in `default` schema (SPEC section 1).
+    pub fn builtin_default() -> Self {
+        QueueSchema {
+            name: "default".into(),
+            kind: SchemaKind::GoRedisWorkQueue,
+            queues: vec![
+                ("high".into(), "jobqueue:high_priority".into()),
+                ("low".into(), "jobqueue:low_priority".into()),
+            ],
+            completed: "jobqueue:completed".into(),
+            dead_letter: "jobqueue:dead_letter".into(),
+            processing_pattern: "jobqueue:worker:*:processing".into(),
+            heartbeat_pattern: "jobqueue:processing:worker:*".into(),
+        }
+    }
+}
+
+/// Defaults from `preferences:`; a flag on the command line wins.
+#[derive(Debug, Clone, Default)]
+pub struct Preferences {
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub max_concurrency: Option<usize>,
+    pub watch_interval: Option<Duration>,
+    pub watch_jitter: Option<Duration>,
+    pub compare_threshold: Option<f64>,
+    pub health: HealthThresholds,
+}
+
+/// `preferences.health`, with the documented defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthThresholds {
+    pub max_latency: Duration,
+    pub max_dead_letter: u64,
+    pub max_orphaned_jobs: u64,
+    pub max_memory_percent: f64,
+    pub require_workers: bool,
+}
+
+impl Default for HealthThresholds {
+    fn default() -> Self {
+        HealthThresholds {
+            max_latency: Duration::from_millis(250),
+            max_dead_letter: 100,
+            max_orphaned_jobs: 0,
+            max_memory_percent: 90.0,
+            require_workers: true,
+        }
+    }
+}
+
+/// The write verbs `allowed-actions` may name.
+pub const WRITE_VERBS: &[&str] = &["purge-dlq", "restore-dlq", "requeue", "replicate", "bench"];
+
+/// Colours a context may carry.
+pub const COLORS: &[&str] = &[
+    "black", "red", "green", "yellow", "blue", "magenta", "purple", "cyan", "white", "gray",
+];
+
+/// Closest candidate to `word`, for did-you-mean hints: a small edit
+/// distance (transpositions count once) or a high Jaro-Winkler score.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter_map(|c| {
+            let d = strsim::osa_distance(word, c);
+            let jw = strsim::jaro_winkler(word, c);
+            (d <= limit || jw > 0.85).then_some((d, -jw, c))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, c)| c)
+}
+
+/// `redis://:secret@host` -> `redis://:***@host`: a URL safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let redacted = match userinfo.find(':') {
+        Some(colon) => format!("{}:***", &userinfo[..colon]),
+        None => "***".to_string(),
+    };
+    format!("{}{}{}", &url[..scheme_end + 3], redacted, &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("redis://:secret@host:6379/0"),
+            "redis://:***@host:6379/0"
+        );
+        assert_eq!(redact_url("rediss://ops:pw@h/1"), "rediss://ops:***@h/1");
+        assert_eq!(redact_url("redis://token@h"), "redis://***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact_url("redis://:p@ss@h"), "redis://:***@h");
+        assert_eq!(redact_url("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "REDACTED");
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            did_you_mean("protcted", ["name", "protected"]),
+            Some("protected")
+        );
+        assert_eq!(did_you_mean("sevrer", ["server", "mode"]), Some("server"));
+        assert_eq!(did_you_mean("zzz", ["server", "mode"]), None);
+        assert_eq!(did_you_mean("rde", ["red", "green"]), Some("red"));
+        assert_eq!(
+            did_you_mean("purge-dql", ["purge-dlq", "requeue"]),
+            Some("purge-dlq")
+        );
+    }
+}

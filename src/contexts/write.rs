@@ -1,0 +1,463 @@
+//! Edits to a contexts file: `use-context`, `set-context`, `delete-context`.
+//!
+//! An edit goes to the file that defined the entry and is spliced into that
+//! file's text, so that every other byte (other entries, comments, secrets as
+//! written) stays as it was. Only a file written in YAML flow style (`[...]`)
+//! is re-serialised whole, which keeps every value but drops comments. The
+//! result is checked by loading it again before it replaces the file,
+//! atomically (temp file + rename), with mode 0600.
+
+use super::load::{merge_checked, parse_file};
+use super::model::RawContext;
+use super::*;
+use crate::error::{CliError, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Changes asked of `set-context`.
+#[derive(Debug, Default, Clone)]
+pub struct ContextEdit {
+    pub cluster: Option<String>,
+    pub user: Option<String>,
+    pub schema: Option<String>,
+    pub color: Option<String>,
+    pub protected: Option<bool>,
+    pub enabled: Option<bool>,
+    /// `k=v` sets, `k-` removes.
+    pub labels: Vec<String>,
+}
+
+fn no_file(config: &Config) -> CliError {
+    let path = match &config.location {
+        Some(ConfigLocation::Flag(p)) | Some(ConfigLocation::Default(p)) => p.display().to_string(),
+        Some(ConfigLocation::Env(ps)) => ps
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+        None => super::load::default_path().display().to_string(),
+    };
+    CliError::failure(format!("no contexts file found ({path})"))
+        .with_hint("create one (start from config.example.yaml) or pass --config PATH")
+}
+
+/// Sets `current-context`, in the file that sets it (else the first file).
+pub fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
+    if config.sources.is_empty() {
+        return Err(no_file(config));
+    }
+    if config.context(name).is_none() {
+        return Err(crate::select::unknown_context(config, name));
+    }
+    let idx = config
+        .raw
+        .iter()
+        .position(|r| r.current_context.is_some())
+        .unwrap_or(0);
+    let text = &config.sources[idx].text;
+    let raw = &config.raw[idx];
+    let new_text = match &raw.current_context {
+        Some(cc) => {
+            let (start, len) = byte_span(&cc.referenced);
+            let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+            let value_end = (start + len).min(line_end);
+            // Replace the scalar (with its quotes, if any), keep a trailing comment.
+            let tail = &text[value_end..line_end];
+            let tail = if tail.trim_start().starts_with('#') || tail.trim().is_empty() {
+                tail.trim_start_matches(['"', '\''])
+            } else {
+                ""
+            };
+            let key_end = text[line_start..]
+                .find(':')
+                .map_or(start, |i| line_start + i + 1);
+            format!(
+                "{} {}{}{}",
+                &text[..key_end],
+                yaml_scalar(name),
+                if tail.trim().is_empty() { "" } else { tail },
+                &text[line_end..]
+            )
+        }
+        None => {
+            insert_after_api_version(text, &format!("current-context: {}\n", yaml_scalar(name)))
+        }
+    };
+    commit(config, idx, new_text)
+}
+
+/// Creates or changes a context; returns the file written and whether the
+/// context is new.
+pub fn set_context(config: &Config, name: &str, edit: &ContextEdit) -> Result<(PathBuf, bool)> {
+    if config.sources.is_empty() {
+        return Err(no_file(config));
+    }
+    let existing = config.context(name).map(|c| c.source);
+    let idx = existing.unwrap_or(0);
+    let raw = &config.raw[idx];
+    let text = &config.sources[idx].text;
+    let entry = raw.contexts.iter().find(|c| c.value.name == name);
+    let mut ctx = match entry {
+        Some(e) => e.value.clone(),
+        None => {
+            let Some(cluster) = &edit.cluster else {
+                return Err(CliError::usage(format!(
+                    "context `{name}` does not exist yet: --cluster is required to create it"
+                ))
+                .with_hint(format!(
+                    "qctl config set-context {name} --cluster CLUSTER [--user USER]"
+                )));
+            };
+            RawContext {
+                name: name.to_string(),
+                cluster: cluster.clone(),
+                ..Default::default()
+            }
+        }
+    };
+    apply_edit(&mut ctx, edit)?;
+    let block = serde_saphyr::to_string(&ctx)
+        .map_err(|e| CliError::failure(format!("cannot write YAML: {e}")))?;
+    let new_text = match entry {
+        Some(e) => match item_range(text, &e.referenced) {
+            Some((start, end, indent)) => {
+                format!(
+                    "{}{}{}",
+                    &text[..start],
+                    indent_item(&block, &indent),
+                    &text[end..]
+                )
+            }
+            None => reserialize_with(raw, |r| {
+                if let Some(c) = r.contexts.iter_mut().find(|c| c.value.name == name) {
+                    c.value = ctx.clone();
+                }
+            })?,
+        },
+        None => append_context(text, raw, &block, &ctx)?,
+    };
+    let path = commit(config, idx, new_text)?;
+    Ok((path, entry.is_none()))
+}
+
+/// Removes a context from the file that defined it.
+pub fn delete_context(config: &Config, name: &str) -> Result<PathBuf> {
+    let Some(ctx) = config.context(name) else {
+        return Err(crate::select::unknown_context(config, name));
+    };
+    let idx = ctx.source;
+    let raw = &config.raw[idx];
+    let text = &config.sources[idx].text;
+    let entry = raw
+        .contexts
+        .iter()
+        .find(|c| c.value.name == name)
+        .expect("context came from this file");
+    let new_text = match item_range(text, &entry.referenced) {
+        Some((start, end, _)) if raw.contexts.len() == 1 => {
+            // The last one: leave `contexts: []`, not a `contexts:` of null.
+            let cut = format!("{}{}", &text[..start], &text[end..]);
+            set_key_line(&cut, "contexts:", "contexts: []")
+        }
+        Some((start, end, _)) => format!("{}{}", &text[..start], &text[end..]),
+        None => reserialize_with(raw, |r| r.contexts.retain(|c| c.value.name != name))?,
+    };
+    commit(config, idx, new_text)
+}
+
+fn apply_edit(ctx: &mut RawContext, edit: &ContextEdit) -> Result<()> {
+    if let Some(c) = &edit.cluster {
+        ctx.cluster = c.clone();
+    }
+    if let Some(u) = &edit.user {
+        ctx.user = if u.is_empty() { None } else { Some(u.clone()) };
+    }
+    if let Some(s) = &edit.schema {
+        ctx.schema = if s.is_empty() { None } else { Some(s.clone()) };
+    }
+    if let Some(c) = &edit.color {
+        ctx.color = if c.is_empty() { None } else { Some(c.clone()) };
+    }
+    if let Some(p) = edit.protected {
+        ctx.protected = p;
+    }
+    if let Some(e) = edit.enabled {
+        ctx.enabled = if e { None } else { Some(false) };
+    }
+    for l in &edit.labels {
+        if let Some((k, v)) = l.split_once('=') {
+            ctx.labels.insert(k.to_string(), v.to_string());
+        } else if let Some(k) = l.strip_suffix('-') {
+            ctx.labels.remove(k);
+        } else {
+            return Err(CliError::usage(format!(
+                "--label `{l}`: expected KEY=VALUE, or KEY- to remove"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn byte_span(loc: &serde_saphyr::Location) -> (usize, usize) {
+    let span = loc.span();
+    let start = span.byte_offset().unwrap_or(span.offset()) as usize;
+    let len = span.byte_len().unwrap_or(span.len()) as usize;
+    (start, len)
+}
+
+fn yaml_scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !matches!(
+            s,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "~"
+        )
+        && s.parse::<f64>().is_err();
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).expect("strings serialise")
+    }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| i <= text.len())
+        .collect()
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// The byte range of one block-sequence item (from its line's start to the
+/// end of its last line, trailing blank lines excluded) and its indentation.
+/// `None` when the item is not in block style.
+fn item_range(text: &str, loc: &serde_saphyr::Location) -> Option<(usize, usize, String)> {
+    let (offset, _) = byte_span(loc);
+    let starts = line_starts(text);
+    let line_of = |off: usize| starts.partition_point(|&s| s <= off) - 1;
+    let mut l = line_of(offset.min(text.len().saturating_sub(1)));
+    let line = |i: usize| {
+        let s = starts[i];
+        let e = starts.get(i + 1).copied().unwrap_or(text.len());
+        text[s..e].trim_end_matches('\n')
+    };
+    // Find the line holding this item's dash: this one or one above.
+    loop {
+        let t = line(l).trim_start();
+        if t.starts_with("- ") || t == "-" {
+            break;
+        }
+        if t.contains('{') || t.contains('[') || l == 0 {
+            return None;
+        }
+        l -= 1;
+    }
+    let first = line(l);
+    let dash_indent = indent_of(first);
+    if first.trim_start().starts_with("- {") {
+        return None;
+    }
+    let mut end_line = l + 1;
+    let mut last_content = l;
+    while end_line < starts.len() {
+        let t = line(end_line);
+        if t.trim().is_empty() {
+            end_line += 1;
+            continue;
+        }
+        if indent_of(t) <= dash_indent {
+            break;
+        }
+        last_content = end_line;
+        end_line += 1;
+    }
+    let start = starts[l];
+    let end = starts.get(last_content + 1).copied().unwrap_or(text.len());
+    Some((start, end, " ".repeat(dash_indent)))
+}
+
+/// Turns `a: 1\nb: 2\n` into `{indent}- a: 1\n{indent}  b: 2\n`.
+fn indent_item(block: &str, indent: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in block.lines().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{indent}- {line}\n"));
+        } else if line.is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str(&format!("{indent}  {line}\n"));
+        }
+    }
+    out
+}
+
+fn append_context(text: &str, raw: &RawFile, block: &str, ctx: &RawContext) -> Result<String> {
+    if let Some(last) = raw.contexts.last() {
+        return match item_range(text, &last.referenced) {
+            Some((_, end, indent)) => {
+                let mut t = text[..end].to_string();
+                if !t.ends_with('\n') {
+                    t.push('\n');
+                }
+                Ok(format!(
+                    "{t}{}{}",
+                    indent_item(block, &indent),
+                    &text[end..]
+                ))
+            }
+            None => reserialize_with(raw, |r| {
+                r.contexts.push(serde_saphyr::Spanned::new(
+                    ctx.clone(),
+                    serde_saphyr::Location::UNKNOWN,
+                    serde_saphyr::Location::UNKNOWN,
+                ));
+            }),
+        };
+    }
+    let has_key = text.lines().any(|l| l.starts_with("contexts:"));
+    if has_key {
+        // `contexts: []` or `contexts:` with nothing under it.
+        let item = indent_item(block, "  ");
+        return Ok(set_key_line(
+            text,
+            "contexts:",
+            &format!("contexts:\n{}", item.trim_end_matches('\n')),
+        ));
+    }
+    let mut t = text.to_string();
+    if !t.ends_with('\n') {
+        t.push('\n');
+    }
+    Ok(format!("{t}contexts:\n{}", indent_item(block, "  ")))
+}
+
+/// Replaces the whole top-level line that starts with `key`.
+fn set_key_line(text: &str, key: &str, replacement: &str) -> String {
+    let mut out = String::with_capacity(text.len() + replacement.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with(key) {
+            out.push_str(replacement);
+            if line.ends_with('\n') {
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+fn insert_after_api_version(text: &str, line: &str) -> String {
+    match text.lines().position(|l| l.starts_with("apiVersion:")) {
+        Some(i) => {
+            let starts = line_starts(text);
+            let at = starts.get(i + 1).copied().unwrap_or(text.len());
+            let sep = if at == text.len() && !text.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            };
+            format!("{}{sep}{line}{}", &text[..at], &text[at..])
+        }
+        None => format!("{line}{text}"),
+    }
+}
+
+/// The flow-style fallback: re-serialise the whole document.
+fn reserialize_with(raw: &RawFile, f: impl FnOnce(&mut RawFile)) -> Result<String> {
+    // Round-trip through YAML to get an owned, editable copy.
+    let text = serde_saphyr::to_string(raw)
+        .map_err(|e| CliError::failure(format!("cannot write YAML: {e}")))?;
+    let mut copy: RawFile = serde_saphyr::from_str(&text)
+        .map_err(|e| CliError::failure(format!("cannot re-read YAML: {e}")))?;
+    f(&mut copy);
+    serde_saphyr::to_string(&copy).map_err(|e| CliError::failure(format!("cannot write YAML: {e}")))
+}
+
+/// Checks the edited text against all files, then writes it atomically.
+fn commit(config: &Config, idx: usize, new_text: String) -> Result<PathBuf> {
+    let path = config.sources[idx].path.clone();
+    let mut sources = config.sources.clone();
+    sources[idx].text = new_text.clone();
+    let mut raws = Vec::new();
+    for s in &sources {
+        raws.push(parse_file(&s.path, &s.text).map_err(|e| {
+            CliError::failure(format!("refusing to write an invalid file: {}", e.message))
+        })?);
+    }
+    merge_checked(&sources, raws).map_err(|e| CliError {
+        message: format!("not written: {}", e.message),
+        ..e
+    })?;
+    write_atomic(&path, new_text.as_bytes())?;
+    Ok(path)
+}
+
+/// Temp file in the same directory, mode 0600, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.qctl-{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::failure(format!(
+            "cannot write {}: {e}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ranges() {
+        let text = "contexts:\n  - name: a # first\n    cluster: c\n\n  # about b\n  - name: b\n    cluster: c\nusers: []\n";
+        let raw: RawFile = serde_saphyr::from_str(text).unwrap();
+        let (s, e, indent) = item_range(text, &raw.contexts[0].referenced).unwrap();
+        assert_eq!(&text[s..e], "  - name: a # first\n    cluster: c\n");
+        assert_eq!(indent, "  ");
+        let (s, e, _) = item_range(text, &raw.contexts[1].referenced).unwrap();
+        assert_eq!(&text[s..e], "  - name: b\n    cluster: c\n");
+    }
+
+    #[test]
+    fn flow_style_is_not_spliced() {
+        let text = "contexts: [{name: a, cluster: c}]\n";
+        let raw: RawFile = serde_saphyr::from_str(text).unwrap();
+        assert!(item_range(text, &raw.contexts[0].referenced).is_none());
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(yaml_scalar("prod-us"), "prod-us");
+        assert_eq!(yaml_scalar("true"), "\"true\"");
+        assert_eq!(yaml_scalar("a b"), "\"a b\"");
+        assert_eq!(yaml_scalar("123"), "\"123\"");
+    }
+}

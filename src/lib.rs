@@ -1,0 +1,76 @@
+//! qctl: kubectl for Redis-backed job queues.
+//!
+//! Data flows one way: `cli` -> `settings` -> `select` -> `fanout`
+//! (`connect`, `inspect`) -> `output`. `main.rs` only calls [`run`].
+
+pub mod cli;
+pub mod commands;
+pub mod connect;
+pub mod contexts;
+pub mod error;
+pub mod fanout;
+pub mod output;
+pub mod select;
+pub mod settings;
+pub mod systems;
+
+use clap::Parser;
+use cli::{Cli, Command, OutputFormat};
+use error::{CliError, ExitCode};
+use settings::Settings;
+
+/// Runs qctl with the process's arguments and returns the exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Ok
+            };
+        }
+    };
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => report(e),
+    }
+}
+
+/// Prints a command-level error: one line, and a hint when there is one.
+fn report(e: CliError) -> ExitCode {
+    if e.code == ExitCode::Ok {
+        // A closed pipe: exit quietly.
+        return ExitCode::Ok;
+    }
+    eprintln!("error: {}", e.message);
+    if let Some(h) = &e.hint {
+        eprintln!("  hint: {h}");
+    }
+    e.code
+}
+
+fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
+    if let Command::Version = cli.command {
+        let p = output::Printer {
+            format: cli.global.output.unwrap_or(OutputFormat::Table),
+            color: false,
+            no_headers: false,
+            quiet: false,
+        };
+        let version = env!("CARGO_PKG_VERSION");
+        if p.is_machine() {
+            p.document(&serde_json::json!({ "name": "qctl", "version": version }))?;
+        } else {
+            p.stdout(&format!("qctl {version}\n"))?;
+        }
+        return Ok(ExitCode::Ok);
+    }
+    let config = contexts::load(cli.global.config.as_deref())?;
+    let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
+    match &cli.command {
+        Command::Config(cmd) => commands::config::run(cmd, &config, &settings),
+        Command::Version => unreachable!("handled above"),
+    }
+}

@@ -1,0 +1,252 @@
+//! View models -> table / wide / json / yaml / name, and every other byte
+//! qctl writes to stdout or stderr.
+//!
+//! Renderers never talk to Redis. Tables go to stdout through comfy-table in
+//! kubectl's borderless style; JSON and YAML come from the same `Serialize`
+//! documents and are never coloured. Notes, warnings and progress go to
+//! stderr.
+
+use crate::cli::{ColorChoice, OutputFormat};
+use crate::error::{ContextError, Result};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+
+/// Decides colour once: `--color`, then `NO_COLOR`, then "is stdout a
+/// terminal".
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !no_color && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// The list envelope of SPEC section 5.
+#[derive(Debug, Serialize)]
+pub struct ListDoc<T: Serialize> {
+    #[serde(rename = "apiVersion")]
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub items: Vec<T>,
+    pub errors: Vec<ContextError>,
+}
+
+impl<T: Serialize> ListDoc<T> {
+    pub fn new(kind: &'static str, items: Vec<T>, errors: Vec<ContextError>) -> Self {
+        ListDoc {
+            api_version: "qctl/v1",
+            kind,
+            items,
+            errors,
+        }
+    }
+}
+
+/// One table cell: text and an optional colour name (a context's `color`,
+/// a status).
+#[derive(Debug, Clone, Default)]
+pub struct Styled {
+    pub text: String,
+    pub color: Option<String>,
+}
+
+impl Styled {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Styled {
+            text: text.into(),
+            color: None,
+        }
+    }
+    pub fn colored(text: impl Into<String>, color: Option<&str>) -> Self {
+        Styled {
+            text: text.into(),
+            color: color.map(String::from),
+        }
+    }
+}
+
+impl From<String> for Styled {
+    fn from(s: String) -> Self {
+        Styled::plain(s)
+    }
+}
+
+impl From<&str> for Styled {
+    fn from(s: &str) -> Self {
+        Styled::plain(s)
+    }
+}
+
+fn color_of(name: &str) -> Option<Color> {
+    Some(match name {
+        "black" => Color::Black,
+        "red" => Color::Red,
+        "green" => Color::Green,
+        "yellow" => Color::Yellow,
+        "blue" => Color::Blue,
+        "magenta" | "purple" => Color::Magenta,
+        "cyan" => Color::Cyan,
+        "white" => Color::White,
+        "gray" => Color::Grey,
+        _ => return None,
+    })
+}
+
+/// Where all output goes.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: OutputFormat,
+    pub color: bool,
+    pub no_headers: bool,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn is_machine(&self) -> bool {
+        matches!(self.format, OutputFormat::Json | OutputFormat::Yaml)
+    }
+
+    /// Renders a borderless, kubectl-style table to a string.
+    pub fn render_table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> String {
+        let mut table = Table::new();
+        table
+            .load_style(presets::NOTHING)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        if self.color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        if !self.no_headers {
+            table.set_header(headers.iter().map(Cell::new).collect::<Vec<_>>());
+        }
+        for row in rows {
+            table.add_row(
+                row.into_iter()
+                    .map(|s| {
+                        let mut cell = Cell::new(&s.text);
+                        if self.color
+                            && let Some(c) = s.color.as_deref().and_then(color_of)
+                        {
+                            cell = cell.fg(c);
+                        }
+                        cell
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let n = table.column_count();
+        for (i, col) in table.column_iter_mut().enumerate() {
+            col.set_padding((0, if i + 1 == n { 0 } else { 3 }));
+        }
+        let mut out = String::new();
+        for line in table.lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> Result<()> {
+        let text = self.render_table(headers, rows);
+        self.stdout(&text)
+    }
+
+    /// JSON (pretty) or YAML of a document.
+    pub fn document<T: Serialize>(&self, doc: &T) -> Result<()> {
+        let text = match self.format {
+            OutputFormat::Yaml => serde_saphyr::to_string(doc)
+                .map_err(|e| crate::error::CliError::failure(format!("cannot render YAML: {e}")))?,
+            _ => {
+                let mut s = serde_json::to_string_pretty(doc).map_err(|e| {
+                    crate::error::CliError::failure(format!("cannot render JSON: {e}"))
+                })?;
+                s.push('\n');
+                s
+            }
+        };
+        self.stdout(&text)
+    }
+
+    /// One name per line, for `-o name`.
+    pub fn names<I: IntoIterator<Item = String>>(&self, names: I) -> Result<()> {
+        let mut text = String::new();
+        for n in names {
+            text.push_str(&n);
+            text.push('\n');
+        }
+        self.stdout(&text)
+    }
+
+    /// Writes to stdout in one piece. A closed pipe surfaces as an
+    /// `io::ErrorKind::BrokenPipe`, which `main` turns into a silent exit 0.
+    pub fn stdout(&self, text: &str) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// A note on stderr (hidden by `-q`).
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// A warning on stderr (always shown: it may be about safety).
+    pub fn warn(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printer() -> Printer {
+        Printer {
+            format: OutputFormat::Table,
+            color: false,
+            no_headers: false,
+            quiet: false,
+        }
+    }
+
+    #[test]
+    fn tables_are_kubectl_style() {
+        let t = printer().render_table(
+            &["NAME", "STATUS"],
+            vec![
+                vec!["prod".into(), "healthy".into()],
+                vec!["staging-long".into(), "unreachable".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "NAME           STATUS\nprod           healthy\nstaging-long   unreachable\n"
+        );
+    }
+
+    #[test]
+    fn no_headers() {
+        let mut p = printer();
+        p.no_headers = true;
+        let t = p.render_table(&["NAME"], vec![vec!["a".into()]]);
+        assert_eq!(t, "a\n");
+    }
+
+    #[test]
+    fn no_color_means_no_escapes() {
+        let t = printer().render_table(&["N"], vec![vec![Styled::colored("x", Some("red"))]]);
+        assert!(!t.contains('\u{1b}'));
+        let mut p = printer();
+        p.color = true;
+        let t = p.render_table(&["N"], vec![vec![Styled::colored("x", Some("red"))]]);
+        assert!(t.contains('\u{1b}'));
+    }
+}

@@ -1,0 +1,646 @@
+//! The contexts file through the real binary: broken files, merging, writes,
+//! secrets, exit codes.
+
+mod common;
+
+use common::Workspace;
+use std::os::unix::fs::PermissionsExt;
+
+const GOOD: &str = "apiVersion: qctl/v1
+current-context: staging
+clusters:
+  - name: staging
+    server: redis://127.0.0.1:1/0
+users:
+  - name: ops
+    username: ops
+    password-env: QCTL_TEST_UNSET_PASSWORD
+contexts:
+  - name: staging
+    cluster: staging
+    user: ops
+";
+
+/// (name, file contents, expected `path:line:col` suffix or "", expected message part, expected hint part)
+const BROKEN: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "invalid yaml",
+        "apiVersion: qctl/v1\ncontexts: [\n",
+        ":2:",
+        "",
+        "",
+    ),
+    (
+        "tab indentation",
+        "apiVersion: qctl/v1\nclusters:\n\t- name: a\n",
+        ":3:",
+        "",
+        "",
+    ),
+    (
+        "wrong type",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    protected: maybe\n",
+        ":6:16",
+        "invalid boolean",
+        "",
+    ),
+    (
+        "misspelt protected",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    protcted: true\n",
+        ":6:5",
+        "unknown field `protcted`",
+        "did you mean `protected`?",
+    ),
+    (
+        "misspelt server",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    sevrer: redis://h\n",
+        ":4:5",
+        "unknown field `sevrer`",
+        "did you mean `server`?",
+    ),
+    (
+        "unknown top-level field",
+        "apiVersion: qctl/v1\ncurrent-contxt: a\n",
+        ":2:1",
+        "unknown field `current-contxt`",
+        "did you mean `current-context`?",
+    ),
+    (
+        "missing apiVersion",
+        "clusters: []\n",
+        "",
+        "missing `apiVersion`",
+        "apiVersion: qctl/v1",
+    ),
+    (
+        "wrong apiVersion",
+        "apiVersion: qctl/v2\n",
+        ":1:13",
+        "unsupported apiVersion",
+        "",
+    ),
+    (
+        "wrong kind",
+        "apiVersion: qctl/v1\nkind: Pod\n",
+        ":2:7",
+        "unsupported kind",
+        "",
+    ),
+    (
+        "duplicate context",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n  - name: a\n    cluster: c\n",
+        ":6:",
+        "duplicate context name `a`",
+        "",
+    ),
+    (
+        "duplicate cluster",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: redis://h\n  - name: c\n    server: redis://h\n",
+        ":5:",
+        "duplicate cluster name `c`",
+        "",
+    ),
+    (
+        "dangling cluster",
+        "apiVersion: qctl/v1\nclusters: [{name: prod, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: prd\n",
+        ":4:",
+        "names cluster `prd`, which is not defined",
+        "did you mean `prod`?",
+    ),
+    (
+        "dangling user",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    user: ops\n",
+        ":4:",
+        "names user `ops`",
+        "",
+    ),
+    (
+        "dangling schema",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    schema: tagged\n",
+        ":4:",
+        "names schema `tagged`",
+        "",
+    ),
+    (
+        "malformed url",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: 'redis://:hunter2@host:notaport'\n",
+        ":4:",
+        "redis://:***@host:notaport",
+        "",
+    ),
+    (
+        "unsupported scheme",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: http://host\n",
+        ":4:",
+        "unsupported scheme `http`",
+        "",
+    ),
+    ("empty file", "", "", "the file is empty", "apiVersion"),
+    (
+        "only comments",
+        "# nothing here\n\n",
+        "",
+        "the file is empty",
+        "",
+    ),
+    (
+        "cluster without server",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n",
+        ":3:",
+        "has no server",
+        "server:",
+    ),
+    (
+        "bad duration",
+        "apiVersion: qctl/v1\npreferences:\n  timeout: fast\n",
+        ":3:",
+        "not a duration",
+        "",
+    ),
+    (
+        "unknown color",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    color: rde\n",
+        ":4:",
+        "unknown color `rde`",
+        "did you mean `red`?",
+    ),
+    (
+        "misspelt allowed action",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    allowed-actions: [purge-dql]\n",
+        ":4:",
+        "unknown action `purge-dql`",
+        "did you mean `purge-dlq`?",
+    ),
+    (
+        "two password sources",
+        "apiVersion: qctl/v1\nusers:\n  - name: u\n    password: x\n    password-env: Y\n",
+        ":3:",
+        "more than one of password",
+        "",
+    ),
+    (
+        "unknown mode",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    mode: clustr\n    server: redis://h\n",
+        ":4:",
+        "clustr",
+        "",
+    ),
+    (
+        "contexts not a list",
+        "apiVersion: qctl/v1\ncontexts: 5\n",
+        ":2:",
+        "",
+        "",
+    ),
+    (
+        "unknown schema kind",
+        "apiVersion: qctl/v1\nqueue-schemas:\n  - name: s\n    kind: sidekiq\n",
+        ":3:",
+        "unknown kind `sidekiq`",
+        "",
+    ),
+    (
+        "nodes without cluster mode",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    nodes: [redis://h:1]\n",
+        ":4:",
+        "not `mode: cluster`",
+        "",
+    ),
+];
+
+#[test]
+fn broken_files_get_one_located_message_and_exit_1() {
+    let ws = Workspace::new();
+    for (name, text, loc, msg, hint) in BROKEN {
+        let path = ws.write("broken.yaml", text);
+        let out = ws
+            .qctl()
+            .args(["--config", path.to_str().unwrap(), "config", "get-contexts"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: exit code; stderr: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+        let first = stderr.lines().next().unwrap_or_default();
+        let prefix = format!("error: {}{loc}", path.display());
+        assert!(
+            first.starts_with(&prefix),
+            "{name}: expected `{prefix}...`, got: {stderr}"
+        );
+        assert!(
+            stderr.contains(msg),
+            "{name}: expected `{msg}` in: {stderr}"
+        );
+        assert!(
+            stderr.contains(hint),
+            "{name}: expected hint `{hint}` in: {stderr}"
+        );
+        assert!(
+            stderr.contains("hint:"),
+            "{name}: every config error has a hint: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "{name}: a secret leaked: {stderr}"
+        );
+        assert!(
+            stderr.lines().count() <= 3,
+            "{name}: one clear message, not a dump: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn missing_config_file_named_by_flag() {
+    let ws = Workspace::new();
+    ws.qctl()
+        .args([
+            "--config",
+            "/nonexistent/qctl.yaml",
+            "config",
+            "get-contexts",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "/nonexistent/qctl.yaml: no such file",
+        ));
+}
+
+#[test]
+fn unknown_context_name_is_exit_1_with_suggestion() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    ws.qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "use-context",
+            "stagin",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("unknown context `stagin`"))
+        .stderr(predicates::str::contains("did you mean `staging`?"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["--config", p, "config", "get-contexts", "--bogus"],
+        vec!["--config", p, "--timeout", "fast", "config", "get-contexts"],
+        vec!["--config", p, "--timeout", "0s", "config", "get-contexts"],
+        vec!["--config", p, "-o", "xml", "config", "get-contexts"],
+        vec![
+            "--config",
+            p,
+            "--max-concurrency",
+            "0",
+            "config",
+            "get-contexts",
+        ],
+        vec![
+            "--config",
+            p,
+            "--color",
+            "sometimes",
+            "config",
+            "get-contexts",
+        ],
+        vec!["nosuchverb"],
+    ] {
+        let out = ws.qctl().args(&args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn global_flags_parse_on_every_verb_position() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    ws.qctl()
+        .args([
+            "config",
+            "get-contexts",
+            "--config",
+            path.to_str().unwrap(),
+            "-o",
+            "name",
+            "-q",
+            "--no-headers",
+            "--color",
+            "never",
+            "--timeout",
+            "1s",
+            "--connect-timeout",
+            "1s",
+            "--max-concurrency",
+            "3",
+            "-v",
+        ])
+        .assert()
+        .success()
+        .stdout("staging\n");
+}
+
+#[test]
+fn qctl_config_env_merges_first_file_wins() {
+    let ws = Workspace::new();
+    let a = ws.write(
+        "a.yaml",
+        "apiVersion: qctl/v1\ncurrent-context: one\nclusters:\n  - name: c\n    server: redis://127.0.0.1:1\ncontexts:\n  - name: one\n    cluster: c\n    labels: {from: a}\n",
+    );
+    let b = ws.write(
+        "b.yaml",
+        "apiVersion: qctl/v1\ncurrent-context: two\nclusters:\n  - name: c\n    server: redis://127.0.0.1:2\ncontexts:\n  - name: one\n    cluster: c\n    labels: {from: b}\n  - name: two\n    cluster: c\n",
+    );
+    let list = format!("{}:/nonexistent.yaml:{}", a.display(), b.display());
+    let out = ws
+        .qctl()
+        .env("QCTL_CONFIG", &list)
+        .args(["config", "get-contexts", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = doc["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["name"], "one");
+    assert_eq!(items[0]["labels"]["from"], "a", "first file wins");
+    assert_eq!(
+        items[0]["server"], "redis://127.0.0.1:1",
+        "cluster from the first file"
+    );
+    assert_eq!(
+        items[0]["current"], true,
+        "current-context from the first file that sets it"
+    );
+    assert_eq!(items[1]["file"], b.display().to_string());
+    // A write to `two` goes to b.yaml, the file that defined it.
+    ws.qctl()
+        .env("QCTL_CONFIG", &list)
+        .args(["config", "set-context", "two", "--label", "team=x"])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&b).unwrap().contains("team: x"));
+    assert!(!std::fs::read_to_string(&a).unwrap().contains("team"));
+}
+
+#[test]
+fn default_location_is_xdg() {
+    let ws = Workspace::new();
+    ws.write(".config/qctl/config.yaml", GOOD);
+    let xdg = ws.dir.path().join(".config");
+    ws.qctl()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .args(["config", "current-context"])
+        .assert()
+        .success()
+        .stdout("staging\n");
+}
+
+#[test]
+fn writes_keep_comments_secrets_and_mode() {
+    let ws = Workspace::new();
+    let text = "# my contexts\napiVersion: qctl/v1\ncurrent-context: a   # the usual\nclusters:\n  - name: c   # main\n    server: 'redis://:s3cr3t@127.0.0.1:1/0'\nusers:\n  - name: u\n    password: \"p@ss: w0rd\"   # inline, on purpose\ncontexts:\n  # first\n  - name: a\n    cluster: c\n    user: u\n  # second\n  - name: b\n    cluster: c\n";
+    let path = ws.write("c.yaml", text);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = path.to_str().unwrap();
+    ws.qctl()
+        .args(["--config", p, "config", "use-context", "b"])
+        .assert()
+        .success();
+    ws.qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "d",
+            "--cluster",
+            "c",
+            "--label",
+            "env=qa",
+        ])
+        .assert()
+        .success();
+    ws.qctl()
+        .args(["--config", p, "config", "set-context", "a", "--protected"])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.starts_with("# my contexts\n"));
+    assert!(
+        after.contains("current-context: b   # the usual\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("  - name: c   # main\n    server: 'redis://:s3cr3t@127.0.0.1:1/0'\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("    password: \"p@ss: w0rd\"   # inline, on purpose\n"),
+        "{after}"
+    );
+    assert!(after.contains("  # second\n  - name: b\n"), "{after}");
+    assert!(
+        after.contains("  - name: d\n    cluster: c\n    labels:\n      env: qa\n"),
+        "{after}"
+    );
+    assert!(after.contains("protected: true"));
+    assert!(!after.contains("REDACTED"));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    ws.qctl()
+        .args(["--config", p, "config", "delete-context", "d"])
+        .assert()
+        .success();
+    let after2 = std::fs::read_to_string(&path).unwrap();
+    assert!(!after2.contains("name: d"));
+    assert!(after2.contains("  # second\n  - name: b\n    cluster: c\n"));
+    // No temp files left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn deleting_the_current_context_warns() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    ws.qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "delete-context",
+            "staging",
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("removed the current context"));
+}
+
+#[test]
+fn set_context_with_unknown_cluster_writes_nothing() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    ws.qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "set-context",
+            "new",
+            "--cluster",
+            "stagin",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("did you mean `staging`?"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), GOOD);
+    ws.qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "set-context",
+            "new",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--cluster is required"));
+}
+
+#[test]
+fn view_redacts_unless_raw() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: 'redis://:s3cr3t@127.0.0.1:1/0'\nusers:\n  - name: u\n    password: hunter2\ncontexts:\n  - name: a\n    cluster: c\n    user: u\n",
+    );
+    let p = path.to_str().unwrap();
+    let out = ws
+        .qctl()
+        .args(["--config", p, "config", "view"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!s.contains("hunter2") && !s.contains("s3cr3t"), "{s}");
+    assert!(s.contains("password: REDACTED"));
+    assert!(s.contains("redis://:REDACTED@127.0.0.1:1/0"));
+    let out = ws
+        .qctl()
+        .args(["--config", p, "config", "view", "--raw", "-o", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["users"][0]["password"], "hunter2");
+    // --minify needs a current context.
+    ws.qctl()
+        .args(["--config", p, "config", "view", "--minify"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn inline_password_in_readable_file_warns() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        "apiVersion: qctl/v1\nusers:\n  - name: u\n    password: hunter2\n",
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ws
+        .qctl()
+        .args(["--config", path.to_str().unwrap(), "config", "get-contexts"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("readable by group or others"), "{stderr}");
+    assert!(stderr.contains("chmod 600"));
+    assert!(!stderr.contains("hunter2"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = ws
+        .qctl()
+        .args(["--config", path.to_str().unwrap(), "config", "get-contexts"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("readable"));
+}
+
+#[test]
+fn closed_pipe_exits_0_silently() {
+    let ws = Workspace::new();
+    let mut text = String::from(
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: redis://127.0.0.1:1\ncontexts:\n",
+    );
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "  - name: ctx-{i:05}-with-a-long-name-to-fill-the-pipe\n    cluster: c\n"
+        ));
+    }
+    let path = ws.write("big.yaml", &text);
+    let bin = assert_cmd::cargo::cargo_bin("qctl");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' --config '{}' config get-contexts | head -1",
+            bin.display(),
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn version_and_no_context_selected() {
+    let ws = Workspace::new();
+    ws.qctl()
+        .arg("version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("qctl "));
+    let out = ws.qctl().args(["version", "-o", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "qctl");
+}
+
+#[test]
+fn example_config_is_valid() {
+    let ws = Workspace::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml");
+    ws.qctl()
+        .args(["--config", example, "config", "validate"])
+        .assert()
+        .success();
+}
