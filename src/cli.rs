@@ -111,12 +111,29 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show clusters, queues, workers, jobs
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Check each context against health thresholds; exit 5 when any is unhealthy
+    Health(HealthArgs),
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Print the version
     Version,
 }
+
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// One row per context: status, latency, version, queue figures, memory
+    Clusters(GetClustersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetClustersArgs {}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {}
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod contexts;
 pub mod error;
 pub mod fanout;
+pub mod inspect;
 pub mod output;
 pub mod select;
 pub mod settings;
@@ -32,6 +33,9 @@ pub fn run() -> ExitCode {
             };
         }
     };
+    // rustls needs one crypto provider per process, before the first TLS
+    // connection (the redis crate selects none).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => report(e),
@@ -71,6 +75,8 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
         Command::Config(cmd) => commands::config::run(cmd, &config, &settings),
+        Command::Get(cli::GetCommand::Clusters(_)) => inspect::clusters::run(&config, &settings),
+        Command::Health(_) => inspect::health::run(&config, &settings),
         Command::Version => unreachable!("handled above"),
     }
 }

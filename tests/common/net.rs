@@ -17,6 +17,8 @@ pub fn free_port() -> u16 {
 }
 
 /// A loopback port with nothing listening on it: connecting is refused.
+/// (Racy in principle: another test could bind the port later; in practice
+/// the kernel hands out ephemeral ports randomly, so this is very rare.)
 #[derive(Debug)]
 pub struct ClosedPort {
     pub port: u16,
@@ -47,6 +49,10 @@ impl Default for ClosedPort {
 /// A loopback TCP listener that accepts connections and never writes (or
 /// reads) anything: clients hang until their own timeouts fire. Accepted
 /// connections stay open until the BlackHole is dropped.
+///
+/// After drop the port refuses connections, though possibly only after a
+/// moment: a process forked concurrently (e.g. another test starting a
+/// redis-server) briefly holds a copy of the listener fd until its exec.
 #[derive(Debug)]
 pub struct BlackHole {
     pub port: u16,

@@ -1,0 +1,232 @@
+//! `qctl get clusters`: one row per context (SPEC section 4, `ClusterList`).
+//!
+//! STATUS is `healthy` when every `health` check passes on this reading,
+//! `degraded` when the context answered but a check failed, `unreachable`
+//! when it did not answer (an `errors` entry in JSON).
+
+use super::{Probe, checks, probe_all};
+use crate::cli::OutputFormat;
+use crate::commands::config::labels_text;
+use crate::contexts::{Config, Mode};
+use crate::error::{ContextError, ExitCode, Outcome, Result};
+use crate::output::{ListDoc, Styled};
+use crate::select::select;
+use crate::settings::Settings;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A `ClusterList` item.
+#[derive(Debug, Serialize)]
+pub struct ClusterItem {
+    pub context: String,
+    pub status: &'static str,
+    pub latency_ms: f64,
+    pub redis_version: Option<String>,
+    pub mode: Mode,
+    pub labels: BTreeMap<String, String>,
+    pub endpoint: String,
+    pub queued: u64,
+    pub processing: u64,
+    pub dead_letter: u64,
+    pub completed: u64,
+    pub workers: u64,
+    pub orphaned_workers: u64,
+    pub orphaned_jobs: u64,
+    pub used_memory_bytes: Option<u64>,
+    pub maxmemory_bytes: Option<u64>,
+    pub maxmemory_policy: Option<String>,
+    pub uptime_s: Option<u64>,
+    /// Failed health checks behind `degraded`.
+    pub problems: Vec<String>,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+pub fn item(p: &Probe, config: &Config) -> ClusterItem {
+    let failed: Vec<String> = checks(p, &config.preferences.health)
+        .into_iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.message))
+        .collect();
+    let f = &p.figures;
+    ClusterItem {
+        context: p.context.clone(),
+        status: if failed.is_empty() {
+            "healthy"
+        } else {
+            "degraded"
+        },
+        latency_ms: (p.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        redis_version: p.info.redis_version.clone(),
+        mode: p.mode,
+        labels: p.labels.clone(),
+        endpoint: p.endpoint.clone(),
+        queued: f.queued,
+        processing: f.processing,
+        dead_letter: f.dead_letter,
+        completed: f.completed,
+        workers: f.workers,
+        orphaned_workers: f.orphaned_workers,
+        orphaned_jobs: f.orphaned_jobs,
+        used_memory_bytes: p.info.used_memory,
+        maxmemory_bytes: p.info.maxmemory,
+        maxmemory_policy: p.info.maxmemory_policy.clone(),
+        uptime_s: p.info.uptime_s,
+        problems: failed,
+        color: p.color.clone(),
+    }
+}
+
+/// `1.5MiB`-style sizes.
+pub fn bytes(n: Option<u64>) -> String {
+    let Some(n) = n else { return "-".into() };
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.1}{}", units[u])
+    }
+}
+
+/// `3d4h`-style ages.
+pub fn age(secs: Option<u64>) -> String {
+    let Some(s) = secs else { return "-".into() };
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+fn mode_str(m: Mode) -> &'static str {
+    match m {
+        Mode::Standalone => "standalone",
+        Mode::Cluster => "cluster",
+    }
+}
+
+pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
+    let targets = select(config, &settings.select)?;
+    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    let results = probe_all(config, settings, &names, false);
+    let mut items = Vec::new();
+    let mut errors: Vec<ContextError> = Vec::new();
+    let mut rows_order: Vec<std::result::Result<usize, usize>> = Vec::new();
+    let mut outcome = Outcome::default();
+    for r in results {
+        match r {
+            Ok(p) => {
+                for n in &p.notes {
+                    settings.printer.note(&format!("note: {n}"));
+                }
+                rows_order.push(Ok(items.len()));
+                items.push(item(&p, config));
+                outcome.succeeded += 1;
+            }
+            Err(e) => {
+                rows_order.push(Err(errors.len()));
+                errors.push(e);
+                outcome.failed += 1;
+            }
+        }
+    }
+    let p = &settings.printer;
+    match p.format {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            p.document(&ListDoc::new("ClusterList", items, errors.clone()))?
+        }
+        OutputFormat::Name => p.names(items.iter().map(|i| i.context.clone()))?,
+        OutputFormat::Table | OutputFormat::Wide => {
+            let wide = p.format == OutputFormat::Wide;
+            let mut headers = vec![
+                "CONTEXT",
+                "STATUS",
+                "LATENCY",
+                "VERSION",
+                "MODE",
+                "QUEUED",
+                "PROCESSING",
+                "DLQ",
+                "WORKERS",
+                "MEMORY",
+            ];
+            if wide {
+                headers.extend([
+                    "ORPHANED",
+                    "MAXMEMORY",
+                    "POLICY",
+                    "UPTIME",
+                    "LABELS",
+                    "ENDPOINT",
+                ]);
+            }
+            let mut rows = Vec::new();
+            for slot in &rows_order {
+                match slot {
+                    Ok(i) => {
+                        let it = &items[*i];
+                        let status_color = if it.status == "healthy" {
+                            "green"
+                        } else {
+                            "yellow"
+                        };
+                        let mut row: Vec<Styled> = vec![
+                            Styled::colored(&it.context, it.color.as_deref()),
+                            Styled::colored(it.status, Some(status_color)),
+                            format!("{:.1}ms", it.latency_ms).into(),
+                            it.redis_version
+                                .clone()
+                                .unwrap_or_else(|| "-".into())
+                                .into(),
+                            mode_str(it.mode).into(),
+                            it.queued.to_string().into(),
+                            it.processing.to_string().into(),
+                            it.dead_letter.to_string().into(),
+                            it.workers.to_string().into(),
+                            bytes(it.used_memory_bytes).into(),
+                        ];
+                        if wide {
+                            row.push(it.orphaned_jobs.to_string().into());
+                            row.push(match it.maxmemory_bytes {
+                                Some(0) => "unlimited".into(),
+                                m => bytes(m).into(),
+                            });
+                            row.push(
+                                it.maxmemory_policy
+                                    .clone()
+                                    .unwrap_or_else(|| "-".into())
+                                    .into(),
+                            );
+                            row.push(age(it.uptime_s).into());
+                            row.push(labels_text(&it.labels).into());
+                            row.push(it.endpoint.clone().into());
+                        }
+                        rows.push(row);
+                    }
+                    Err(i) => {
+                        let e = &errors[*i];
+                        let color = config.context(&e.context).and_then(|c| c.color.clone());
+                        let mut row: Vec<Styled> = vec![
+                            Styled::colored(&e.context, color.as_deref()),
+                            Styled::colored("unreachable", Some("red")),
+                        ];
+                        row.extend((2..headers.len()).map(|_| Styled::plain("-")));
+                        rows.push(row);
+                    }
+                }
+            }
+            p.table(&headers, rows)?;
+            for e in &errors {
+                eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
+            }
+        }
+    }
+    Ok(outcome.exit_code())
+}

@@ -1,0 +1,101 @@
+//! `qctl health`: each context against the thresholds of
+//! `preferences.health` (`HealthReport`); exit 5 when any is unhealthy, an
+//! unreachable one included. Orphaned jobs count only when seen in two
+//! readings.
+
+use super::{Check, checks, probe_all};
+use crate::cli::OutputFormat;
+use crate::contexts::Config;
+use crate::error::{ContextError, ExitCode, Outcome, Result};
+use crate::output::{ListDoc, Styled};
+use crate::select::select;
+use crate::settings::Settings;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct HealthItem {
+    pub context: String,
+    pub healthy: bool,
+    pub checks: Vec<Check>,
+}
+
+pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
+    let targets = select(config, &settings.select)?;
+    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    let results = probe_all(config, settings, &names, true);
+    let thresholds = &config.preferences.health;
+    let mut items = Vec::new();
+    let mut errors: Vec<ContextError> = Vec::new();
+    let mut outcome = Outcome::default();
+    let mut rows = Vec::new();
+    for r in results {
+        match r {
+            Ok(p) => {
+                for n in &p.notes {
+                    settings.printer.note(&format!("note: {n}"));
+                }
+                let mut cs = vec![Check {
+                    name: "reachable",
+                    ok: true,
+                    message: "answered".into(),
+                }];
+                cs.extend(checks(&p, thresholds));
+                let healthy = cs.iter().all(|c| c.ok);
+                outcome.succeeded += 1;
+                outcome.check_failed |= !healthy;
+                let failed: Vec<String> = cs
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| format!("{}: {}", c.name, c.message))
+                    .collect();
+                rows.push(vec![
+                    Styled::colored(&p.context, p.color.as_deref()),
+                    Styled::colored(
+                        if healthy { "healthy" } else { "unhealthy" },
+                        Some(if healthy { "green" } else { "red" }),
+                    ),
+                    Styled::plain(if failed.is_empty() {
+                        "-".to_string()
+                    } else {
+                        failed.join("; ")
+                    }),
+                ]);
+                items.push(HealthItem {
+                    context: p.context.clone(),
+                    healthy,
+                    checks: cs,
+                });
+            }
+            Err(e) => {
+                outcome.failed += 1;
+                outcome.check_failed = true;
+                let color = config.context(&e.context).and_then(|c| c.color.clone());
+                rows.push(vec![
+                    Styled::colored(&e.context, color.as_deref()),
+                    Styled::colored("unhealthy", Some("red")),
+                    Styled::plain(format!("reachable: {}: {}", e.kind, e.message)),
+                ]);
+                errors.push(e);
+            }
+        }
+    }
+    let p = &settings.printer;
+    match p.format {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            p.document(&ListDoc::new("HealthReport", items, errors))?
+        }
+        OutputFormat::Name => {
+            // The unhealthy contexts, one per line: handy for xargs.
+            let bad = items
+                .iter()
+                .filter(|i| !i.healthy)
+                .map(|i| i.context.clone())
+                .chain(errors.iter().map(|e| e.context.clone()));
+            p.names(bad)?
+        }
+        OutputFormat::Table | OutputFormat::Wide => {
+            p.table(&["CONTEXT", "HEALTH", "FAILED CHECKS"], rows)?
+        }
+    }
+    Ok(outcome.exit_code())
+}
