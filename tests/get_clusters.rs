@@ -563,3 +563,54 @@ fn health_exit_codes() {
         String::from_utf8_lossy(&out.stdout).contains("gone      unhealthy   reachable: refused")
     );
 }
+
+#[test]
+fn unix_socket_and_insecure_tls() {
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock = sock_dir.path().join("redis.sock");
+    let s = RedisServer::start_with(ServerOptions {
+        extra_args: vec![
+            "--unixsocket".into(),
+            sock.display().to_string(),
+            "--unixsocketperm".into(),
+            "700".into(),
+        ],
+        ..Default::default()
+    });
+    seed(
+        &mut s.conn(),
+        &Seed {
+            high: 4,
+            ..Default::default()
+        },
+    );
+    let tls = RedisServer::start_with(ServerOptions::with_tls(false));
+    seed(
+        &mut tls.conn(),
+        &Seed {
+            low: 6,
+            ..Default::default()
+        },
+    );
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                standalone("sock", &format!("unix://{}", sock.display())),
+                Ctx {
+                    name: "insecure".into(),
+                    cluster_yaml: format!("  - name: insecure\n    server: {}\n    tls: {{ insecure-skip-verify: true }}\n", tls.url()),
+                    user: None,
+                },
+            ],
+            "",
+            "",
+        ),
+    );
+    let (code, doc, stderr) = run_json(&ws, &cfg, &["get", "clusters", "-A", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["items"][0]["queued"], 4);
+    assert_eq!(doc["items"][1]["queued"], 6);
+    assert!(stderr.contains("insecure-skip-verify"), "{stderr}");
+}
