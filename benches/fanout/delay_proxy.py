@@ -3,17 +3,24 @@
 
 Listens on N loopback ports (the OS picks free ones unless --ports is given)
 and forwards every accepted connection to one upstream (the throwaway
-redis-server). Each chunk read from the client is written to the upstream
-`--delay-ms` after it arrived, in arrival order per connection, so every
-request/response round trip costs about `--delay-ms` more. Pipelined chunks
-are delayed independently (a fixed latency, not a serialising queue).
-Replies from the upstream are forwarded immediately.
+redis-server). Each chunk read from a client is written to the upstream
+--delay-ms after it was read, in order per connection, so every
+request/response round trip costs about --delay-ms more. Pipelined chunks are
+each delayed by the same fixed amount (a latency, not a serialising queue).
+Replies from the upstream are forwarded at once. The TCP handshake itself is
+not delayed (the kernel completes it before the proxy sees the connection).
+
+Every chunk gets the same delay, so one FIFO of (due, connection, bytes) is
+already in due order: one timer serves all connections, which keeps the
+per-chunk cost low when 200 connections talk at once. --procs K splits the
+ports over K processes (asyncio is single-threaded; on a busy wave of 200
+connections the time spent handling one chunk delays the next ones).
 
 When every port is listening, the port list (one per line) is written
-atomically to --ports-file (temp file + rename), which is the ready signal.
-SIGTERM/SIGINT stop it cleanly.
+atomically to --ports-file (temp file + rename): that is the ready signal.
+SIGTERM/SIGINT stop it (and its worker processes) cleanly.
 
-    python3 delay_proxy.py --upstream 127.0.0.1:6379 --count 200 \
+    python3 delay_proxy.py --upstream 127.0.0.1:6379 --count 200 \\
         --delay-ms 20 --ports-file /tmp/ports.txt
 """
 
@@ -27,95 +34,110 @@ import socket
 import sys
 
 
-class Stats:
-    accepted = 0
-    upstream_failures = 0
-
-
-class ClientSide(asyncio.Protocol):
-    """The client's connection to one proxy port; owns the upstream leg."""
+class Proxy:
+    """State shared by every connection of one process."""
 
     def __init__(self, loop, upstream, delay):
         self.loop = loop
-        self.upstream_addr = upstream
+        self.upstream = upstream
         self.delay = delay
+        self.queue = collections.deque()  # (due, ClientSide, bytes); due non-decreasing
+        self.timer = None
+        self.accepted = 0
+        self.upstream_failures = 0
+
+    def enqueue(self, conn, data):
+        self.queue.append((self.loop.time() + self.delay, conn, data))
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.queue[0][0], self.on_timer)
+
+    def on_timer(self):
+        self.timer = None
+        q = self.queue
+        # The head is why the timer fired (asyncio may run it a hair early);
+        # whatever else is due goes out with it.
+        _, conn, data = q.popleft()
+        conn.deliver(data)
+        now = self.loop.time()
+        while q and q[0][0] <= now:
+            _, conn, data = q.popleft()
+            conn.deliver(data)
+        if q:
+            self.timer = self.loop.call_at(q[0][0], self.on_timer)
+
+
+class ClientSide(asyncio.Protocol):
+    """A client's connection to one proxy port; owns the upstream leg."""
+
+    def __init__(self, proxy):
+        self.proxy = proxy
         self.transport = None
         self.up = None  # UpstreamSide once connected
-        self.pending = collections.deque()  # (due, bytes), due non-decreasing
-        self.timer = None
+        self.held = []  # due chunks that arrived before the upstream connected
+        self.in_flight = 0  # chunks in the delay queue
         self.client_eof = False
         self.closed = False
 
-    # --- client -> proxy ---
     def connection_made(self, transport):
-        Stats.accepted += 1
+        self.proxy.accepted += 1
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.loop.create_task(self._connect_upstream())
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.proxy.loop.create_task(self.connect_upstream())
 
-    async def _connect_upstream(self):
-        host, port = self.upstream_addr
+    async def connect_upstream(self):
+        host, port = self.proxy.upstream
         try:
-            _, up = await self.loop.create_connection(
-                lambda: UpstreamSide(self), host, port
-            )
+            _, up = await self.proxy.loop.create_connection(lambda: UpstreamSide(self), host, port)
         except OSError as e:
-            Stats.upstream_failures += 1
+            self.proxy.upstream_failures += 1
             print(f"delay_proxy: upstream connect failed: {e}", file=sys.stderr)
-            self._close()
+            self.close()
             return
         if self.closed:
             up.transport.close()
             return
         self.up = up
-        self._flush()
+        for data in self.held:
+            up.transport.write(data)
+        self.held = []
+        self.maybe_eof()
 
     def data_received(self, data):
+        if not self.closed:
+            self.in_flight += 1
+            self.proxy.enqueue(self, data)
+
+    def deliver(self, data):
+        self.in_flight -= 1
         if self.closed:
             return
-        due = self.loop.time() + self.delay
-        self.pending.append((due, data))
-        if self.timer is None:
-            self._schedule()
+        if self.up is None:
+            self.held.append(data)
+        else:
+            self.up.transport.write(data)
+            self.maybe_eof()
 
     def eof_received(self):
         self.client_eof = True
-        self._flush()
-        return True  # keep the transport half-open until pending data is sent
+        self.maybe_eof()
+        return True  # stay half-open: the replies still have to come back
 
     def connection_lost(self, exc):
-        # Whatever the client sent is still delivered, then the upstream
-        # gets EOF; the upstream closing in turn tears everything down.
+        # What the client sent is still delivered, then the upstream gets
+        # EOF; the upstream closing in turn closes everything.
         self.client_eof = True
-        self._flush()
+        self.maybe_eof()
 
-    # --- delayed forwarding ---
-    def _schedule(self):
-        if self.pending and self.timer is None:
-            self.timer = self.loop.call_at(self.pending[0][0], self._on_timer)
-
-    def _on_timer(self):
-        self.timer = None
-        self._flush()
-
-    def _flush(self):
-        if self.up is not None and not self.up.transport.is_closing():
-            now = self.loop.time()
-            while self.pending and self.pending[0][0] <= now:
-                self.up.transport.write(self.pending.popleft()[1])
-        if self.pending:
-            if self.up is not None:
-                self._schedule()
-            return  # still waiting for the upstream or for the delay
-        if self.client_eof and self.up is not None:
-            if self.up.transport.can_write_eof():
-                self.up.transport.write_eof()
+    def maybe_eof(self):
+        if self.client_eof and self.in_flight == 0 and self.up is not None and not self.held:
+            t = self.up.transport
+            if t.can_write_eof():
+                t.write_eof()
             else:
-                self.up.transport.close()
+                t.close()
 
-    # --- flow control: upstream backs up -> stop reading the client ---
+    # Flow control: the client cannot take replies fast enough -> stop
+    # reading the upstream.
     def pause_writing(self):
         if self.up is not None:
             self.up.transport.pause_reading()
@@ -124,12 +146,9 @@ class ClientSide(asyncio.Protocol):
         if self.up is not None:
             self.up.transport.resume_reading()
 
-    def _close(self):
+    def close(self):
         self.closed = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self.pending.clear()
+        self.held = []
         if self.transport is not None:
             self.transport.close()
         if self.up is not None:
@@ -145,9 +164,7 @@ class UpstreamSide(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data):
         ct = self.client.transport
@@ -155,11 +172,12 @@ class UpstreamSide(asyncio.Protocol):
             ct.write(data)
 
     def eof_received(self):
-        return False  # close our side; connection_lost closes the client
+        return False  # close; connection_lost closes the client side
 
     def connection_lost(self, exc):
-        self.client._close()
+        self.client.close()
 
+    # The upstream cannot take requests fast enough -> stop reading the client.
     def pause_writing(self):
         self.client.transport.pause_reading()
 
@@ -180,63 +198,125 @@ def raise_nofile(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def main(args):
+async def serve(socks, upstream, delay, ready_fd):
+    """One process: serves its share of the listening sockets until SIGTERM/SIGINT."""
     loop = asyncio.get_running_loop()
-    delay = args.delay_ms / 1000.0
-    upstream = parse_hostport(args.upstream)
-    ports = [int(p) for p in args.ports.split(",")] if args.ports else [0] * args.count
-    # Each proxied connection uses two fds, plus one listener per port.
-    limit = raise_nofile(len(ports) * 16 + 256)
-    if limit < len(ports) * 3 + 64:
-        print(f"delay_proxy: open-files limit {limit} is too low for {len(ports)} ports", file=sys.stderr)
-        return 1
+    proxy = Proxy(loop, upstream, delay)
+    servers = [await loop.create_server(lambda: ClientSide(proxy), sock=s, backlog=1024) for s in socks]
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    os.write(ready_fd, b"r")
+    os.close(ready_fd)
+    await stop.wait()
+    for srv in servers:
+        srv.close()
+    return proxy.accepted, proxy.upstream_failures
 
-    servers = []
-    bound = []
-    for p in ports:
-        srv = await loop.create_server(
-            lambda: ClientSide(loop, upstream, delay),
-            host=args.listen,
-            port=p,
-            backlog=1024,
-            reuse_address=True,
-        )
-        servers.append(srv)
-        bound.append(srv.sockets[0].getsockname()[1])
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--upstream", required=True, help="HOST:PORT to forward to")
+    ap.add_argument("--count", type=int, default=1, help="number of ports to listen on, chosen by the OS (default 1)")
+    ap.add_argument("--ports", help="comma-separated ports to listen on instead of --count")
+    ap.add_argument("--listen", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    ap.add_argument("--delay-ms", type=float, default=20.0, help="delay per client->server chunk (default 20)")
+    ap.add_argument("--procs", type=int, default=1, help="processes to split the ports over (default 1)")
+    ap.add_argument("--ports-file", help="when ready, write the listening ports here, one per line")
+    args = ap.parse_args()
+
+    upstream = parse_hostport(args.upstream)
+    wanted = [int(p) for p in args.ports.split(",")] if args.ports else [0] * args.count
+    procs = max(1, min(args.procs, len(wanted)))
+    # One listener per port, two fds per proxied connection.
+    limit = raise_nofile(len(wanted) * 16 + 256)
+    if limit < len(wanted) * 3 + 64:
+        sys.exit(f"delay_proxy: open-files limit {limit} is too low for {len(wanted)} ports")
+
+    socks, ports = [], []
+    for p in wanted:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((args.listen, p))
+        s.listen(1024)
+        s.setblocking(False)
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+
+    # Children: each serves every procs-th socket. The parent only waits.
+    children = []
+    ready_r, ready_w = os.pipe()
+    for k in range(procs):
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready_r)
+            mine = socks[k::procs]
+            for s in socks:
+                if s not in mine:
+                    s.close()
+            accepted, failures = asyncio.run(serve(mine, upstream, args.delay_ms / 1000.0, ready_w))
+            print(
+                f"delay_proxy[{os.getpid()}]: stopping; {accepted} connections accepted, "
+                f"{failures} upstream connect failures",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(0)
+        children.append(pid)
+    os.close(ready_w)
+    for s in socks:
+        s.close()
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    got = b""
+    while len(got) < procs:
+        chunk = os.read(ready_r, procs)
+        if not chunk:
+            stop(None, None)
+            for pid in children:
+                os.waitpid(pid, 0)
+            sys.exit("delay_proxy: a worker process died before it was ready")
+        got += chunk
+    os.close(ready_r)
 
     if args.ports_file:
         tmp = args.ports_file + ".tmp"
         with open(tmp, "w") as f:
-            f.write("".join(f"{p}\n" for p in bound))
+            f.write("".join(f"{p}\n" for p in ports))
         os.replace(tmp, args.ports_file)
     print(
-        f"delay_proxy: {len(bound)} ports on {args.listen} -> {upstream[0]}:{upstream[1]}, "
-        f"+{args.delay_ms:g} ms per client->server chunk (pid {os.getpid()})",
+        f"delay_proxy: {len(ports)} ports on {args.listen} -> {upstream[0]}:{upstream[1]}, "
+        f"+{args.delay_ms:g} ms per client->server chunk, {procs} process(es) (pid {os.getpid()})",
         file=sys.stderr,
         flush=True,
     )
 
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    for srv in servers:
-        srv.close()
-    print(
-        f"delay_proxy: stopping; {Stats.accepted} connections accepted, "
-        f"{Stats.upstream_failures} upstream connect failures",
-        file=sys.stderr,
-        flush=True,
-    )
-    return 0
+    status = 0
+    for pid in children:
+        while True:
+            try:
+                _, st = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if not stopping or os.waitstatus_to_exitcode(st) != 0:
+            status = 1  # a worker died on its own
+            stop(None, None)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--upstream", required=True, help="HOST:PORT to forward to")
-    ap.add_argument("--count", type=int, default=1, help="number of ports to listen on (OS-chosen)")
-    ap.add_argument("--ports", help="comma-separated ports to listen on instead of --count")
-    ap.add_argument("--listen", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    ap.add_argument("--delay-ms", type=float, default=20.0, help="delay per client->server chunk (default 20)")
-    ap.add_argument("--ports-file", help="write the listening ports here (one per line) when ready")
-    sys.exit(asyncio.run(main(ap.parse_args())))
+    main()

@@ -16,6 +16,7 @@
 #
 # Needs: cargo, redis-server, redis-cli, hyperfine, python3 (stdlib only).
 # Environment: DELAY_MS (20), RUNS (10), LOOP_RUNS (3), STARTUP_RUNS (30),
+# PROXY_PROCS (2: processes the delay proxy splits its ports over),
 # QCTL_BIN, NO_MARKDOWN=1 (print only), KEEP_WORK=1 (keep the temp dir),
 # SKIP_LOOP=1 (skip the slow redis-cli reference loop).
 # Exit status: 0 when every target is met, 3 when a figure missed its target,
@@ -28,6 +29,7 @@ DELAY_MS=${DELAY_MS:-20}
 RUNS=${RUNS:-10}
 LOOP_RUNS=${LOOP_RUNS:-3}
 STARTUP_RUNS=${STARTUP_RUNS:-30}
+PROXY_PROCS=${PROXY_PROCS:-2}
 PYTHON=${PYTHON:-python3}
 MAX_N=200
 LOOP_N=50
@@ -125,7 +127,7 @@ rc SET jobqueue:processing:worker:w2 "$(job j12 /data/w2a 300 low)" PX 600000
 
 # ---- 3. delay proxy ----
 "$PYTHON" "$HERE/delay_proxy.py" --upstream "127.0.0.1:$REDIS_PORT" --count "$MAX_N" \
-    --delay-ms "$DELAY_MS" --ports-file "$WORK/ports.txt" 2>"$WORK/proxy.log" &
+    --delay-ms "$DELAY_MS" --procs "$PROXY_PROCS" --ports-file "$WORK/ports.txt" 2>"$WORK/proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 100); do
     [[ -s $WORK/ports.txt ]] && break
@@ -138,7 +140,7 @@ FIRST_PORT=$(head -1 "$WORK/ports.txt")
 t0=$(date +%s%N)
 [[ $(redis-cli -p "$FIRST_PORT" PING) == PONG ]] || die "no PONG through the proxy"
 t1=$(date +%s%N)
-log "delay_proxy: $MAX_N ports (pid $PROXY_PID); redis-cli PING through it took $(( (t1 - t0) / 1000000 )) ms (+$DELAY_MS ms expected)"
+log "delay_proxy: $MAX_N ports, $PROXY_PROCS process(es) (pid $PROXY_PID); redis-cli PING through it took $(( (t1 - t0) / 1000000 )) ms (+$DELAY_MS ms expected)"
 
 # ---- 4. contexts files ----
 for n in 1 50 200; do
@@ -158,6 +160,9 @@ for n in 1 50 200; do
     (( code == 0 )) || { cat "$WORK/check-$n.err" >&2; die "qctl get clusters over $n contexts exited $code"; }
     "$PYTHON" "$HERE/bench.py" check "$WORK/check-$n.json" "$n"
 done
+
+# What qctl sends per context, for the report (-v logs each command).
+"$QCTL_BIN" --config "$WORK/contexts-1.yaml" get clusters -A -o json -v 2>"$WORK/verbose.txt" >/dev/null || true
 
 log "hyperfine: qctl get clusters -A -o json over 1, 50, 200 contexts (+$DELAY_MS ms per round trip)"
 hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/fanout.json" \
@@ -193,9 +198,15 @@ if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev
 fi
 [[ -n $QCTL_BIN_GIVEN ]] && rev="$rev (QCTL_BIN=$QCTL_BIN)"
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
-"$PYTHON" - "$WORK/meta.json" <<EOF
-import json, sys
+"$PYTHON" - "$WORK/meta.json" "$WORK/verbose.txt" <<EOF
+import json, re, sys
+cmds = []
+for line in open(sys.argv[2], errors="replace"):
+    m = re.match(r"\[ctx-000\] (.*)", line.strip())
+    if m and not m.group(1).startswith("connect "):
+        cmds.append(m.group(1))
 json.dump({
+    "qctl_commands": cmds,
     "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
     "nproc": "$(nproc)",
     "cpu": """${cpu:-unknown CPU}""",
@@ -210,6 +221,7 @@ json.dump({
     "loop_calls": int("$LOOP_CALLS"),
     "loop_desc": "$LOOP_DESC",
     "startup_runs": int("$STARTUP_RUNS"),
+    "proxy_procs": int("$PROXY_PROCS"),
 }, open(sys.argv[1], "w"), indent=1)
 EOF
 MD_ARGS=(--markdown "$ROOT/BENCHMARKS.md")
