@@ -142,7 +142,12 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
         OutputFormat::Json | OutputFormat::Yaml => {
             p.document(&ListDoc::new("ClusterList", items, errors.clone()))?
         }
-        OutputFormat::Name => p.names(items.iter().map(|i| i.context.clone()))?,
+        OutputFormat::Name => {
+            p.names(items.iter().map(|i| i.context.clone()))?;
+            for e in &errors {
+                eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
+            }
+        }
         OutputFormat::Table | OutputFormat::Wide => {
             let wide = p.format == OutputFormat::Wide;
             let mut headers = vec![

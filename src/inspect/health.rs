@@ -28,6 +28,8 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let mut errors: Vec<ContextError> = Vec::new();
     let mut outcome = Outcome::default();
     let mut rows = Vec::new();
+    // Unhealthy contexts in file order, for `-o name`.
+    let mut unhealthy = Vec::new();
     for r in results {
         match r {
             Ok(p) => {
@@ -43,6 +45,9 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
                 let healthy = cs.iter().all(|c| c.ok);
                 outcome.succeeded += 1;
                 outcome.check_failed |= !healthy;
+                if !healthy {
+                    unhealthy.push(p.context.clone());
+                }
                 let failed: Vec<String> = cs
                     .iter()
                     .filter(|c| !c.ok)
@@ -69,6 +74,7 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
             Err(e) => {
                 outcome.failed += 1;
                 outcome.check_failed = true;
+                unhealthy.push(e.context.clone());
                 let color = config.context(&e.context).and_then(|c| c.color.clone());
                 rows.push(vec![
                     Styled::colored(&e.context, color.as_deref()),
@@ -84,15 +90,8 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
         OutputFormat::Json | OutputFormat::Yaml => {
             p.document(&ListDoc::new("HealthReport", items, errors))?
         }
-        OutputFormat::Name => {
-            // The unhealthy contexts, one per line: handy for xargs.
-            let bad = items
-                .iter()
-                .filter(|i| !i.healthy)
-                .map(|i| i.context.clone())
-                .chain(errors.iter().map(|e| e.context.clone()));
-            p.names(bad)?
-        }
+        // The unhealthy contexts, one per line: handy for xargs.
+        OutputFormat::Name => p.names(unhealthy)?,
         OutputFormat::Table | OutputFormat::Wide => {
             p.table(&["CONTEXT", "HEALTH", "FAILED CHECKS"], rows)?
         }
