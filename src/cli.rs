@@ -114,6 +114,8 @@ pub enum Command {
     /// Show clusters, queues, workers, jobs
     #[command(subcommand)]
     Get(GetCommand),
+    /// Side by side: job and worker figures with deltas to the first context, and drift
+    Compare(CompareArgs),
     /// Check each context against health thresholds; exit 5 when any is unhealthy
     Health(HealthArgs),
     /// Read and edit the contexts file
@@ -126,11 +128,96 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum GetCommand {
     /// One row per context: status, latency, version, queue figures, memory
+    #[command(visible_alias = "cluster")]
     Clusters(GetClustersArgs),
+    /// One row per (context, queue): key, role, length, age of the next job
+    #[command(visible_alias = "queue")]
+    Queues(GetQueuesArgs),
+    /// One row per (context, worker): active or orphaned, in-flight jobs, heartbeat
+    #[command(visible_alias = "worker")]
+    Workers(GetWorkersArgs),
+    /// Peek at a queue's jobs without removing them
+    #[command(visible_alias = "job")]
+    Jobs(GetJobsArgs),
+}
+
+/// `--watch` and its interval, on every `get` verb.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WatchArgs {
+    /// Keep polling each context and redraw (tables) or print one JSON line per context per poll
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Time between polls of one context under --watch [default: 2s, or preferences.watch.interval]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "watch")]
+    pub interval: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
-pub struct GetClustersArgs {}
+pub struct GetClustersArgs {
+    /// Read each context twice, DUR apart, and add measured rates (completed/s, dead-lettered/s, queued change/s)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub sample: Option<Duration>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GetQueuesArgs {
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GetWorkersArgs {
+    /// Only workers in this state
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub state: Option<crate::systems::WorkerState>,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GetJobsArgs {
+    /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key
+    pub queue: String,
+    /// How many jobs to show per context
+    #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10)]
+    pub limit: u64,
+    /// Start at the other end: the jobs a consumer would take last
+    #[arg(long)]
+    pub from_end: bool,
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Contexts to compare, the first the baseline (default: the selection; globs allowed)
+    #[arg(value_name = "CONTEXT")]
+    pub contexts: Vec<String>,
+    /// Highlight and flag differences beyond this many percent [default: 10, or preferences.compare.threshold]
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub threshold: Option<f64>,
+    /// Exit 5 when configuration drift is found (0 when none)
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Exit 5 on anomalies too (figures beyond the threshold); implies --exit-code
+    #[arg(long)]
+    pub fail_on_anomaly: bool,
+    /// Read each context twice, DUR apart, and compare measured rates too
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub sample: Option<Duration>,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a percentage; write it like 10 or 12.5"
+        )),
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct HealthArgs {}

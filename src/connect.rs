@@ -95,12 +95,15 @@ pub struct Node {
     pub port: u16,
 }
 
+#[derive(Clone)]
 enum Inner {
     Single(MultiplexedConnection),
     Cluster(ClusterConnection, Vec<Node>),
 }
 
-/// An open connection to one context.
+/// An open connection to one context. Cheap to clone: clones share the
+/// same sockets, and concurrent commands on them are pipelined.
+#[derive(Clone)]
 pub struct Conn {
     pub context: String,
     pub mode: Mode,
@@ -416,18 +419,37 @@ impl Conn {
     }
 
     /// A command routed by its key (or to any node when it has none).
-    pub async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         self.log(None, &describe(cmd));
-        match &mut self.inner {
-            Inner::Single(c) => cmd.query_async(c).await,
-            Inner::Cluster(c, _) => cmd.query_async(c).await,
+        match &self.inner {
+            Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Inner::Cluster(c, _) => cmd.query_async(&mut c.clone()).await,
         }
+    }
+
+    /// A pipeline whose keys all live in one hash slot (always true on a
+    /// standalone server), routed by its first key; `atomic` wraps it in
+    /// MULTI/EXEC.
+    pub async fn pipe_slot<T: FromRedisValue>(&self, pipe: &Pipeline) -> RedisResult<Vec<T>> {
+        if self.verbose {
+            for cmd in pipe.cmd_iter() {
+                self.log(None, &describe(cmd));
+            }
+        }
+        let values: Vec<Value> = match &self.inner {
+            Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
+            Inner::Cluster(c, _) => pipe.query_async(&mut c.clone()).await?,
+        };
+        values
+            .into_iter()
+            .map(|v| T::from_redis_value(v).map_err(RedisError::from))
+            .collect()
     }
 
     /// Single-key commands, each routed by its key: one pipeline on a
     /// standalone server; on a cluster, one routed command each (their keys
     /// may live in different slots).
-    pub async fn each_key<T: FromRedisValue>(&mut self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
+    pub async fn each_key<T: FromRedisValue>(&self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
         match &self.inner {
             Inner::Single(_) => {
                 let mut pipe = redis::pipe();
@@ -438,26 +460,21 @@ impl Conn {
                 self.pipe_node(&node, &pipe).await
             }
             Inner::Cluster(..) => {
-                let mut out = Vec::with_capacity(cmds.len());
-                for c in cmds {
-                    out.push(self.query(c).await?);
-                }
-                Ok(out)
+                // Sent concurrently: the cluster client pipelines them per
+                // node on its connections.
+                futures_util::future::try_join_all(cmds.iter().map(|c| self.query(c))).await
             }
         }
     }
 
     /// A command sent to one primary.
-    pub async fn query_node<T: FromRedisValue>(
-        &mut self,
-        node: &Node,
-        cmd: &Cmd,
-    ) -> RedisResult<T> {
+    pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: &Cmd) -> RedisResult<T> {
         self.log(Some(node), &describe(cmd));
-        match &mut self.inner {
-            Inner::Single(c) => cmd.query_async(c).await,
+        match &self.inner {
+            Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
             Inner::Cluster(c, _) => {
                 let v = c
+                    .clone()
                     .route_command(
                         cmd.clone(),
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
@@ -473,7 +490,7 @@ impl Conn {
 
     /// A pipeline sent to one primary; its keys must live there.
     pub async fn pipe_node<T: FromRedisValue>(
-        &mut self,
+        &self,
         node: &Node,
         pipe: &Pipeline,
     ) -> RedisResult<Vec<T>> {
@@ -486,19 +503,20 @@ impl Conn {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let values: Vec<Value> = match &mut self.inner {
-            Inner::Single(c) => pipe.query_async(c).await?,
+        let values: Vec<Value> = match &self.inner {
+            Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
             Inner::Cluster(c, _) => {
-                c.route_pipeline(
-                    pipe.clone(),
-                    0,
-                    n,
-                    SingleNodeRoutingInfo::ByAddress {
-                        host: node.host.clone(),
-                        port: node.port,
-                    },
-                )
-                .await?
+                c.clone()
+                    .route_pipeline(
+                        pipe.clone(),
+                        0,
+                        n,
+                        SingleNodeRoutingInfo::ByAddress {
+                            host: node.host.clone(),
+                            port: node.port,
+                        },
+                    )
+                    .await?
             }
         };
         values
@@ -510,7 +528,7 @@ impl Conn {
     /// Every key matching `pattern` on one primary: SCAN with a large COUNT,
     /// deduplicated (SCAN may return a key twice).
     pub async fn scan_node(
-        &mut self,
+        &self,
         node: &Node,
         pattern: &str,
         count: usize,

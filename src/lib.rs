@@ -75,7 +75,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
         Command::Config(cmd) => commands::config::run(cmd, &config, &settings),
-        Command::Get(cli::GetCommand::Clusters(_)) => inspect::clusters::run(&config, &settings),
+        Command::Get(cli::GetCommand::Clusters(a)) => inspect::clusters::run(&config, &settings, a),
+        Command::Get(cli::GetCommand::Queues(a)) => inspect::queues::run(&config, &settings, a),
+        Command::Get(cli::GetCommand::Workers(a)) => inspect::workers::run(&config, &settings, a),
+        Command::Get(cli::GetCommand::Jobs(a)) => inspect::jobs::run(&config, &settings, a),
+        Command::Compare(a) => inspect::compare::run(&config, &settings, a),
         Command::Health(_) => inspect::health::run(&config, &settings),
         Command::Version => unreachable!("handled above"),
     }

@@ -4,12 +4,13 @@
 //! `degraded` when the context answered but a check failed, `unreachable`
 //! when it did not answer (an `errors` entry in JSON).
 
-use super::{Probe, checks, probe_all};
-use crate::cli::OutputFormat;
+use super::list::{ListRun, ListView};
+use super::{Probe, ProbeReader, Rates, checks, read};
+use crate::cli::GetClustersArgs;
 use crate::commands::config::labels_text;
 use crate::contexts::{Config, Mode};
-use crate::error::{ContextError, ExitCode, Outcome, Result};
-use crate::output::{ListDoc, Styled};
+use crate::error::{ContextError, ExitCode, Result};
+use crate::output::Styled;
 use crate::select::select;
 use crate::settings::Settings;
 use serde::Serialize;
@@ -36,6 +37,8 @@ pub struct ClusterItem {
     pub maxmemory_bytes: Option<u64>,
     pub maxmemory_policy: Option<String>,
     pub uptime_s: Option<u64>,
+    /// `--sample` rates; `null` without `--sample`.
+    pub rates: Option<Rates>,
     /// Failed health checks behind `degraded`.
     pub problems: Vec<String>,
     #[serde(skip)]
@@ -72,6 +75,7 @@ pub fn item(p: &Probe, config: &Config) -> ClusterItem {
         maxmemory_bytes: p.info.maxmemory,
         maxmemory_policy: p.info.maxmemory_policy.clone(),
         uptime_s: p.info.uptime_s,
+        rates: p.rates,
         problems: failed,
         color: p.color.clone(),
     }
@@ -112,126 +116,138 @@ fn mode_str(m: Mode) -> &'static str {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
+/// `get clusters` rows.
+pub struct ClustersView<'a> {
+    pub config: &'a Config,
+    pub sampled: bool,
+}
+
+impl ListView for ClustersView<'_> {
+    type Out = Probe;
+    type Item = ClusterItem;
+    const KIND: &'static str = "ClusterList";
+
+    fn items(&self, p: Probe) -> (Vec<ClusterItem>, Vec<String>) {
+        (vec![item(&p, self.config)], p.notes)
+    }
+
+    fn headers(&self, wide: bool) -> Vec<&'static str> {
+        let mut h = vec![
+            "CONTEXT",
+            "STATUS",
+            "LATENCY",
+            "VERSION",
+            "MODE",
+            "QUEUED",
+            "PROCESSING",
+            "DLQ",
+            "WORKERS",
+            "MEMORY",
+        ];
+        if self.sampled {
+            h.extend(["COMPLETED/S", "DLQ/S", "QUEUED/S"]);
+        }
+        if wide {
+            h.extend([
+                "ORPHANED",
+                "MAXMEMORY",
+                "POLICY",
+                "UPTIME",
+                "LABELS",
+                "ENDPOINT",
+            ]);
+        }
+        h
+    }
+
+    fn row(&self, it: &ClusterItem, wide: bool) -> Vec<Styled> {
+        let status_color = if it.status == "healthy" {
+            "green"
+        } else {
+            "yellow"
+        };
+        let mut row: Vec<Styled> = vec![
+            Styled::colored(&it.context, it.color.as_deref()),
+            Styled::colored(it.status, Some(status_color)),
+            format!("{:.1}ms", it.latency_ms).into(),
+            it.redis_version
+                .clone()
+                .unwrap_or_else(|| "-".into())
+                .into(),
+            mode_str(it.mode).into(),
+            it.queued.to_string().into(),
+            it.processing.to_string().into(),
+            it.dead_letter.to_string().into(),
+            it.workers.to_string().into(),
+            bytes(it.used_memory_bytes).into(),
+        ];
+        if self.sampled {
+            let r = it.rates.as_ref();
+            row.push(rate(r.and_then(|r| r.completed_per_s), false).into());
+            row.push(rate(r.and_then(|r| r.dead_lettered_per_s), false).into());
+            row.push(rate(r.map(|r| r.queued_change_per_s), true).into());
+        }
+        if wide {
+            row.push(it.orphaned_jobs.to_string().into());
+            row.push(match it.maxmemory_bytes {
+                Some(0) => "unlimited".into(),
+                m => bytes(m).into(),
+            });
+            row.push(
+                it.maxmemory_policy
+                    .clone()
+                    .unwrap_or_else(|| "-".into())
+                    .into(),
+            );
+            row.push(age(it.uptime_s).into());
+            row.push(labels_text(&it.labels).into());
+            row.push(it.endpoint.clone().into());
+        }
+        row
+    }
+
+    fn error_row(&self, e: &ContextError, color: Option<&str>, wide: bool) -> Option<Vec<Styled>> {
+        let mut row: Vec<Styled> = vec![
+            Styled::colored(&e.context, color),
+            Styled::colored("unreachable", Some("red")),
+        ];
+        row.extend((2..self.headers(wide).len()).map(|_| Styled::plain("-")));
+        Some(row)
+    }
+
+    fn name(&self, it: &ClusterItem) -> String {
+        it.context.clone()
+    }
+}
+
+/// `12.5/s`-style rates; `signed` shows a `+` on growth.
+pub fn rate(v: Option<f64>, signed: bool) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if signed && v > 0.0 => format!("+{v:.1}/s"),
+        Some(v) => format!("{v:.1}/s"),
+    }
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &GetClustersArgs) -> Result<ExitCode> {
     let targets = select(config, &settings.select)?;
     let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
-    let results = probe_all(config, settings, &names, false);
-    let mut items = Vec::new();
-    let mut errors: Vec<ContextError> = Vec::new();
-    let mut rows_order: Vec<std::result::Result<usize, usize>> = Vec::new();
-    let mut outcome = Outcome::default();
-    for r in results {
-        match r {
-            Ok(p) => {
-                for n in &p.notes {
-                    settings.printer.note(&format!("note: {n}"));
-                }
-                rows_order.push(Ok(items.len()));
-                items.push(item(&p, config));
-                outcome.succeeded += 1;
-            }
-            Err(e) => {
-                rows_order.push(Err(errors.len()));
-                errors.push(e);
-                outcome.failed += 1;
-            }
-        }
+    let reader = ProbeReader {
+        sample: args.sample,
+        ..Default::default()
+    };
+    let view = ClustersView {
+        config,
+        sampled: args.sample.is_some(),
+    };
+    ListRun {
+        config,
+        settings,
+        targets: read::targets(config, settings, &names),
+        names,
+        extra_budget: args.sample.unwrap_or_default(),
+        watch: super::watch_schedule(config, &args.watch),
+        title: "qctl get clusters".into(),
     }
-    let p = &settings.printer;
-    match p.format {
-        OutputFormat::Json | OutputFormat::Yaml => {
-            p.document(&ListDoc::new("ClusterList", items, errors.clone()))?
-        }
-        OutputFormat::Name => {
-            p.names(items.iter().map(|i| i.context.clone()))?;
-            for e in &errors {
-                eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
-            }
-        }
-        OutputFormat::Table | OutputFormat::Wide => {
-            let wide = p.format == OutputFormat::Wide;
-            let mut headers = vec![
-                "CONTEXT",
-                "STATUS",
-                "LATENCY",
-                "VERSION",
-                "MODE",
-                "QUEUED",
-                "PROCESSING",
-                "DLQ",
-                "WORKERS",
-                "MEMORY",
-            ];
-            if wide {
-                headers.extend([
-                    "ORPHANED",
-                    "MAXMEMORY",
-                    "POLICY",
-                    "UPTIME",
-                    "LABELS",
-                    "ENDPOINT",
-                ]);
-            }
-            let mut rows = Vec::new();
-            for slot in &rows_order {
-                match slot {
-                    Ok(i) => {
-                        let it = &items[*i];
-                        let status_color = if it.status == "healthy" {
-                            "green"
-                        } else {
-                            "yellow"
-                        };
-                        let mut row: Vec<Styled> = vec![
-                            Styled::colored(&it.context, it.color.as_deref()),
-                            Styled::colored(it.status, Some(status_color)),
-                            format!("{:.1}ms", it.latency_ms).into(),
-                            it.redis_version
-                                .clone()
-                                .unwrap_or_else(|| "-".into())
-                                .into(),
-                            mode_str(it.mode).into(),
-                            it.queued.to_string().into(),
-                            it.processing.to_string().into(),
-                            it.dead_letter.to_string().into(),
-                            it.workers.to_string().into(),
-                            bytes(it.used_memory_bytes).into(),
-                        ];
-                        if wide {
-                            row.push(it.orphaned_jobs.to_string().into());
-                            row.push(match it.maxmemory_bytes {
-                                Some(0) => "unlimited".into(),
-                                m => bytes(m).into(),
-                            });
-                            row.push(
-                                it.maxmemory_policy
-                                    .clone()
-                                    .unwrap_or_else(|| "-".into())
-                                    .into(),
-                            );
-                            row.push(age(it.uptime_s).into());
-                            row.push(labels_text(&it.labels).into());
-                            row.push(it.endpoint.clone().into());
-                        }
-                        rows.push(row);
-                    }
-                    Err(i) => {
-                        let e = &errors[*i];
-                        let color = config.context(&e.context).and_then(|c| c.color.clone());
-                        let mut row: Vec<Styled> = vec![
-                            Styled::colored(&e.context, color.as_deref()),
-                            Styled::colored("unreachable", Some("red")),
-                        ];
-                        row.extend((2..headers.len()).map(|_| Styled::plain("-")));
-                        rows.push(row);
-                    }
-                }
-            }
-            p.table(&headers, rows)?;
-            for e in &errors {
-                eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
-            }
-        }
-    }
-    Ok(outcome.exit_code())
+    .run(reader, &view)
 }

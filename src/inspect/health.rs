@@ -22,7 +22,15 @@ pub struct HealthItem {
 pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let targets = select(config, &settings.select)?;
     let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
-    let results = probe_all(config, settings, &names, true);
+    let results = probe_all(
+        config,
+        settings,
+        &names,
+        super::ProbeReader {
+            second_reading: true,
+            ..Default::default()
+        },
+    );
     let thresholds = &config.preferences.health;
     let mut items = Vec::new();
     let mut errors: Vec<ContextError> = Vec::new();

@@ -6,14 +6,21 @@
 //! come back `None` with a note.
 
 pub mod clusters;
+pub mod compare;
 pub mod health;
+pub mod jobs;
+pub mod list;
+pub mod queues;
+pub mod read;
+pub mod workers;
 
-use crate::connect::{Conn, Endpoint};
+pub use read::runtime;
+
+use crate::connect::Conn;
 use crate::contexts::{Config, HealthThresholds, Mode};
 use crate::error::ContextError;
-use crate::fanout::fan_out;
 use crate::settings::Settings;
-use crate::systems::{Figures, System};
+use crate::systems::Figures;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -37,7 +44,15 @@ pub struct Probe {
     pub color: Option<String>,
     pub latency: Duration,
     pub info: ServerInfo,
+    /// CONFIG values (only when asked for, and permitted).
+    pub server_config: Option<ServerConfig>,
+    /// The queue schema's name and queues.
+    pub schema: String,
+    pub queue_schema: Vec<crate::systems::QueueRef>,
+    pub worker_patterns: String,
     pub figures: Figures,
+    /// `--sample` rates.
+    pub rates: Option<Rates>,
     /// Orphaned jobs still orphaned at a second reading (health only).
     pub confirmed_orphaned_jobs: Option<u64>,
     /// Things the user should know (fields that could not be read).
@@ -55,7 +70,7 @@ pub fn parse_info(text: &str) -> BTreeMap<String, String> {
 
 /// INFO on every primary, merged: memory summed, version and policy from
 /// the first primary, uptime the smallest.
-async fn server_info(conn: &mut Conn) -> Result<ServerInfo, redis::RedisError> {
+async fn server_info(conn: &Conn) -> Result<ServerInfo, redis::RedisError> {
     let mut merged = ServerInfo::default();
     for (i, node) in conn.nodes().iter().enumerate() {
         let mut cmd = redis::cmd("INFO");
@@ -85,150 +100,240 @@ fn is_noperm(e: &redis::RedisError) -> bool {
     e.code() == Some("NOPERM") || e.to_string().contains("NOPERM")
 }
 
-/// Probes one context. `second_reading`: read orphans again after a short
-/// pause (a worker between BRPOPLPUSH and its heartbeat SET reads as
-/// orphaned for an instant).
-pub async fn probe_one(
-    ep: Endpoint,
-    system: System,
-    labels: BTreeMap<String, String>,
-    color: Option<String>,
-    settings: &ProbeSettings,
-) -> Result<Probe, ContextError> {
-    let mut conn = Conn::open(
-        &ep,
-        settings.connect_timeout,
-        settings.timeout,
-        settings.verbose,
-    )
-    .await?;
-    let start = Instant::now();
-    let _: String = conn
-        .query(&redis::cmd("PING"))
-        .await
-        .map_err(|e| conn.error(&e))?;
-    let latency = start.elapsed();
-    let mut notes = Vec::new();
-    let figures = system
-        .figures(&mut conn)
-        .await
-        .map_err(|e| conn.error(&e))?;
-    let info = match server_info(&mut conn).await {
-        Ok(i) => i,
-        Err(e) if is_noperm(&e) => {
-            notes.push(format!(
-                "{}: INFO is not permitted for this user (it needs +info, in @dangerous): version, memory and uptime are null",
-                ep.context
-            ));
-            ServerInfo::default()
-        }
-        Err(e) => return Err(conn.error(&e)),
+/// Rates measured by `--sample`: two readings of the queue lengths.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Rates {
+    /// Seconds between the two readings, as measured.
+    pub interval_s: f64,
+    /// Jobs that reached `completed` per second; `null` when the list
+    /// shrank (trimmed or purged between the readings).
+    pub completed_per_s: Option<f64>,
+    /// Jobs that reached the dead-letter queue per second; `null` when it
+    /// shrank (purged or requeued between the readings).
+    pub dead_lettered_per_s: Option<f64>,
+    /// Change of `queued` per second (negative: draining).
+    pub queued_change_per_s: f64,
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Rates between two readings of the queue lengths `dt` apart.
+pub fn rates(
+    before: &[(crate::systems::QueueRef, u64)],
+    after: &[(crate::systems::QueueRef, u64)],
+    dt: Duration,
+) -> Rates {
+    use crate::systems::QueueRole;
+    let sum = |r: &[(crate::systems::QueueRef, u64)], role: QueueRole| -> i64 {
+        r.iter()
+            .filter(|(q, _)| q.role == role)
+            .map(|(_, n)| *n as i64)
+            .sum()
     };
-    let mut confirmed = None;
-    if settings.second_reading {
-        if figures.orphans.is_empty() {
-            confirmed = Some(0);
+    let secs = dt.as_secs_f64().max(1e-9);
+    let per_s = |role| (sum(after, role) - sum(before, role)) as f64 / secs;
+    let growth = |role| {
+        let v = per_s(role);
+        (v >= 0.0).then(|| round3(v))
+    };
+    Rates {
+        interval_s: round3(dt.as_secs_f64()),
+        completed_per_s: growth(QueueRole::Completed),
+        dead_lettered_per_s: growth(QueueRole::DeadLetter),
+        queued_change_per_s: round3(per_s(QueueRole::Work)),
+    }
+}
+
+/// Reads what `get clusters`, `health` and `compare` show of a context.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeReader {
+    /// Read orphans again after a short pause (a worker between
+    /// BRPOPLPUSH and its heartbeat SET reads as orphaned for an instant).
+    pub second_reading: bool,
+    /// Read the queue lengths twice, this far apart, for [`Rates`].
+    pub sample: Option<Duration>,
+    /// Also read the CONFIG values `compare` checks for drift.
+    pub config: bool,
+}
+
+impl read::Reader for ProbeReader {
+    type Out = Probe;
+    async fn read(&self, conn: &Conn, t: &read::ReadTarget) -> Result<Probe, ContextError> {
+        let start = Instant::now();
+        let _: String = conn
+            .query(&redis::cmd("PING"))
+            .await
+            .map_err(|e| conn.error(&e))?;
+        let latency = start.elapsed();
+        let mut notes = Vec::new();
+        let figures = t.system.figures(conn).await.map_err(|e| conn.error(&e))?;
+        let info = match server_info(conn).await {
+            Ok(i) => i,
+            Err(e) if is_noperm(&e) => {
+                notes.push(format!(
+                    "{}: INFO is not permitted for this user (it needs +info, in @dangerous): version, memory and uptime are null",
+                    t.context()
+                ));
+                ServerInfo::default()
+            }
+            Err(e) => return Err(conn.error(&e)),
+        };
+        let server_config = if self.config {
+            match server_config(conn).await {
+                Ok(c) => Some(c),
+                Err(e) if is_noperm(&e) => {
+                    notes.push(format!(
+                        "{}: CONFIG GET is not permitted for this user (it needs +config|get, in @admin): configuration drift is not checked",
+                        t.context()
+                    ));
+                    None
+                }
+                Err(e) => return Err(conn.error(&e)),
+            }
         } else {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let still = system
-                .recheck_orphans(&mut conn, &figures.orphans)
+            None
+        };
+        let mut confirmed = None;
+        if self.second_reading {
+            if figures.orphans.is_empty() {
+                confirmed = Some(0);
+            } else {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let still = t
+                    .system
+                    .recheck_orphans(conn, &figures.orphans)
+                    .await
+                    .map_err(|e| conn.error(&e))?;
+                confirmed = Some(still.iter().map(|o| o.jobs).sum());
+            }
+        }
+        let mut measured = None;
+        if let Some(pause) = self.sample {
+            let first_at = Instant::now();
+            let first = t
+                .system
+                .queue_lengths(conn)
                 .await
                 .map_err(|e| conn.error(&e))?;
-            confirmed = Some(still.iter().map(|o| o.jobs).sum());
+            tokio::time::sleep_until((first_at + pause).into()).await;
+            let second_at = Instant::now();
+            let second = t
+                .system
+                .queue_lengths(conn)
+                .await
+                .map_err(|e| conn.error(&e))?;
+            let r = rates(&first, &second, second_at - first_at);
+            if r.completed_per_s.is_none() {
+                notes.push(format!(
+                    "{}: the completed list shrank during the sample (trimmed or purged): completed/s is null",
+                    t.context()
+                ));
+            }
+            if r.dead_lettered_per_s.is_none() {
+                notes.push(format!(
+                    "{}: the dead-letter queue shrank during the sample (purged or requeued): dead-lettered/s is null",
+                    t.context()
+                ));
+            }
+            measured = Some(r);
         }
+        Ok(Probe {
+            context: t.context().to_string(),
+            mode: t.mode(),
+            endpoint: t.ep.display_url(),
+            schema: t.schema.clone(),
+            queue_schema: t.system.queues(),
+            worker_patterns: t.system.worker_patterns(),
+            labels: t.labels.clone(),
+            color: t.color.clone(),
+            latency,
+            info,
+            server_config,
+            figures,
+            confirmed_orphaned_jobs: confirmed,
+            rates: measured,
+            notes,
+        })
     }
-    Ok(Probe {
-        context: ep.context.clone(),
-        mode: ep.mode,
-        endpoint: ep.display_url(),
-        labels,
-        color,
-        latency,
-        info,
-        figures,
-        confirmed_orphaned_jobs: confirmed,
-        notes,
+}
+
+/// The CONFIG values `compare` checks for drift, from the first primary
+/// (`maxmemory` per node, as configured).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerConfig {
+    pub maxmemory: Option<String>,
+    pub maxmemory_policy: Option<String>,
+    pub appendonly: Option<String>,
+    pub save: Option<String>,
+}
+
+async fn server_config(conn: &Conn) -> Result<ServerConfig, redis::RedisError> {
+    let node = conn.nodes().remove(0);
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("GET")
+        .arg("maxmemory*")
+        .arg("appendonly")
+        .arg("save");
+    // Redis 7 takes several patterns; answers are name/value pairs.
+    let pairs: BTreeMap<String, String> = match conn.query_node(&node, &cmd).await {
+        Ok(p) => p,
+        Err(e) if e.to_string().contains("wrong number of arguments") => {
+            // Redis 6 takes one pattern per CONFIG GET.
+            let mut all = BTreeMap::new();
+            for p in ["maxmemory*", "appendonly", "save"] {
+                let mut c = redis::cmd("CONFIG");
+                c.arg("GET").arg(p);
+                let part: BTreeMap<String, String> = conn.query_node(&node, &c).await?;
+                all.extend(part);
+            }
+            all
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(ServerConfig {
+        maxmemory: pairs.get("maxmemory").cloned(),
+        maxmemory_policy: pairs.get("maxmemory-policy").cloned(),
+        appendonly: pairs.get("appendonly").cloned(),
+        save: pairs.get("save").cloned(),
     })
 }
 
-/// One context's probe, resolved before the fan-out starts.
-#[derive(Debug, Clone)]
-struct ProbeJob {
-    ep: Endpoint,
-    system: System,
-    labels: BTreeMap<String, String>,
-    color: Option<String>,
-}
-
-/// Settings a probe needs, owned so tasks can move them.
-#[derive(Debug, Clone)]
-pub struct ProbeSettings {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub verbose: bool,
-    pub second_reading: bool,
-}
-
 /// Probes every selected context concurrently; one result per context, in
-/// file order.
+/// the order given.
 pub fn probe_all(
     config: &Config,
     settings: &Settings,
     names: &[String],
-    second_reading: bool,
+    reader: ProbeReader,
 ) -> Vec<Result<Probe, ContextError>> {
-    let ps = ProbeSettings {
-        connect_timeout: settings.connect_timeout,
-        timeout: settings.timeout,
-        verbose: settings.verbose > 0,
-        second_reading,
-    };
-    let jobs: Vec<Result<ProbeJob, ContextError>> = names
-        .iter()
-        .map(|n| {
-            let ctx = config
-                .context(n)
-                .expect("selection only yields known contexts");
-            let schema = config.schema(&ctx.schema).expect("checked on load");
-            Ok(ProbeJob {
-                ep: Endpoint::resolve(config, ctx)?,
-                system: System::for_schema(schema),
-                labels: ctx.labels.clone(),
-                color: ctx.color.clone(),
-            })
-        })
-        .collect();
-    for j in jobs.iter().flatten() {
-        if j.ep.tls.insecure_skip_verify {
-            settings.printer.warn(&format!(
-                "context `{}`: insecure-skip-verify is set: the server's TLS certificate is not checked",
-                j.ep.context
-            ));
-        }
-    }
-    let budget = settings.timeout;
-    let max = settings.max_concurrency;
-    crate::fanout::raise_fd_limit((names.len() as u64 * 8 + 64).max(1024));
-    let rt = runtime();
-    rt.block_on(async {
-        fan_out(names, max, Some(budget), |i| {
-            let job = jobs[i].clone();
-            let ps = ps.clone();
-            async move {
-                let j = job?;
-                probe_one(j.ep, j.system, j.labels, j.color, &ps).await
-            }
-        })
-        .await
-    })
+    let targets = read::targets(config, settings, names);
+    let extra = reader.sample.unwrap_or_default()
+        + if reader.second_reading {
+            Duration::from_millis(250)
+        } else {
+            Duration::ZERO
+        };
+    read::read_all(settings, names, targets, reader, extra)
 }
 
-/// The tokio runtime for network verbs.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
+/// The `--watch` schedule: `--interval`, else `preferences.watch`, else
+/// 2s; jitter from `preferences.watch.jitter`, else a quarter of the
+/// interval.
+pub fn watch_schedule(
+    config: &Config,
+    args: &crate::cli::WatchArgs,
+) -> Option<read::WatchSchedule> {
+    if !args.watch {
+        return None;
+    }
+    let interval = args
+        .interval
+        .or(config.preferences.watch_interval)
+        .unwrap_or(Duration::from_secs(2));
+    let jitter = config.preferences.watch_jitter.unwrap_or(interval / 4);
+    Some(read::WatchSchedule { interval, jitter })
 }
 
 /// One health check's verdict.

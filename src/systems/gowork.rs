@@ -7,7 +7,10 @@
 //! heartbeat patterns when they share a prefix), deduplicated, then LLEN and
 //! PTTL pipelined per primary in batches.
 
-use super::{Figures, OrphanRef, QueueRef, QueueRole};
+use super::{
+    Figures, Job, OrphanRef, Payload, Peek, QueueDetail, QueueRef, QueueRole, ScanNotes, Worker,
+    WorkerState,
+};
 use crate::connect::{Conn, Node};
 use crate::contexts::QueueSchema;
 use redis::RedisResult;
@@ -74,13 +77,32 @@ fn common_prefix(a: &str, b: &str) -> String {
         .collect()
 }
 
+/// A live heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heartbeat {
+    /// PTTL in ms (-1: no expiry).
+    pub ttl_ms: i64,
+    /// Id of the job in its value (read only for `get workers`).
+    pub job_id: Option<String>,
+}
+
 /// What one scan of a context found about its workers.
 #[derive(Debug, Default)]
 pub struct WorkerScan {
-    /// processing key -> (node, length), only non-empty lists.
-    pub processing: HashMap<String, u64>,
-    /// live heartbeat key -> PTTL in ms (-1: no expiry).
-    pub heartbeats: HashMap<String, i64>,
+    /// processing key -> (index of its node, length); non-empty lists only.
+    pub processing: HashMap<String, (usize, u64)>,
+    /// live heartbeat key -> heartbeat.
+    pub heartbeats: HashMap<String, Heartbeat>,
+    pub notes: ScanNotes,
+}
+
+/// How much a scan reads per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// LLEN and PTTL: the figures.
+    Counts,
+    /// Also the heartbeat's value, for the job id.
+    Full,
 }
 
 impl GoRedisWorkQueue {
@@ -120,8 +142,22 @@ impl GoRedisWorkQueue {
         q
     }
 
+    /// A queue by schema name, alias or key.
+    pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
+        let wanted = match name {
+            "dlq" | "dead_letter" | "deadletter" => "dead-letter",
+            other => other,
+        };
+        let queues = self.queues();
+        queues
+            .iter()
+            .find(|q| q.name == wanted)
+            .or_else(|| queues.iter().find(|q| q.key == name))
+            .cloned()
+    }
+
     /// LLEN of each named queue.
-    pub async fn queue_lengths(&self, conn: &mut Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+    pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
         let queues = self.queues();
         let cmds: Vec<redis::Cmd> = queues
             .iter()
@@ -135,8 +171,101 @@ impl GoRedisWorkQueue {
         Ok(queues.into_iter().zip(lens).collect())
     }
 
-    /// Scans every primary for processing lists and heartbeats.
-    pub async fn scan_workers(&self, conn: &mut Conn) -> RedisResult<WorkerScan> {
+    /// Length of each queue and the job at its right end (the next one).
+    pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+        let queues = self.queues();
+        let mut cmds = Vec::with_capacity(queues.len() * 2);
+        for q in &queues {
+            let mut llen = redis::cmd("LLEN");
+            llen.arg(&q.key);
+            let mut next = redis::cmd("LINDEX");
+            next.arg(&q.key).arg(-1);
+            cmds.push(llen);
+            cmds.push(next);
+        }
+        let values: Vec<redis::Value> = conn.each_key(&cmds).await?;
+        let mut out = Vec::with_capacity(queues.len());
+        for (q, pair) in queues.into_iter().zip(values.chunks(2)) {
+            let length: u64 = redis::from_redis_value_ref(&pair[0])?;
+            let next: Option<Vec<u8>> = redis::from_redis_value_ref(&pair[1])?;
+            out.push(QueueDetail {
+                queue: q,
+                length,
+                next_created: next.and_then(|b| parse_job(&b).created),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Up to `n` jobs from one end of `key`, with the list's length, read
+    /// in one MULTI/EXEC so positions are exact.
+    pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
+        let mut ty = redis::cmd("TYPE");
+        ty.arg(key);
+        let kind: String = conn.query(&ty).await?;
+        if kind != "list" && kind != "none" {
+            return Ok(Peek {
+                length: 0,
+                jobs: Vec::new(),
+                wrong_type: Some(kind),
+            });
+        }
+        if n == 0 {
+            let mut llen = redis::cmd("LLEN");
+            llen.arg(key);
+            let length: u64 = conn.query(&llen).await?;
+            return Ok(Peek {
+                length,
+                jobs: Vec::new(),
+                wrong_type: None,
+            });
+        }
+        let n = n.min(i64::MAX as u64) as i64;
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("LLEN").arg(key);
+        if from_end {
+            pipe.cmd("LRANGE").arg(key).arg(0).arg(n - 1);
+        } else {
+            pipe.cmd("LRANGE").arg(key).arg(-n).arg(-1);
+        }
+        let (length, items): (u64, Vec<Vec<u8>>) = {
+            let v: Vec<redis::Value> = conn.pipe_slot(&pipe).await?;
+            // An atomic pipeline answers with one array: the EXEC reply.
+            let v = match v.as_slice() {
+                [redis::Value::Array(inner)] => inner.clone(),
+                _ => v,
+            };
+            (
+                redis::from_redis_value_ref(&v[0])?,
+                redis::from_redis_value_ref(&v[1])?,
+            )
+        };
+        let jobs = if from_end {
+            // LRANGE 0.. starts at the left end: the last a consumer takes.
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (length.saturating_sub(1 + i as u64), parse_job(b)))
+                .collect()
+        } else {
+            items
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, b)| (i as u64, parse_job(b)))
+                .collect()
+        };
+        Ok(Peek {
+            length,
+            jobs,
+            wrong_type: None,
+        })
+    }
+
+    /// Scans every primary (concurrently) for processing lists and
+    /// heartbeats. Each SCAN page is read while the next one is fetched:
+    /// the keys of one page are all that is held besides the results.
+    async fn scan(&self, conn: &Conn, detail: Detail) -> RedisResult<WorkerScan> {
         let pp = self.processing_pattern();
         let hp = self.heartbeat_pattern();
         let prefix = common_prefix(&pp.prefix, &hp.prefix);
@@ -148,35 +277,94 @@ impl GoRedisWorkQueue {
         } else {
             vec![format!("{}*", glob_escape(&prefix))]
         };
-        let mut scan = WorkerScan::default();
-        for node in conn.nodes() {
-            let mut proc_keys = Vec::new();
-            let mut hb_keys = Vec::new();
-            for pattern in &patterns {
-                for key in conn.scan_node(&node, pattern, SCAN_COUNT).await? {
-                    if pp.id(&key).is_some() {
-                        proc_keys.push(key);
-                    } else if hp.id(&key).is_some() {
-                        hb_keys.push(key);
+        let nodes = conn.nodes();
+        let per_node = nodes.iter().enumerate().map(|(ni, node)| {
+            let (pp, hp, patterns) = (&pp, &hp, &patterns);
+            async move {
+                let mut scan = WorkerScan::default();
+                for pattern in patterns {
+                    scan_pattern(conn, ni, node, pattern, pp, hp, detail, &mut scan).await?;
+                }
+                RedisResult::Ok(scan)
+            }
+        });
+        let scans = futures_util::future::try_join_all(per_node).await?;
+        let mut all = WorkerScan::default();
+        for s in scans {
+            all.processing.extend(s.processing);
+            all.heartbeats.extend(s.heartbeats);
+            all.notes.non_utf8_keys += s.notes.non_utf8_keys;
+        }
+        Ok(all)
+    }
+
+    /// Counts only (for the figures): kept for callers that want the raw
+    /// scan.
+    pub async fn scan_workers(&self, conn: &Conn) -> RedisResult<WorkerScan> {
+        self.scan(conn, Detail::Counts).await
+    }
+
+    /// Every worker Redis can show: a heartbeat (active), or a non-empty
+    /// processing list without one (orphaned).
+    pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+        let scan = self.scan(conn, Detail::Full).await?;
+        let pp = self.processing_pattern();
+        let hp = self.heartbeat_pattern();
+        let mut workers: HashMap<String, Worker> = HashMap::with_capacity(scan.processing.len());
+        let mut orphans: Vec<(usize, String, String)> = Vec::new();
+        for (key, (node, len)) in &scan.processing {
+            let Some(id) = pp.id(key) else { continue };
+            let hb = scan.heartbeats.get(&hp.key(id));
+            if hb.is_none() {
+                orphans.push((*node, id.to_string(), key.clone()));
+            }
+            workers.insert(
+                id.to_string(),
+                Worker {
+                    worker: id.to_string(),
+                    state: if hb.is_some() {
+                        WorkerState::Active
+                    } else {
+                        WorkerState::Orphaned
+                    },
+                    in_flight: *len,
+                    heartbeat_ttl_ms: hb.map(|h| h.ttl_ms),
+                    job_id: hb.and_then(|h| h.job_id.clone()),
+                },
+            );
+        }
+        for (key, hb) in &scan.heartbeats {
+            let Some(id) = hp.id(key) else { continue };
+            workers.entry(id.to_string()).or_insert_with(|| Worker {
+                worker: id.to_string(),
+                state: WorkerState::Active,
+                in_flight: 0,
+                heartbeat_ttl_ms: Some(hb.ttl_ms),
+                job_id: hb.job_id.clone(),
+            });
+        }
+        // An orphan's job: the one it took last (BRPOPLPUSH pushes on the
+        // left), read per node in pipelined batches.
+        let nodes = conn.nodes();
+        for (ni, node) in nodes.iter().enumerate() {
+            let keys: Vec<&(usize, String, String)> =
+                orphans.iter().filter(|o| o.0 == ni).collect();
+            for chunk in keys.chunks(BATCH) {
+                let mut pipe = redis::pipe();
+                for (_, _, key) in chunk {
+                    pipe.cmd("LINDEX").arg(key).arg(0);
+                }
+                let values: Vec<Option<Vec<u8>>> = conn.pipe_node(node, &pipe).await?;
+                for ((_, id, _), v) in chunk.iter().zip(values) {
+                    if let (Some(w), Some(b)) = (workers.get_mut(id), v) {
+                        w.job_id = job_id(&b);
                     }
                 }
             }
-            proc_keys.sort();
-            proc_keys.dedup();
-            hb_keys.sort();
-            hb_keys.dedup();
-            for (key, len) in batched(conn, &node, "LLEN", &proc_keys).await? {
-                if len > 0 {
-                    scan.processing.insert(key, len as u64);
-                }
-            }
-            for (key, ttl) in batched(conn, &node, "PTTL", &hb_keys).await? {
-                if ttl != -2 {
-                    scan.heartbeats.insert(key, ttl);
-                }
-            }
         }
-        Ok(scan)
+        let mut list: Vec<Worker> = workers.into_values().collect();
+        list.sort_by(|a, b| a.worker.cmp(&b.worker));
+        Ok((list, scan.notes))
     }
 
     /// Orphans: non-empty processing lists whose heartbeat key is gone.
@@ -186,7 +374,7 @@ impl GoRedisWorkQueue {
         let mut out: Vec<OrphanRef> = scan
             .processing
             .iter()
-            .filter_map(|(key, len)| {
+            .filter_map(|(key, (_, len))| {
                 let id = pp.id(key)?;
                 (!scan.heartbeats.contains_key(&hp.key(id))).then(|| OrphanRef {
                     worker: id.to_string(),
@@ -199,9 +387,9 @@ impl GoRedisWorkQueue {
         out
     }
 
-    pub async fn figures(&self, conn: &mut Conn) -> RedisResult<Figures> {
-        let queues = self.queue_lengths(conn).await?;
-        let scan = self.scan_workers(conn).await?;
+    pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+        let (queues, scan) =
+            tokio::try_join!(self.queue_lengths(conn), self.scan(conn, Detail::Counts))?;
         let orphans = self.orphans(&scan);
         let sum = |role: QueueRole| {
             queues
@@ -214,7 +402,7 @@ impl GoRedisWorkQueue {
             queued: sum(QueueRole::Work),
             completed: sum(QueueRole::Completed),
             dead_letter: sum(QueueRole::DeadLetter),
-            processing: scan.processing.values().sum(),
+            processing: scan.processing.values().map(|(_, n)| n).sum(),
             workers: scan.heartbeats.len() as u64,
             orphaned_workers: orphans.len() as u64,
             orphaned_jobs: orphans.iter().map(|o| o.jobs).sum(),
@@ -226,7 +414,7 @@ impl GoRedisWorkQueue {
     /// Second reading of some orphans: still non-empty, still no heartbeat.
     pub async fn recheck_orphans(
         &self,
-        conn: &mut Conn,
+        conn: &Conn,
         orphans: &[OrphanRef],
     ) -> RedisResult<Vec<OrphanRef>> {
         let hp = self.heartbeat_pattern();
@@ -257,28 +445,183 @@ impl GoRedisWorkQueue {
     }
 }
 
-/// Runs `CMD key` for each key on one node, pipelined in batches.
-async fn batched(
-    conn: &mut Conn,
+/// One SCAN pattern on one node, streamed: while the keys of page k are
+/// read (LLEN / PTTL / GET, pipelined), page k+1 is fetched.
+#[allow(clippy::too_many_arguments)]
+async fn scan_pattern(
+    conn: &Conn,
+    ni: usize,
     node: &Node,
-    cmd: &str,
-    keys: &[String],
-) -> RedisResult<Vec<(String, i64)>> {
-    let mut out = Vec::with_capacity(keys.len());
-    let mut seen = HashSet::new();
-    for chunk in keys.chunks(BATCH) {
-        let mut pipe = redis::pipe();
-        for k in chunk {
-            pipe.cmd(cmd).arg(k);
-        }
-        let values: Vec<i64> = conn.pipe_node(node, &pipe).await?;
-        for (k, v) in chunk.iter().zip(values) {
-            if seen.insert(k.clone()) {
-                out.push((k.clone(), v));
+    pattern: &str,
+    pp: &KeyPattern,
+    hp: &KeyPattern,
+    detail: Detail,
+    scan: &mut WorkerScan,
+) -> RedisResult<()> {
+    let page = |cursor: u64| {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT);
+        async move { conn.query_node::<(u64, Vec<Vec<u8>>)>(node, &cmd).await }
+    };
+    // SCAN may return a key twice; results are keyed maps, and `seen`
+    // keeps a key from being read twice.
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut current = page(0).await?;
+    loop {
+        let (next, keys) = current;
+        let mut proc_keys = Vec::new();
+        let mut hb_keys = Vec::new();
+        for raw in keys {
+            if !seen.insert(raw.clone()) {
+                continue;
+            }
+            let Ok(key) = String::from_utf8(raw) else {
+                scan.notes.non_utf8_keys += 1;
+                continue;
+            };
+            if pp.id(&key).is_some() {
+                proc_keys.push(key);
+            } else if hp.id(&key).is_some() {
+                hb_keys.push(key);
             }
         }
+        let fetch_next = async {
+            if next == 0 {
+                Ok(None)
+            } else {
+                page(next).await.map(Some)
+            }
+        };
+        let read = read_page(conn, node, &proc_keys, &hb_keys, detail);
+        let (upcoming, (lens, beats)) = tokio::try_join!(fetch_next, read)?;
+        for (key, len) in proc_keys.into_iter().zip(lens) {
+            if len > 0 {
+                scan.processing.insert(key, (ni, len));
+            }
+        }
+        for (key, hb) in hb_keys.into_iter().zip(beats) {
+            if let Some(hb) = hb {
+                scan.heartbeats.insert(key, hb);
+            }
+        }
+        match upcoming {
+            Some(p) => current = p,
+            None => return Ok(()),
+        }
     }
-    Ok(out)
+}
+
+/// LLEN of processing keys and PTTL (+ GET with `Full`) of heartbeat keys
+/// on one node, pipelined in batches sent concurrently.
+async fn read_page(
+    conn: &Conn,
+    node: &Node,
+    proc_keys: &[String],
+    hb_keys: &[String],
+    detail: Detail,
+) -> RedisResult<(Vec<u64>, Vec<Option<Heartbeat>>)> {
+    let lens = futures_util::future::try_join_all(proc_keys.chunks(BATCH).map(|chunk| {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.cmd("LLEN").arg(k);
+        }
+        async move { conn.pipe_node::<u64>(node, &pipe).await }
+    }));
+    let per_key = if detail == Detail::Full { 2 } else { 1 };
+    let beats = futures_util::future::try_join_all(hb_keys.chunks(BATCH / per_key).map(|chunk| {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.cmd("PTTL").arg(k);
+            if detail == Detail::Full {
+                pipe.cmd("GET").arg(k);
+            }
+        }
+        async move { conn.pipe_node::<redis::Value>(node, &pipe).await }
+    }));
+    let (lens, beats) = tokio::try_join!(lens, beats)?;
+    let lens: Vec<u64> = lens.into_iter().flatten().collect();
+    let mut out = Vec::with_capacity(hb_keys.len());
+    for values in beats {
+        for v in values.chunks(per_key) {
+            let ttl: i64 = redis::from_redis_value_ref(&v[0])?;
+            if ttl == -2 {
+                // Expired between SCAN and PTTL.
+                out.push(None);
+                continue;
+            }
+            let job_id = match v.get(1) {
+                Some(value) => {
+                    let b: Option<Vec<u8>> = redis::from_redis_value_ref(value)?;
+                    b.and_then(|b| job_id(&b))
+                }
+                None => None,
+            };
+            out.push(Some(Heartbeat {
+                ttl_ms: ttl,
+                job_id,
+            }));
+        }
+    }
+    Ok((lens, out))
+}
+
+/// A go-redis-work-queue job from its stored bytes; never fails.
+pub fn parse_job(bytes: &[u8]) -> Job {
+    let invalid = |payload| Job {
+        valid: false,
+        id: None,
+        priority: None,
+        retries: None,
+        filepath: None,
+        created: None,
+        payload,
+    };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return invalid(Payload::Binary(bytes.to_vec()));
+    };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => {
+            let s = |k: &str| m.get(k).and_then(|v| v.as_str()).map(String::from);
+            Job {
+                valid: true,
+                id: m.get("id").and_then(id_text),
+                priority: s("priority"),
+                retries: m.get("retries").and_then(|v| v.as_u64()),
+                filepath: s("filepath"),
+                created: m
+                    .get("creation_time")
+                    .and_then(|v| v.as_str())
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok()),
+                payload: Payload::Json(serde_json::Value::Object(m)),
+            }
+        }
+        _ => invalid(Payload::Text(text.to_string())),
+    }
+}
+
+fn id_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Only the `id` of a payload (cheap: the rest is skipped, not built).
+pub fn job_id(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<serde_json::Value>,
+    }
+    serde_json::from_slice::<IdOnly>(bytes)
+        .ok()?
+        .id
+        .as_ref()
+        .and_then(id_text)
 }
 
 #[cfg(test)]
@@ -294,6 +637,48 @@ mod tests {
         assert_eq!(p.key("w-9"), "jobqueue:worker:w-9:processing");
         let h = KeyPattern::new("{jobqueue}:processing:worker:*");
         assert_eq!(h.id("{jobqueue}:processing:worker:a:b"), Some("a:b"));
+    }
+
+    #[test]
+    fn jobs_parse_or_are_flagged() {
+        let j = parse_job(
+            br#"{"id":"j1","filepath":"/f","filesize":3,"priority":"high","retries":2,"creation_time":"2025-01-14T10:30:00.123Z","trace_id":"","span_id":""}"#,
+        );
+        assert!(j.valid);
+        assert_eq!(j.id.as_deref(), Some("j1"));
+        assert_eq!(j.retries, Some(2));
+        assert_eq!(j.priority.as_deref(), Some("high"));
+        let now: jiff::Timestamp = "2025-01-14T10:30:10.123Z".parse().unwrap();
+        assert_eq!(j.age_s(now), Some(10.0));
+        let offset = parse_job(br#"{"id":7,"creation_time":"2025-01-14T05:30:00-05:00"}"#);
+        assert_eq!(offset.id.as_deref(), Some("7"));
+        assert_eq!(offset.age_s(now), Some(10.123));
+        let text = parse_job(b"not json");
+        assert!(!text.valid);
+        assert_eq!(text.payload, Payload::Text("not json".into()));
+        let scalar = parse_job(b"42");
+        assert!(!scalar.valid);
+        let bin = parse_job(&[0xff, 0xfe, 0x00]);
+        assert!(!bin.valid);
+        assert_eq!(bin.payload, Payload::Binary(vec![0xff, 0xfe, 0]));
+        assert_eq!(job_id(br#"{"id":"x","big":[1,2,3]}"#).as_deref(), Some("x"));
+        assert_eq!(job_id(b"\xff"), None);
+    }
+
+    #[test]
+    fn queue_names() {
+        let s = GoRedisWorkQueue::new(QueueSchema::builtin_default());
+        assert_eq!(s.queue_named("high").unwrap().key, "jobqueue:high_priority");
+        assert_eq!(s.queue_named("dlq").unwrap().role, QueueRole::DeadLetter);
+        assert_eq!(
+            s.queue_named("dead-letter").unwrap().key,
+            "jobqueue:dead_letter"
+        );
+        assert_eq!(
+            s.queue_named("jobqueue:completed").unwrap().name,
+            "completed"
+        );
+        assert!(s.queue_named("hihg").is_none());
     }
 
     #[test]

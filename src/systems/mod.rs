@@ -16,6 +16,93 @@ use crate::contexts::{QueueSchema, SchemaKind};
 use redis::RedisResult;
 use serde::Serialize;
 
+/// A job's payload as stored: parsed JSON, text that is not a JSON object,
+/// or bytes that are not UTF-8. Never fatal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(serde_json::Value),
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// One job, as much of it as its payload reveals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The payload is a JSON object the queue system would accept.
+    pub valid: bool,
+    pub id: Option<String>,
+    pub priority: Option<String>,
+    pub retries: Option<u64>,
+    pub filepath: Option<String>,
+    pub created: Option<jiff::Timestamp>,
+    pub payload: Payload,
+}
+
+impl Job {
+    /// Seconds since the job was created, at `now` (millisecond precision).
+    pub fn age_s(&self, now: jiff::Timestamp) -> Option<f64> {
+        age_s(self.created, now)
+    }
+}
+
+/// Seconds from `created` to `now`, rounded to the millisecond; never
+/// negative (clocks differ a little between hosts).
+pub fn age_s(created: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<f64> {
+    let c = created?;
+    let ms = now.as_millisecond() - c.as_millisecond();
+    Some((ms.max(0) as f64) / 1000.0)
+}
+
+/// A queue with its length and the creation time of the job a consumer
+/// would take next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueDetail {
+    pub queue: QueueRef,
+    pub length: u64,
+    pub next_created: Option<jiff::Timestamp>,
+}
+
+/// Whether a worker is alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkerState {
+    /// Its heartbeat key exists.
+    Active,
+    /// Its processing list has jobs and no heartbeat key.
+    Orphaned,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Active => "active",
+            WorkerState::Orphaned => "orphaned",
+        }
+    }
+}
+
+/// One worker that Redis can show (a busy or a dead one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worker {
+    pub worker: String,
+    pub state: WorkerState,
+    pub in_flight: u64,
+    /// Milliseconds left on the heartbeat (-1: no expiry); `None` when
+    /// orphaned.
+    pub heartbeat_ttl_ms: Option<i64>,
+    pub job_id: Option<String>,
+}
+
+/// Jobs peeked from one list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peek {
+    pub length: u64,
+    /// (position, job): position 0 is what a consumer takes next.
+    pub jobs: Vec<(u64, Job)>,
+    /// The key holds something other than a list.
+    pub wrong_type: Option<String>,
+}
+
 /// What a queue is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -67,6 +154,13 @@ pub struct Figures {
     pub orphans: Vec<OrphanRef>,
 }
 
+/// What a keyspace scan had to leave out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanNotes {
+    /// Keys matching a pattern whose names are not UTF-8 (skipped).
+    pub non_utf8_keys: u64,
+}
+
 /// A capability this queue system does not have.
 #[derive(Debug, Clone)]
 pub struct Unsupported {
@@ -108,8 +202,54 @@ impl System {
         }
     }
 
+    /// Where workers live, as one comparable string.
+    pub fn worker_patterns(&self) -> String {
+        match self {
+            System::GoRedisWorkQueue(s) => format!(
+                "processing={} heartbeat={}",
+                s.schema.processing_pattern, s.schema.heartbeat_pattern
+            ),
+        }
+    }
+
+    /// A queue by its schema name (`high`, `completed`, `dead-letter`,
+    /// `dlq`) or its key; `None` when neither.
+    pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
+        match self {
+            System::GoRedisWorkQueue(s) => s.queue_named(name),
+        }
+    }
+
+    /// Every queue with its length and the age of its next job.
+    pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+        match self {
+            System::GoRedisWorkQueue(s) => s.queue_details(conn).await,
+        }
+    }
+
+    /// Every worker Redis can show, sorted by id.
+    pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+        match self {
+            System::GoRedisWorkQueue(s) => s.workers(conn).await,
+        }
+    }
+
+    /// Up to `n` jobs of `key` without removing them.
+    pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
+        match self {
+            System::GoRedisWorkQueue(s) => s.peek(conn, key, n, from_end).await,
+        }
+    }
+
+    /// The length of every queue the schema names.
+    pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+        match self {
+            System::GoRedisWorkQueue(s) => s.queue_lengths(conn).await,
+        }
+    }
+
     /// Reads every figure.
-    pub async fn figures(&self, conn: &mut Conn) -> RedisResult<Figures> {
+    pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
         match self {
             System::GoRedisWorkQueue(s) => s.figures(conn).await,
         }
@@ -118,7 +258,7 @@ impl System {
     /// Reads the given orphans again; returns those still orphaned.
     pub async fn recheck_orphans(
         &self,
-        conn: &mut Conn,
+        conn: &Conn,
         orphans: &[OrphanRef],
     ) -> RedisResult<Vec<OrphanRef>> {
         match self {

@@ -1,0 +1,278 @@
+//! `qctl get jobs QUEUE`: peek at jobs without removing them (`JobList`).
+//!
+//! Position 0 is what a consumer takes next (the right end, what `RPOP`
+//! returns) for every list; `--from-end` starts at the other end and keeps
+//! the same numbering. Payloads that are not JSON objects are shown raw and
+//! flagged (`valid: false`), never fatal.
+
+use super::clusters::age;
+use super::list::{ListRun, ListView};
+use super::read::{self, ReadTarget, Reader};
+use crate::cli::GetJobsArgs;
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
+use crate::output::Styled;
+use crate::select::select;
+use crate::settings::Settings;
+use crate::systems::{Job, Payload, Peek, System};
+use base64::Engine;
+use serde::Serialize;
+
+/// A `JobList` item.
+#[derive(Debug, Serialize)]
+pub struct JobItem {
+    pub context: String,
+    pub queue: String,
+    pub key: String,
+    pub position: u64,
+    /// The payload is a JSON object; when false, `payload` is the raw text
+    /// (or null, with `payload_base64`, when it is not UTF-8).
+    pub valid: bool,
+    pub id: Option<String>,
+    pub priority: Option<String>,
+    pub retries: Option<u64>,
+    pub age_s: Option<f64>,
+    pub filepath: Option<String>,
+    pub payload: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+pub struct JobsOut {
+    context: String,
+    color: Option<String>,
+    queue: String,
+    key: String,
+    peek: Peek,
+    now: jiff::Timestamp,
+}
+
+pub struct JobsReader {
+    pub queue: String,
+    pub limit: u64,
+    pub from_end: bool,
+}
+
+/// The queue `name` means on a context: a schema name, alias or key, else
+/// the name itself as a key.
+fn resolve(system: &System, name: &str) -> (String, String) {
+    match system.queue_named(name) {
+        Some(q) => (q.name, q.key),
+        None => (name.to_string(), name.to_string()),
+    }
+}
+
+impl Reader for JobsReader {
+    type Out = JobsOut;
+    async fn read(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<JobsOut, ContextError> {
+        let (queue, key) = resolve(&t.system, &self.queue);
+        let peek = t
+            .system
+            .peek(conn, &key, self.limit, self.from_end)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        if let Some(kind) = &peek.wrong_type {
+            return Err(ContextError {
+                context: t.context().to_string(),
+                kind: ErrorKind::Redis,
+                message: format!("key `{key}` holds a {kind}, not a list of jobs"),
+            });
+        }
+        Ok(JobsOut {
+            context: t.context().to_string(),
+            color: t.color.clone(),
+            queue,
+            key,
+            peek,
+            now: jiff::Timestamp::now(),
+        })
+    }
+}
+
+pub struct JobsView;
+
+fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
+    let age_s = job.age_s(out.now);
+    let (payload, payload_base64) = match job.payload {
+        Payload::Json(v) => (v, None),
+        Payload::Text(t) => (serde_json::Value::String(t), None),
+        Payload::Binary(b) => (
+            serde_json::Value::Null,
+            Some(base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
+    };
+    JobItem {
+        context: out.context.clone(),
+        queue: out.queue.clone(),
+        key: out.key.clone(),
+        position,
+        valid: job.valid,
+        age_s,
+        id: job.id,
+        priority: job.priority,
+        retries: job.retries,
+        filepath: job.filepath,
+        payload,
+        payload_base64,
+        color: out.color.clone(),
+    }
+}
+
+/// A payload shortened for a table cell, control characters escaped.
+fn preview(j: &JobItem, max: usize) -> String {
+    let text = match (&j.payload, &j.payload_base64) {
+        (_, Some(b)) => format!("base64:{b}"),
+        (serde_json::Value::String(s), _) if !j.valid => s.clone(),
+        (v, _) => v.to_string(),
+    };
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    if escaped.chars().count() > max {
+        let cut: String = escaped.chars().take(max.saturating_sub(3)).collect();
+        format!("{cut}...")
+    } else {
+        escaped
+    }
+}
+
+impl ListView for JobsView {
+    type Out = JobsOut;
+    type Item = JobItem;
+    const KIND: &'static str = "JobList";
+
+    fn items(&self, mut out: JobsOut) -> (Vec<JobItem>, Vec<String>) {
+        let mut notes = Vec::new();
+        if out.peek.length == 0 && out.queue == out.key {
+            notes.push(format!(
+                "{}: key `{}` is empty or does not exist",
+                out.context, out.key
+            ));
+        }
+        let invalid = out.peek.jobs.iter().filter(|(_, j)| !j.valid).count();
+        if invalid > 0 {
+            notes.push(format!(
+                "{}: {invalid} of the jobs shown are not valid JSON job payloads (shown raw, `valid: false`)",
+                out.context
+            ));
+        }
+        let jobs = std::mem::take(&mut out.peek.jobs);
+        let items = jobs
+            .into_iter()
+            .map(|(pos, j)| item(&out, pos, j))
+            .collect();
+        (items, notes)
+    }
+
+    fn headers(&self, wide: bool) -> Vec<&'static str> {
+        let mut h = vec![
+            "CONTEXT", "QUEUE", "POS", "ID", "PRIORITY", "RETRIES", "AGE", "FILEPATH",
+        ];
+        if wide {
+            h.push("PAYLOAD");
+        }
+        h
+    }
+
+    fn row(&self, j: &JobItem, wide: bool) -> Vec<Styled> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut row = vec![
+            Styled::colored(&j.context, j.color.as_deref()),
+            j.queue.clone().into(),
+            j.position.to_string().into(),
+            if j.valid {
+                opt(&j.id).into()
+            } else {
+                Styled::colored("(invalid)", Some("red"))
+            },
+            opt(&j.priority).into(),
+            j.retries.map(|r| r.to_string()).unwrap_or_default().into(),
+            j.age_s
+                .map(|s| age(Some(s as u64)))
+                .unwrap_or_default()
+                .into(),
+            if j.valid {
+                opt(&j.filepath).into()
+            } else {
+                preview(j, 40).into()
+            },
+        ];
+        if wide {
+            row.push(preview(j, 80).into());
+        }
+        row
+    }
+
+    fn name(&self, j: &JobItem) -> String {
+        match &j.id {
+            Some(id) if j.valid => format!("{}/{}/{id}", j.context, j.queue),
+            _ => format!("{}/{}/#{}", j.context, j.queue, j.position),
+        }
+    }
+}
+
+/// A name that is no queue of any selected context's schema, has no `:`
+/// and is close to a queue name is a typo, not a key.
+fn check_queue_name(config: &Config, names: &[String], queue: &str) -> Result<()> {
+    let mut known: Vec<String> = Vec::new();
+    for n in names {
+        let Some(schema) = config.context(n).and_then(|c| config.schema(&c.schema)) else {
+            continue;
+        };
+        let system = System::for_schema(schema);
+        if system.queue_named(queue).is_some() {
+            return Ok(());
+        }
+        for q in system.queues() {
+            if !known.contains(&q.name) {
+                known.push(q.name);
+            }
+        }
+    }
+    if queue.contains(':') {
+        return Ok(());
+    }
+    if let Some(s) = crate::contexts::did_you_mean(queue, known.iter().map(String::as_str)) {
+        return Err(CliError::failure(format!(
+            "`{queue}` is not a queue of the selected contexts' schemas; did you mean `{s}`?"
+        ))
+        .with_hint(format!(
+            "queues: {}, dlq (or a full key such as jobqueue:high_priority)",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> Result<ExitCode> {
+    let targets = select(config, &settings.select)?;
+    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    check_queue_name(config, &names, &args.queue)?;
+    let reader = JobsReader {
+        queue: args.queue.clone(),
+        limit: args.limit,
+        from_end: args.from_end,
+    };
+    ListRun {
+        config,
+        settings,
+        targets: read::targets(config, settings, &names),
+        names,
+        extra_budget: std::time::Duration::ZERO,
+        watch: super::watch_schedule(config, &args.watch),
+        title: format!("qctl get jobs {}", args.queue),
+    }
+    .run(reader, &JobsView)
+}

@@ -1,0 +1,143 @@
+//! `qctl get queues`: one row per (context, queue) (`QueueList`).
+
+use super::clusters::age;
+use super::list::{ListRun, ListView};
+use super::read::{self, ReadTarget, Reader};
+use crate::cli::GetQueuesArgs;
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{ContextError, ExitCode, Result};
+use crate::output::Styled;
+use crate::select::select;
+use crate::settings::Settings;
+use crate::systems::{QueueDetail, QueueRole, age_s};
+use serde::Serialize;
+
+/// A `QueueList` item.
+#[derive(Debug, Serialize)]
+pub struct QueueItem {
+    pub context: String,
+    pub queue: String,
+    pub key: String,
+    pub role: QueueRole,
+    pub length: u64,
+    /// Age in seconds of the job a consumer would take next (from its
+    /// `creation_time`); null when the queue is empty or the job has no
+    /// readable time.
+    pub oldest_age_s: Option<f64>,
+    pub schema: String,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+/// What one context answered.
+pub struct QueuesOut {
+    context: String,
+    color: Option<String>,
+    schema: String,
+    details: Vec<QueueDetail>,
+    now: jiff::Timestamp,
+}
+
+pub struct QueuesReader;
+
+impl Reader for QueuesReader {
+    type Out = QueuesOut;
+    async fn read(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<QueuesOut, ContextError> {
+        let details = t
+            .system
+            .queue_details(conn)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        Ok(QueuesOut {
+            context: t.context().to_string(),
+            color: t.color.clone(),
+            schema: t.schema.clone(),
+            details,
+            now: jiff::Timestamp::now(),
+        })
+    }
+}
+
+pub struct QueuesView;
+
+impl ListView for QueuesView {
+    type Out = QueuesOut;
+    type Item = QueueItem;
+    const KIND: &'static str = "QueueList";
+
+    fn items(&self, out: QueuesOut) -> (Vec<QueueItem>, Vec<String>) {
+        let items = out
+            .details
+            .into_iter()
+            .map(|d| QueueItem {
+                context: out.context.clone(),
+                queue: d.queue.name,
+                key: d.queue.key,
+                role: d.queue.role,
+                length: d.length,
+                oldest_age_s: if d.length == 0 {
+                    None
+                } else {
+                    age_s(d.next_created, out.now)
+                },
+                schema: out.schema.clone(),
+                color: out.color.clone(),
+            })
+            .collect();
+        (items, Vec::new())
+    }
+
+    fn headers(&self, wide: bool) -> Vec<&'static str> {
+        let mut h = vec!["CONTEXT", "QUEUE", "KEY", "ROLE", "LENGTH", "OLDEST"];
+        if wide {
+            h.push("SCHEMA");
+        }
+        h
+    }
+
+    fn row(&self, q: &QueueItem, wide: bool) -> Vec<Styled> {
+        let role_color = match q.role {
+            QueueRole::DeadLetter if q.length > 0 => Some("red"),
+            _ => None,
+        };
+        let mut row = vec![
+            Styled::colored(&q.context, q.color.as_deref()),
+            q.queue.clone().into(),
+            q.key.clone().into(),
+            Styled::colored(q.role.as_str(), role_color),
+            q.length.to_string().into(),
+            q.oldest_age_s
+                .map(|s| age(Some(s as u64)))
+                .unwrap_or_default()
+                .into(),
+        ];
+        if wide {
+            row.push(q.schema.clone().into());
+        }
+        row
+    }
+
+    fn name(&self, q: &QueueItem) -> String {
+        format!("{}/{}", q.context, q.queue)
+    }
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &GetQueuesArgs) -> Result<ExitCode> {
+    let targets = select(config, &settings.select)?;
+    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    ListRun {
+        config,
+        settings,
+        targets: read::targets(config, settings, &names),
+        names,
+        extra_budget: std::time::Duration::ZERO,
+        watch: super::watch_schedule(config, &args.watch),
+        title: "qctl get queues".into(),
+    }
+    .run(QueuesReader, &QueuesView)
+}

@@ -1,0 +1,146 @@
+//! `qctl get workers`: one row per (context, worker) (`WorkerList`).
+
+use super::list::{ListRun, ListView};
+use super::read::{self, ReadTarget, Reader};
+use crate::cli::GetWorkersArgs;
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{ContextError, ExitCode, Result};
+use crate::output::Styled;
+use crate::select::select;
+use crate::settings::Settings;
+use crate::systems::{ScanNotes, Worker, WorkerState};
+use serde::Serialize;
+
+/// A `WorkerList` item.
+#[derive(Debug, Serialize)]
+pub struct WorkerItem {
+    pub context: String,
+    pub worker: String,
+    pub state: WorkerState,
+    pub in_flight: u64,
+    /// Milliseconds left on the heartbeat; -1 when it has no expiry; null
+    /// when orphaned.
+    pub heartbeat_ttl_ms: Option<i64>,
+    pub job_id: Option<String>,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+pub struct WorkersOut {
+    context: String,
+    color: Option<String>,
+    workers: Vec<Worker>,
+    notes: ScanNotes,
+}
+
+pub struct WorkersReader;
+
+impl Reader for WorkersReader {
+    type Out = WorkersOut;
+    async fn read(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<WorkersOut, ContextError> {
+        let (workers, notes) = t.system.workers(conn).await.map_err(|e| conn.error(&e))?;
+        Ok(WorkersOut {
+            context: t.context().to_string(),
+            color: t.color.clone(),
+            workers,
+            notes,
+        })
+    }
+}
+
+pub struct WorkersView {
+    pub state: Option<WorkerState>,
+}
+
+/// `4.5s`-style TTLs.
+fn ttl(ms: Option<i64>) -> String {
+    match ms {
+        None => String::new(),
+        Some(-1) => "no expiry".into(),
+        Some(ms) if ms < 10_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        Some(ms) => super::clusters::age(Some((ms / 1000) as u64)),
+    }
+}
+
+impl ListView for WorkersView {
+    type Out = WorkersOut;
+    type Item = WorkerItem;
+    const KIND: &'static str = "WorkerList";
+
+    fn items(&self, out: WorkersOut) -> (Vec<WorkerItem>, Vec<String>) {
+        let mut notes = Vec::new();
+        if out.notes.non_utf8_keys > 0 {
+            notes.push(format!(
+                "{}: {} keys matching the worker patterns are not UTF-8 and were skipped",
+                out.context, out.notes.non_utf8_keys
+            ));
+        }
+        let items = out
+            .workers
+            .into_iter()
+            .filter(|w| self.state.is_none_or(|s| s == w.state))
+            .map(|w| WorkerItem {
+                context: out.context.clone(),
+                worker: w.worker,
+                state: w.state,
+                in_flight: w.in_flight,
+                heartbeat_ttl_ms: w.heartbeat_ttl_ms,
+                job_id: w.job_id,
+                color: out.color.clone(),
+            })
+            .collect();
+        (items, notes)
+    }
+
+    fn headers(&self, _wide: bool) -> Vec<&'static str> {
+        vec![
+            "CONTEXT",
+            "WORKER",
+            "STATE",
+            "IN-FLIGHT",
+            "HEARTBEAT-TTL",
+            "JOB",
+        ]
+    }
+
+    fn row(&self, w: &WorkerItem, _wide: bool) -> Vec<Styled> {
+        vec![
+            Styled::colored(&w.context, w.color.as_deref()),
+            w.worker.clone().into(),
+            Styled::colored(
+                w.state.as_str(),
+                Some(match w.state {
+                    WorkerState::Active => "green",
+                    WorkerState::Orphaned => "red",
+                }),
+            ),
+            w.in_flight.to_string().into(),
+            ttl(w.heartbeat_ttl_ms).into(),
+            w.job_id.clone().unwrap_or_default().into(),
+        ]
+    }
+
+    fn name(&self, w: &WorkerItem) -> String {
+        format!("{}/{}", w.context, w.worker)
+    }
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &GetWorkersArgs) -> Result<ExitCode> {
+    let targets = select(config, &settings.select)?;
+    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    ListRun {
+        config,
+        settings,
+        targets: read::targets(config, settings, &names),
+        names,
+        extra_budget: std::time::Duration::ZERO,
+        watch: super::watch_schedule(config, &args.watch),
+        title: "qctl get workers".into(),
+    }
+    .run(WorkersReader, &WorkersView { state: args.state })
+}
