@@ -28,10 +28,12 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod net;
+pub mod queue;
 pub mod tls;
 pub mod workspace;
 
 pub use net::{BlackHole, ClosedPort, free_port};
+pub use queue::*;
 pub use tls::TlsFiles;
 pub use workspace::Workspace;
 

@@ -1,0 +1,110 @@
+//! Queue data written the way go-redis-work-queue writes it, contexts
+//! files, and running qctl for JSON.
+
+use super::Workspace;
+use serde_json::Value;
+
+/// Queue data written the way go-redis-work-queue writes it.
+#[derive(Default)]
+pub struct Seed {
+    pub high: usize,
+    pub low: usize,
+    pub dlq: usize,
+    pub completed: usize,
+    /// (worker id, in-flight jobs) with a live heartbeat.
+    pub live: Vec<(String, usize)>,
+    /// (worker id, in-flight jobs) whose heartbeat is gone.
+    pub orphans: Vec<(String, usize)>,
+}
+
+pub fn job(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","filepath":"/data/{id}","filesize":123,"priority":"high","retries":0,"creation_time":"2025-01-14T10:30:00.123Z","trace_id":"","span_id":""}}"#
+    )
+}
+
+pub fn seed<C: redis::ConnectionLike>(c: &mut C, s: &Seed) {
+    let push = |c: &mut C, key: &str, n: usize, tag: &str| {
+        for i in 0..n {
+            let _: () = redis::cmd("LPUSH")
+                .arg(key)
+                .arg(job(&format!("{tag}-{i}")))
+                .query(c)
+                .unwrap();
+        }
+    };
+    push(c, "jobqueue:high_priority", s.high, "h");
+    push(c, "jobqueue:low_priority", s.low, "l");
+    push(c, "jobqueue:dead_letter", s.dlq, "d");
+    push(c, "jobqueue:completed", s.completed, "c");
+    for (w, n) in &s.live {
+        push(c, &format!("jobqueue:worker:{w}:processing"), *n, w);
+        let _: () = redis::cmd("SET")
+            .arg(format!("jobqueue:processing:worker:{w}"))
+            .arg(job(w))
+            .arg("PX")
+            .arg(600_000)
+            .query(c)
+            .unwrap();
+    }
+    for (w, n) in &s.orphans {
+        push(c, &format!("jobqueue:worker:{w}:processing"), *n, w);
+    }
+}
+
+pub fn workers(prefix: &str, n: usize, jobs: usize) -> Vec<(String, usize)> {
+    (0..n).map(|i| (format!("{prefix}{i}"), jobs)).collect()
+}
+
+pub struct Ctx {
+    pub name: String,
+    pub cluster_yaml: String,
+    pub user: Option<String>,
+}
+
+pub fn standalone(name: &str, url: &str) -> Ctx {
+    Ctx {
+        name: name.into(),
+        cluster_yaml: format!("  - name: {name}\n    server: {url}\n"),
+        user: None,
+    }
+}
+
+pub fn contexts_file(ctxs: &[Ctx], users_yaml: &str, extra: &str) -> String {
+    let mut s = String::from("apiVersion: qctl/v1\n");
+    s.push_str(extra);
+    s.push_str("clusters:\n");
+    for c in ctxs {
+        s.push_str(&c.cluster_yaml);
+    }
+    if !users_yaml.is_empty() {
+        s.push_str("users:\n");
+        s.push_str(users_yaml);
+    }
+    s.push_str("contexts:\n");
+    for c in ctxs {
+        s.push_str(&format!("  - name: {}\n    cluster: {}\n", c.name, c.name));
+        if let Some(u) = &c.user {
+            s.push_str(&format!("    user: {u}\n"));
+        }
+    }
+    s
+}
+
+pub fn run_json(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "invalid JSON ({e}): {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().unwrap(), v, stderr)
+}
