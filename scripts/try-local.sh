@@ -76,7 +76,23 @@ YAML
 export QCTL_CONFIG="$dir/config.yaml"
 
 run() { echo; echo "\$ qctl $*"; "$QCTL" "$@" || echo "(exit code $?)"; }
+
+# A little traffic on prod, like a worker fleet: ~20 jobs/s completed out of
+# the high queue, ~2/s dead-lettered, ~10/s produced (redis-cli -r/-i
+# repeats a command at an interval from one process).
+fleet() { # interval command...
+    local i=$1; shift
+    redis-cli -p "$prod" -r -1 -i "$i" "$@" >/dev/null 2>&1 &
+    pids+=($!)
+}
+fleet 0.05 RPOPLPUSH jobqueue:high_priority jobqueue:completed
+fleet 0.5 LPUSH jobqueue:dead_letter "$(job fleet-dead high 3)"
+fleet 0.1 LPUSH jobqueue:high_priority "$(job fleet-new high 0)"
 run config get-contexts
 run get clusters -A --connect-timeout 500ms
 run get clusters -l env=prod -o wide --connect-timeout 500ms
 run health -A --connect-timeout 500ms
+run get queues --context prod-us-east,staging
+run get workers --context prod-us-east --state orphaned
+run get jobs high -n 3 --context prod-us-east
+run compare staging prod-us-east --sample 2s --exit-code

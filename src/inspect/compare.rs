@@ -122,6 +122,10 @@ fn whole1<S: serde::Serializer>(v: &f64, s: S) -> std::result::Result<S::Ok, S::
     whole(&Some(*v), s)
 }
 
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
 fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
@@ -143,10 +147,10 @@ pub fn metric(
                 (_, Some(b), Some(v)) => {
                     let d = v - b;
                     if b == 0.0 {
-                        (Some(round2(d)), None, d != 0.0)
+                        (Some(round3(d)), None, d != 0.0)
                     } else {
                         let pct = d / b.abs() * 100.0;
-                        (Some(round2(d)), Some(round2(pct)), pct.abs() > threshold)
+                        (Some(round3(d)), Some(round2(pct)), pct.abs() > threshold)
                     }
                 }
             };
@@ -212,11 +216,14 @@ fn drift(
     values: Vec<(String, Option<String>)>,
     key: fn(&str) -> String,
 ) -> Option<Drift> {
-    let base = values.first().and_then(|(_, v)| v.clone());
+    // The baseline's value; when it could not be read, the first context
+    // that could stands in (a value nobody could read is never drift).
+    let base_at = values.iter().position(|(_, v)| v.is_some())?;
+    let base = values[base_at].1.clone();
     let base_key = base.as_deref().map(key)?;
     let differs: Vec<String> = values
         .iter()
-        .skip(1)
+        .skip(base_at + 1)
         .filter(|(_, v)| v.as_deref().is_some_and(|v| key(v) != base_key))
         .map(|(c, _)| c.clone())
         .collect();
@@ -499,7 +506,11 @@ fn number(v: f64, rate_row: bool) -> String {
 }
 
 fn label(m: &Metric) -> String {
-    match m.metric.as_str() {
+    label_of(&m.metric)
+}
+
+fn label_of(metric: &str) -> String {
+    match metric {
         "queued" => "queued (all)".into(),
         "dead_letter" => "dead-letter".into(),
         "workers.active" => "active".into(),
@@ -553,12 +564,12 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
                         Some(p) => format!(", {p:+.1}%"),
                         None => String::new(),
                     };
-                    format!(
-                        "{} ({}{}{pct})",
-                        number(v, rate_row),
-                        if d >= 0.0 { "+" } else { "" },
-                        number(d, false)
-                    )
+                    let d = if rate_row {
+                        format!("{d:+.1}")
+                    } else {
+                        format!("{}{}", if d >= 0.0 { "+" } else { "" }, number(d, false))
+                    };
+                    format!("{} ({d}{pct})", number(v, rate_row))
                 }
             };
             r.push(Styled::colored(
@@ -586,7 +597,13 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
                 Mode::Cluster => "cluster".into(),
             })
         }),
-        ("maxmemory", "maxmemory", |s| s.maxmemory.clone()),
+        ("maxmemory", "maxmemory", |s| {
+            s.maxmemory.as_deref().map(|m| match m.parse::<u64>() {
+                Ok(0) => "unlimited".into(),
+                Ok(n) => super::clusters::bytes(Some(n)),
+                Err(_) => m.to_string(),
+            })
+        }),
         ("maxmemory-policy", "maxmemory-policy", |s| {
             s.maxmemory_policy.clone()
         }),
@@ -620,18 +637,26 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
             "Anomalies (beyond {}% of the mean of the others):\n",
             doc.threshold_percent
         ));
-        for a in &doc.anomalies {
-            let dev = match a.deviation_percent {
-                Some(p) => format!("{p:+.1}%"),
-                None => "others are all 0".into(),
-            };
-            text.push_str(&format!(
-                "  {}: {} = {} vs mean {} ({dev})\n",
-                a.context,
-                a.metric,
-                number(a.value, false),
-                number(a.mean_of_others, false)
-            ));
+        // One line per context; with two contexts the baseline's line is
+        // the mirror image of the other's and is left out (the JSON lists
+        // both).
+        let skip = if doc.contexts.len() == 2 { 1 } else { 0 };
+        for ctx in doc.contexts.iter().skip(skip) {
+            let mine: Vec<String> = doc
+                .anomalies
+                .iter()
+                .filter(|a| &a.context == ctx)
+                .map(|a| {
+                    let dev = match a.deviation_percent {
+                        Some(p) => format!("{p:+.1}%"),
+                        None => "others 0".into(),
+                    };
+                    format!("{} {} ({dev})", label_of(&a.metric), number(a.value, false))
+                })
+                .collect();
+            if !mine.is_empty() {
+                text.push_str(&format!("  {ctx}: {}\n", mine.join(", ")));
+            }
         }
     }
     if doc.drift.is_empty() {
