@@ -396,6 +396,11 @@ impl Conn {
         context_error(&self.context, e, self.secret.as_ref())
     }
 
+    /// Whether this is a Redis Cluster connection.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner, Inner::Cluster(..))
+    }
+
     /// The primaries to visit for whole-keyspace reads.
     pub fn nodes(&self) -> Vec<Node> {
         match &self.inner {

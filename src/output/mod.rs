@@ -156,20 +156,29 @@ impl Printer {
         self.stdout(&text)
     }
 
-    /// JSON (pretty) or YAML of a document.
+    /// JSON (pretty) or YAML of a document. JSON is streamed to stdout
+    /// (a 100,000-worker list is never held twice in memory).
     pub fn document<T: Serialize>(&self, doc: &T) -> Result<()> {
-        let text = match self.format {
-            OutputFormat::Yaml => serde_saphyr::to_string(doc)
-                .map_err(|e| crate::error::CliError::failure(format!("cannot render YAML: {e}")))?,
-            _ => {
-                let mut s = serde_json::to_string_pretty(doc).map_err(|e| {
-                    crate::error::CliError::failure(format!("cannot render JSON: {e}"))
+        match self.format {
+            OutputFormat::Yaml => {
+                let text = serde_saphyr::to_string(doc).map_err(|e| {
+                    crate::error::CliError::failure(format!("cannot render YAML: {e}"))
                 })?;
-                s.push('\n');
-                s
+                self.stdout(&text)
             }
-        };
-        self.stdout(&text)
+            _ => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                serde_json::to_writer_pretty(&mut out, doc).map_err(|e| {
+                    match e.io_error_kind() {
+                        Some(kind) => crate::error::CliError::from(std::io::Error::from(kind)),
+                        None => crate::error::CliError::failure(format!("cannot render JSON: {e}")),
+                    }
+                })?;
+                out.write_all(b"\n")?;
+                out.flush()?;
+                Ok(())
+            }
+        }
     }
 
     /// One name per line, for `-o name`.

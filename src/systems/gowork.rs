@@ -14,7 +14,6 @@ use super::{
 use crate::connect::{Conn, Node};
 use crate::contexts::QueueSchema;
 use redis::RedisResult;
-use std::collections::{HashMap, HashSet};
 
 /// SCAN COUNT: large, so a million-key keyspace takes ~100 round trips.
 pub const SCAN_COUNT: usize = 10_000;
@@ -86,13 +85,14 @@ pub struct Heartbeat {
     pub job_id: Option<String>,
 }
 
-/// What one scan of a context found about its workers.
+/// What one scan of a context found about its workers, keyed by worker id.
 #[derive(Debug, Default)]
 pub struct WorkerScan {
-    /// processing key -> (index of its node, length); non-empty lists only.
-    pub processing: HashMap<String, (usize, u64)>,
-    /// live heartbeat key -> heartbeat.
-    pub heartbeats: HashMap<String, Heartbeat>,
+    /// worker id -> (index of its node, length of its processing list);
+    /// non-empty lists only.
+    pub processing: foldhash::HashMap<String, (usize, u64)>,
+    /// worker id -> its live heartbeat.
+    pub heartbeats: foldhash::HashMap<String, Heartbeat>,
     pub notes: ScanNotes,
 }
 
@@ -104,6 +104,24 @@ enum Detail {
     /// Also the heartbeat's value, for the job id.
     Full,
 }
+
+/// The keys of one SCAN page, split by pattern: (worker id, key).
+#[derive(Debug, Default)]
+struct PageKeys {
+    processing: Vec<(String, Vec<u8>)>,
+    heartbeats: Vec<(String, Vec<u8>)>,
+    non_utf8: u64,
+}
+
+/// What was read for one page.
+#[derive(Debug, Default)]
+struct PageRead {
+    processing: Vec<(String, u64)>,
+    heartbeats: Vec<(String, Heartbeat)>,
+}
+
+/// SCAN pages whose reads may be in flight at once (bounds memory).
+const PAGES_IN_FLIGHT: usize = 3;
 
 impl GoRedisWorkQueue {
     pub fn new(schema: QueueSchema) -> Self {
@@ -263,8 +281,9 @@ impl GoRedisWorkQueue {
     }
 
     /// Scans every primary (concurrently) for processing lists and
-    /// heartbeats. Each SCAN page is read while the next one is fetched:
-    /// the keys of one page are all that is held besides the results.
+    /// heartbeats, streamed: each SCAN page's keys are read (pipelined, in
+    /// a task of their own) while the next page is fetched, with at most
+    /// [`PAGES_IN_FLIGHT`] pages held at once.
     async fn scan(&self, conn: &Conn, detail: Detail) -> RedisResult<WorkerScan> {
         let pp = self.processing_pattern();
         let hp = self.heartbeat_pattern();
@@ -298,8 +317,7 @@ impl GoRedisWorkQueue {
         Ok(all)
     }
 
-    /// Counts only (for the figures): kept for callers that want the raw
-    /// scan.
+    /// Counts only (the figures).
     pub async fn scan_workers(&self, conn: &Conn) -> RedisResult<WorkerScan> {
         self.scan(conn, Detail::Counts).await
     }
@@ -307,80 +325,82 @@ impl GoRedisWorkQueue {
     /// Every worker Redis can show: a heartbeat (active), or a non-empty
     /// processing list without one (orphaned).
     pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
-        let scan = self.scan(conn, Detail::Full).await?;
-        let pp = self.processing_pattern();
-        let hp = self.heartbeat_pattern();
-        let mut workers: HashMap<String, Worker> = HashMap::with_capacity(scan.processing.len());
-        let mut orphans: Vec<(usize, String, String)> = Vec::new();
-        for (key, (node, len)) in &scan.processing {
-            let Some(id) = pp.id(key) else { continue };
-            let hb = scan.heartbeats.get(&hp.key(id));
+        let mut scan = self.scan(conn, Detail::Full).await?;
+        let mut list: Vec<Worker> = Vec::with_capacity(scan.processing.len() + 16);
+        // (index in `list`, node) of each orphan, for its job id.
+        let mut orphans: Vec<(usize, usize)> = Vec::new();
+        for (id, (node, len)) in scan.processing.drain() {
+            let hb = scan.heartbeats.remove(&id);
             if hb.is_none() {
-                orphans.push((*node, id.to_string(), key.clone()));
+                orphans.push((list.len(), node));
             }
-            workers.insert(
-                id.to_string(),
-                Worker {
-                    worker: id.to_string(),
-                    state: if hb.is_some() {
-                        WorkerState::Active
-                    } else {
-                        WorkerState::Orphaned
-                    },
-                    in_flight: *len,
-                    heartbeat_ttl_ms: hb.map(|h| h.ttl_ms),
-                    job_id: hb.and_then(|h| h.job_id.clone()),
+            list.push(Worker {
+                state: if hb.is_some() {
+                    WorkerState::Active
+                } else {
+                    WorkerState::Orphaned
                 },
-            );
+                in_flight: len,
+                heartbeat_ttl_ms: hb.as_ref().map(|h| h.ttl_ms),
+                job_id: hb.and_then(|h| h.job_id),
+                worker: id,
+            });
         }
-        for (key, hb) in &scan.heartbeats {
-            let Some(id) = hp.id(key) else { continue };
-            workers.entry(id.to_string()).or_insert_with(|| Worker {
-                worker: id.to_string(),
+        // Heartbeats without a processing list: alive, between jobs.
+        for (id, hb) in scan.heartbeats.drain() {
+            list.push(Worker {
+                worker: id,
                 state: WorkerState::Active,
                 in_flight: 0,
                 heartbeat_ttl_ms: Some(hb.ttl_ms),
-                job_id: hb.job_id.clone(),
+                job_id: hb.job_id,
             });
         }
         // An orphan's job: the one it took last (BRPOPLPUSH pushes on the
         // left), read per node in pipelined batches.
+        let pp = self.processing_pattern();
         let nodes = conn.nodes();
+        let mut batches = Vec::new();
         for (ni, node) in nodes.iter().enumerate() {
-            let keys: Vec<&(usize, String, String)> =
-                orphans.iter().filter(|o| o.0 == ni).collect();
-            for chunk in keys.chunks(BATCH) {
+            let mine: Vec<usize> = orphans
+                .iter()
+                .filter(|(_, n)| *n == ni)
+                .map(|(i, _)| *i)
+                .collect();
+            for chunk in mine.chunks(BATCH) {
                 let mut pipe = redis::pipe();
-                for (_, _, key) in chunk {
-                    pipe.cmd("LINDEX").arg(key).arg(0);
+                for i in chunk {
+                    pipe.cmd("LINDEX").arg(pp.key(&list[*i].worker)).arg(0);
                 }
-                let values: Vec<Option<Vec<u8>>> = conn.pipe_node(node, &pipe).await?;
-                for ((_, id, _), v) in chunk.iter().zip(values) {
-                    if let (Some(w), Some(b)) = (workers.get_mut(id), v) {
-                        w.job_id = job_id(&b);
-                    }
-                }
+                batches.push((chunk.to_vec(), node, pipe));
             }
         }
-        let mut list: Vec<Worker> = workers.into_values().collect();
-        list.sort_by(|a, b| a.worker.cmp(&b.worker));
+        let reads = futures_util::future::try_join_all(
+            batches
+                .iter()
+                .map(|(_, node, pipe)| conn.pipe_node::<Option<Vec<u8>>>(node, pipe)),
+        )
+        .await?;
+        for ((chunk, _, _), values) in batches.iter().zip(reads) {
+            for (i, v) in chunk.iter().zip(values) {
+                list[*i].job_id = v.and_then(|b| job_id(&b));
+            }
+        }
+        list.sort_unstable_by(|a, b| a.worker.cmp(&b.worker));
         Ok((list, scan.notes))
     }
 
     /// Orphans: non-empty processing lists whose heartbeat key is gone.
     pub fn orphans(&self, scan: &WorkerScan) -> Vec<OrphanRef> {
         let pp = self.processing_pattern();
-        let hp = self.heartbeat_pattern();
         let mut out: Vec<OrphanRef> = scan
             .processing
             .iter()
-            .filter_map(|(key, (_, len))| {
-                let id = pp.id(key)?;
-                (!scan.heartbeats.contains_key(&hp.key(id))).then(|| OrphanRef {
-                    worker: id.to_string(),
-                    key: key.clone(),
-                    jobs: *len,
-                })
+            .filter(|(id, _)| !scan.heartbeats.contains_key(*id))
+            .map(|(id, (_, len))| OrphanRef {
+                worker: id.clone(),
+                key: pp.key(id),
+                jobs: *len,
             })
             .collect();
         out.sort_by(|a, b| a.worker.cmp(&b.worker));
@@ -445,8 +465,9 @@ impl GoRedisWorkQueue {
     }
 }
 
-/// One SCAN pattern on one node, streamed: while the keys of page k are
-/// read (LLEN / PTTL / GET, pipelined), page k+1 is fetched.
+/// One SCAN pattern on one node, streamed (see [`GoRedisWorkQueue::scan`]).
+/// SCAN may return a key twice: results land in maps keyed by worker id,
+/// so a duplicate is read twice at worst, never counted twice.
 #[allow(clippy::too_many_arguments)]
 async fn scan_pattern(
     conn: &Conn,
@@ -458,115 +479,148 @@ async fn scan_pattern(
     detail: Detail,
     scan: &mut WorkerScan,
 ) -> RedisResult<()> {
-    let page = |cursor: u64| {
+    let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<RedisResult<PageRead>>> =
+        std::collections::VecDeque::new();
+    let merge = |scan: &mut WorkerScan, read: PageRead| {
+        for (id, len) in read.processing {
+            if len > 0 {
+                scan.processing.insert(id, (ni, len));
+            }
+        }
+        scan.heartbeats.extend(read.heartbeats);
+    };
+    let mut cursor: u64 = 0;
+    loop {
         let mut cmd = redis::cmd("SCAN");
         cmd.arg(cursor)
             .arg("MATCH")
             .arg(pattern)
             .arg("COUNT")
             .arg(SCAN_COUNT);
-        async move { conn.query_node::<(u64, Vec<Vec<u8>>)>(node, &cmd).await }
-    };
-    // SCAN may return a key twice; results are keyed maps, and `seen`
-    // keeps a key from being read twice.
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut current = page(0).await?;
-    loop {
-        let (next, keys) = current;
-        let mut proc_keys = Vec::new();
-        let mut hb_keys = Vec::new();
+        let (next, keys): (u64, Vec<Vec<u8>>) = conn.query_node(node, &cmd).await?;
+        let mut page = PageKeys::default();
         for raw in keys {
-            if !seen.insert(raw.clone()) {
-                continue;
-            }
-            let Ok(key) = String::from_utf8(raw) else {
-                scan.notes.non_utf8_keys += 1;
+            let Ok(key) = std::str::from_utf8(&raw) else {
+                page.non_utf8 += 1;
                 continue;
             };
-            if pp.id(&key).is_some() {
-                proc_keys.push(key);
-            } else if hp.id(&key).is_some() {
-                hb_keys.push(key);
+            if let Some(id) = pp.id(key) {
+                page.processing.push((id.to_string(), raw));
+            } else if let Some(id) = hp.id(key) {
+                page.heartbeats.push((id.to_string(), raw));
             }
         }
-        let fetch_next = async {
-            if next == 0 {
-                Ok(None)
-            } else {
-                page(next).await.map(Some)
-            }
-        };
-        let read = read_page(conn, node, &proc_keys, &hb_keys, detail);
-        let (upcoming, (lens, beats)) = tokio::try_join!(fetch_next, read)?;
-        for (key, len) in proc_keys.into_iter().zip(lens) {
-            if len > 0 {
-                scan.processing.insert(key, (ni, len));
-            }
+        scan.notes.non_utf8_keys += page.non_utf8;
+        if !page.processing.is_empty() || !page.heartbeats.is_empty() {
+            let (c, n) = (conn.clone(), node.clone());
+            inflight.push_back(tokio::spawn(async move {
+                read_page(&c, &n, page, detail).await
+            }));
         }
-        for (key, hb) in hb_keys.into_iter().zip(beats) {
-            if let Some(hb) = hb {
-                scan.heartbeats.insert(key, hb);
-            }
+        while inflight.len() >= PAGES_IN_FLIGHT {
+            let read = join(inflight.pop_front().expect("non-empty")).await?;
+            merge(scan, read);
         }
-        match upcoming {
-            Some(p) => current = p,
-            None => return Ok(()),
+        if next == 0 {
+            break;
         }
+        cursor = next;
     }
+    while let Some(h) = inflight.pop_front() {
+        let read = join(h).await?;
+        merge(scan, read);
+    }
+    Ok(())
 }
 
-/// LLEN of processing keys and PTTL (+ GET with `Full`) of heartbeat keys
-/// on one node, pipelined in batches sent concurrently.
+async fn join(h: tokio::task::JoinHandle<RedisResult<PageRead>>) -> RedisResult<PageRead> {
+    h.await.map_err(|e| {
+        redis::RedisError::from(std::io::Error::other(format!("a page read failed: {e}")))
+    })?
+}
+
+/// LLEN of a page's processing keys and PTTL (+ the value with `Full`) of
+/// its heartbeat keys, pipelined in batches sent concurrently. On a
+/// standalone server the values come from one MGET per batch.
 async fn read_page(
     conn: &Conn,
     node: &Node,
-    proc_keys: &[String],
-    hb_keys: &[String],
+    page: PageKeys,
     detail: Detail,
-) -> RedisResult<(Vec<u64>, Vec<Option<Heartbeat>>)> {
-    let lens = futures_util::future::try_join_all(proc_keys.chunks(BATCH).map(|chunk| {
+) -> RedisResult<PageRead> {
+    let lens = futures_util::future::try_join_all(page.processing.chunks(BATCH).map(|chunk| {
         let mut pipe = redis::pipe();
-        for k in chunk {
+        for (_, k) in chunk {
             pipe.cmd("LLEN").arg(k);
         }
         async move { conn.pipe_node::<u64>(node, &pipe).await }
     }));
-    let per_key = if detail == Detail::Full { 2 } else { 1 };
-    let beats = futures_util::future::try_join_all(hb_keys.chunks(BATCH / per_key).map(|chunk| {
-        let mut pipe = redis::pipe();
-        for k in chunk {
-            pipe.cmd("PTTL").arg(k);
-            if detail == Detail::Full {
-                pipe.cmd("GET").arg(k);
+    let full = detail == Detail::Full;
+    let mget = full && !conn.is_cluster();
+    let beats =
+        futures_util::future::try_join_all(page.heartbeats.chunks(BATCH / 2).map(|chunk| {
+            let mut pipe = redis::pipe();
+            for (_, k) in chunk {
+                pipe.cmd("PTTL").arg(k);
+                if full && !mget {
+                    pipe.cmd("GET").arg(k);
+                }
             }
-        }
-        async move { conn.pipe_node::<redis::Value>(node, &pipe).await }
-    }));
+            if mget {
+                let mut m = redis::cmd("MGET");
+                for (_, k) in chunk {
+                    m.arg(k);
+                }
+                pipe.add_command(m);
+            }
+            async move { conn.pipe_node::<redis::Value>(node, &pipe).await }
+        }));
     let (lens, beats) = tokio::try_join!(lens, beats)?;
-    let lens: Vec<u64> = lens.into_iter().flatten().collect();
-    let mut out = Vec::with_capacity(hb_keys.len());
+    let mut out = PageRead {
+        processing: page
+            .processing
+            .into_iter()
+            .map(|(id, _)| id)
+            .zip(lens.into_iter().flatten())
+            .collect(),
+        heartbeats: Vec::new(),
+    };
+    let mut ids = page.heartbeats.into_iter().map(|(id, _)| id);
     for values in beats {
-        for v in values.chunks(per_key) {
-            let ttl: i64 = redis::from_redis_value_ref(&v[0])?;
+        // Per key: PTTL [GET]; or PTTL... then one MGET array.
+        let (ttls, payloads): (Vec<&redis::Value>, Vec<Option<Vec<u8>>>) = if mget {
+            let (ttls, last) = values.split_at(values.len() - 1);
+            let payloads: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&last[0])?;
+            (ttls.iter().collect(), payloads)
+        } else if full {
+            let mut t = Vec::with_capacity(values.len() / 2);
+            let mut p = Vec::with_capacity(values.len() / 2);
+            for pair in values.chunks(2) {
+                t.push(&pair[0]);
+                p.push(redis::from_redis_value_ref(&pair[1])?);
+            }
+            (t, p)
+        } else {
+            (values.iter().collect(), Vec::new())
+        };
+        for (i, ttl) in ttls.into_iter().enumerate() {
+            let id = ids.next().expect("one id per heartbeat key");
+            let ttl: i64 = redis::from_redis_value_ref(ttl)?;
             if ttl == -2 {
                 // Expired between SCAN and PTTL.
-                out.push(None);
                 continue;
             }
-            let job_id = match v.get(1) {
-                Some(value) => {
-                    let b: Option<Vec<u8>> = redis::from_redis_value_ref(value)?;
-                    b.and_then(|b| job_id(&b))
-                }
-                None => None,
-            };
-            out.push(Some(Heartbeat {
-                ttl_ms: ttl,
-                job_id,
-            }));
+            let job_id = payloads.get(i).and_then(|p| p.as_deref()).and_then(job_id);
+            out.heartbeats.push((
+                id,
+                Heartbeat {
+                    ttl_ms: ttl,
+                    job_id,
+                },
+            ));
         }
     }
-    Ok((lens, out))
+    Ok(out)
 }
 
 /// A go-redis-work-queue job from its stored bytes; never fails.
