@@ -3,12 +3,14 @@
 //! Data flows one way: `cli` -> `settings` -> `select` -> `fanout`
 //! (`connect`, `inspect`) -> `output`. `main.rs` only calls [`run`].
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod contexts;
 pub mod error;
 pub mod fanout;
+pub mod gate;
 pub mod inspect;
 pub mod output;
 pub mod select;

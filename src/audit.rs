@@ -1,0 +1,184 @@
+//! The audit log of SPEC section 6.7: one JSON line per target per write,
+//! appended to `audit-log:` from the contexts file, else
+//! `$XDG_STATE_HOME/qctl/audit.log` (`~/.local/state/qctl/audit.log`),
+//! created with mode 0600. Lines carry no secret: arguments pass through
+//! the same scrubbing as every error message.
+
+use serde::Serialize;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// One audit line.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditLine {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The OS user.
+    pub user: String,
+    pub host: String,
+    pub action: String,
+    pub context: String,
+    /// The command line, secrets scrubbed.
+    pub args: Vec<String>,
+    /// What the target looked like before and after (counts, keys).
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// `ok`, `error`, `skipped`.
+    pub result: String,
+    pub duration_ms: u64,
+}
+
+/// Where the audit log goes.
+pub fn path(configured: Option<&Path>) -> PathBuf {
+    if let Some(p) = configured {
+        return p.to_path_buf();
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".local/state")
+        });
+    state.join("qctl/audit.log")
+}
+
+/// The OS user running qctl.
+pub fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    // SAFETY: getuid has no preconditions.
+    format!("uid:{}", unsafe { libc::getuid() })
+}
+
+/// This machine's host name.
+pub fn host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // on success when the name fits.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Command-line arguments with anything that looks like a credential
+/// removed: URL passwords, and the value of any `--password*` flag.
+pub fn scrub_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("REDACTED".into());
+            hide_next = false;
+            continue;
+        }
+        if let Some((flag, _)) = a.split_once('=')
+            && flag.starts_with("--password")
+        {
+            out.push(format!("{flag}=REDACTED"));
+            continue;
+        }
+        if a.starts_with("--password") {
+            hide_next = true;
+            out.push(a.clone());
+            continue;
+        }
+        out.push(crate::contexts::redact_url(a));
+    }
+    out
+}
+
+/// Appends one line; creates the file (0600) and its directory (0700).
+pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
+    text.push('\n');
+    // One write call per line: O_APPEND keeps concurrent writers' lines whole.
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn lines_append_with_mode_0600_and_no_secret() {
+        let dir = std::env::temp_dir().join(format!("qctl-audit-{}", std::process::id()));
+        let p = dir.join("nested/audit.log");
+        let args = scrub_args(&[
+            "qctl".into(),
+            "purge-dlq".into(),
+            "--context".into(),
+            "prod".into(),
+            "redis://:hunter2@h:6379".into(),
+            "--password=hunter2".into(),
+        ]);
+        assert_eq!(args[1], "purge-dlq");
+        assert_eq!(args[3], "prod");
+        assert_eq!(args[5], "--password=REDACTED");
+        let line = AuditLine {
+            time: "2026-11-23T00:00:00Z".into(),
+            user: os_user(),
+            host: host(),
+            action: "purge-dlq".into(),
+            context: "prod".into(),
+            args,
+            before: serde_json::json!({"dead_letter": 3}),
+            after: serde_json::json!({"dead_letter": 0}),
+            result: "ok".into(),
+            duration_ms: 4,
+        };
+        append(&p, &line).unwrap();
+        append(&p, &line).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(!text.contains("hunter2"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        for k in [
+            "time",
+            "user",
+            "host",
+            "action",
+            "context",
+            "args",
+            "before",
+            "after",
+            "result",
+            "duration_ms",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn default_path_follows_xdg() {
+        assert_eq!(path(Some(Path::new("/x/a.log"))), PathBuf::from("/x/a.log"));
+        assert!(path(None).ends_with("qctl/audit.log"));
+    }
+}

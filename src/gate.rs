@@ -1,0 +1,190 @@
+//! The write gate of SPEC section 6, the parts that decide before anything
+//! is sent: which selected contexts a write verb may touch (protected
+//! contexts only when named literally; `allowed-actions`), and whether a
+//! confirmation names exactly the target set.
+//!
+//! Every write verb goes through here; none decides these rules itself.
+
+use crate::contexts::Config;
+use crate::error::CliError;
+use crate::select::TargetSet;
+
+/// What the gate decided for one selected context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Target,
+    /// Left out by policy, with the reason shown in the plan and the
+    /// result (`status: skipped`).
+    Skipped(String),
+}
+
+/// The selection, split into targets and skipped contexts (file order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub targets: Vec<String>,
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Applies the per-context policy for `action` (a write verb's name).
+pub fn admit(config: &Config, set: &TargetSet, action: &str) -> Admitted {
+    let mut out = Admitted {
+        targets: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for t in &set.targets {
+        let Some(ctx) = config.context(&t.name) else {
+            continue;
+        };
+        let verdict = if ctx.protected && !t.literal {
+            Admission::Skipped(format!(
+                "protected: a write reaches it only when named literally (--context {})",
+                t.name
+            ))
+        } else if let Some(allowed) = &ctx.allowed_actions
+            && !allowed.iter().any(|a| a == action)
+        {
+            Admission::Skipped(if allowed.is_empty() {
+                format!("allowed-actions is empty: no write verb may run here, {action} included")
+            } else {
+                format!(
+                    "allowed-actions ({}) leaves out {action}",
+                    allowed.join(", ")
+                )
+            })
+        } else {
+            Admission::Target
+        };
+        match verdict {
+            Admission::Target => out.targets.push(t.name.clone()),
+            Admission::Skipped(r) => out.skipped.push((t.name.clone(), r)),
+        }
+    }
+    out
+}
+
+/// Splits a typed confirmation (`a, b,c`) into names.
+pub fn typed_names(typed: &str) -> Vec<String> {
+    let mut v: Vec<String> = typed
+        .split([',', ' ', '\t', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Checks that `typed` names exactly `targets`, in any order; never
+/// widens anything. The refusal (exit 4) says what was missing or extra
+/// and shows the flag that would match.
+pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
+    let got = typed_names(typed);
+    let mut want: Vec<String> = targets.to_vec();
+    want.sort();
+    want.dedup();
+    if got == want {
+        return Ok(());
+    }
+    let missing: Vec<&str> = want
+        .iter()
+        .filter(|w| !got.contains(w))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<&str> = got
+        .iter()
+        .filter(|g| !want.contains(g))
+        .map(String::as_str)
+        .collect();
+    let mut why = Vec::new();
+    if !missing.is_empty() {
+        why.push(format!("missing {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        why.push(format!("not a target: {}", extra.join(", ")));
+    }
+    Err(CliError::refused(format!(
+        "the confirmation does not name exactly the targets ({}); nothing was changed",
+        why.join("; ")
+    ))
+    .with_hint(format!("--yes-i-typed={}", targets.join(","))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ExitCode;
+    use crate::select::Target;
+
+    fn config() -> Config {
+        let yaml = r#"apiVersion: qctl/v1
+clusters:
+  - { name: c, server: "redis://127.0.0.1:1" }
+contexts:
+  - { name: prod, cluster: c, protected: true }
+  - { name: ro, cluster: c, allowed-actions: [requeue] }
+  - { name: none, cluster: c, allowed-actions: [] }
+  - { name: staging, cluster: c }
+"#;
+        crate::contexts::from_text(std::path::Path::new("t.yaml"), yaml).unwrap()
+    }
+
+    fn set(names: &[(&str, bool)]) -> TargetSet {
+        TargetSet {
+            targets: names
+                .iter()
+                .map(|(n, l)| Target {
+                    name: n.to_string(),
+                    literal: *l,
+                })
+                .collect(),
+            typed_order: names.iter().map(|(n, _)| n.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn protected_needs_a_literal_name() {
+        let c = config();
+        let a = admit(
+            &c,
+            &set(&[("prod", false), ("staging", false)]),
+            "purge-dlq",
+        );
+        assert_eq!(a.targets, vec!["staging"]);
+        assert_eq!(a.skipped[0].0, "prod");
+        assert!(
+            a.skipped[0].1.contains("--context prod"),
+            "{}",
+            a.skipped[0].1
+        );
+        let a = admit(&c, &set(&[("prod", true)]), "purge-dlq");
+        assert_eq!(a.targets, vec!["prod"]);
+    }
+
+    #[test]
+    fn allowed_actions_limit_the_verbs() {
+        let c = config();
+        let a = admit(&c, &set(&[("ro", true), ("none", true)]), "purge-dlq");
+        assert!(a.targets.is_empty());
+        assert!(a.skipped[0].1.contains("leaves out purge-dlq"));
+        assert!(a.skipped[1].1.contains("empty"));
+        let a = admit(&c, &set(&[("ro", true)]), "requeue");
+        assert_eq!(a.targets, vec!["ro"]);
+    }
+
+    #[test]
+    fn confirmation_names_exactly_the_targets() {
+        let t = vec!["prod-eu".to_string(), "staging".to_string()];
+        assert!(confirm(&t, "staging,prod-eu").is_ok());
+        assert!(confirm(&t, " prod-eu , staging ").is_ok());
+        assert!(confirm(&t, "prod-eu staging").is_ok());
+        let e = confirm(&t, "prod-eu").unwrap_err();
+        assert_eq!(e.code, ExitCode::Refused);
+        assert!(e.message.contains("missing staging"), "{}", e.message);
+        assert_eq!(e.hint.as_deref(), Some("--yes-i-typed=prod-eu,staging"));
+        let e = confirm(&t, "prod-eu,staging,prod-us").unwrap_err();
+        assert!(e.message.contains("not a target: prod-us"), "{}", e.message);
+        assert!(confirm(&t, "").is_err());
+        assert!(confirm(&t, "prod-*").is_err(), "no globs in a confirmation");
+    }
+}
