@@ -139,6 +139,13 @@ fn standalone_queues_workers_and_jobs() {
     let mut c = s.conn();
     seed_mixed(&mut c, "jobqueue:");
     seed_workers(&mut c, "jobqueue:");
+    // A stray key of another type under the processing pattern is skipped
+    // with a note, never fatal for the context.
+    let _: () = redis::cmd("SET")
+        .arg("jobqueue:worker:stray:processing")
+        .arg("not a list")
+        .query(&mut c)
+        .unwrap();
     let _: () = redis::cmd("HSET")
         .arg("jobqueue:a-hash")
         .arg("f")
@@ -212,6 +219,13 @@ fn standalone_queues_workers_and_jobs() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(doc["kind"], "WorkerList");
     assert_workers(&doc, "prod");
+    assert!(
+        stderr.contains("1 keys matching the worker patterns hold another type"),
+        "{stderr}"
+    );
+    let (code, doc, stderr) = run_json(&ws, &cfg, &["get", "clusters", "-o", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["items"][0]["orphaned_workers"], 1);
     let (_, doc, _) = run_json(
         &ws,
         &cfg,

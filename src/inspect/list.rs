@@ -162,6 +162,7 @@ impl ListRun<'_> {
         let mut state: Vec<Option<Slot<V::Item>>> = names.iter().map(|_| None).collect();
         let mut printed_header = false;
         let mut failure: Option<CliError> = None;
+        let mut any_answer = false;
         let end = watch_all(
             settings,
             targets,
@@ -172,6 +173,7 @@ impl ListRun<'_> {
             |polls: Vec<Poll<R::Out>>| {
                 let mut text = String::new();
                 for poll in polls {
+                    any_answer |= poll.result.is_ok();
                     let (slot, notes) = match poll.result {
                         Ok(out) => {
                             let (items, notes) = view.items(out);
@@ -278,6 +280,9 @@ impl ListRun<'_> {
         );
         match (end, failure) {
             (_, Some(e)) if e.code != ExitCode::Ok => Err(e),
+            // Every context failed before it could be polled (an unset
+            // password variable...): nothing to watch.
+            (WatchEnd::Stopped, _) if !any_answer => Ok(ExitCode::Failure),
             (WatchEnd::Signal, _) | (WatchEnd::Stopped, _) => Ok(ExitCode::Ok),
         }
     }

@@ -205,7 +205,9 @@ where
     let sem = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrency.max(1)));
     let rt = runtime();
     rt.block_on(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Poll<R::Out>>();
+        // Bounded: when stdout is slow (a paused pager), pollers wait
+        // instead of piling up answers in memory.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Poll<R::Out>>(names.len().max(1) * 2);
         for (i, target) in targets.into_iter().enumerate() {
             let tx = tx.clone();
             let reader = reader.clone();
@@ -217,12 +219,14 @@ where
                     Err(e) => {
                         // A context that cannot even be resolved (an unset
                         // password variable) reports once.
-                        let _ = tx.send(Poll {
-                            index: i,
-                            context: name,
-                            time: jiff::Timestamp::now(),
-                            result: Err(e),
-                        });
+                        let _ = tx
+                            .send(Poll {
+                                index: i,
+                                context: name,
+                                time: jiff::Timestamp::now(),
+                                result: Err(e),
+                            })
+                            .await;
                         return;
                     }
                 };
@@ -267,7 +271,7 @@ where
                         time: jiff::Timestamp::now(),
                         result,
                     };
-                    if tx.send(poll).is_err() {
+                    if tx.send(poll).await.is_err() {
                         return;
                     }
                     n += 1;
@@ -281,6 +285,18 @@ where
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
         let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+        // If the loop below is stuck writing to a blocked stdout, a signal
+        // still ends the watch (with 0, like the normal path).
+        let mut int2 = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
+        let mut term2 = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = int2.recv() => {}
+                _ = term2.recv() => {}
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            std::process::exit(0);
+        });
         loop {
             tokio::select! {
                 _ = int.recv() => return WatchEnd::Signal,

@@ -80,6 +80,12 @@ impl ListView for WorkersView {
                 out.context, out.notes.non_utf8_keys
             ));
         }
+        if out.notes.wrong_type_keys > 0 {
+            notes.push(format!(
+                "{}: {} keys matching the worker patterns hold another type than expected and were skipped",
+                out.context, out.notes.wrong_type_keys
+            ));
+        }
         let items = out
             .workers
             .into_iter()

@@ -118,6 +118,8 @@ struct PageKeys {
 struct PageRead {
     processing: Vec<(String, u64)>,
     heartbeats: Vec<(String, Heartbeat)>,
+    /// Keys of the wrong type (skipped).
+    wrong_type: u64,
 }
 
 /// SCAN pages whose reads may be in flight at once (bounds memory).
@@ -313,6 +315,7 @@ impl GoRedisWorkQueue {
             all.processing.extend(s.processing);
             all.heartbeats.extend(s.heartbeats);
             all.notes.non_utf8_keys += s.notes.non_utf8_keys;
+            all.notes.wrong_type_keys += s.notes.wrong_type_keys;
         }
         Ok(all)
     }
@@ -479,9 +482,10 @@ async fn scan_pattern(
     detail: Detail,
     scan: &mut WorkerScan,
 ) -> RedisResult<()> {
-    let mut inflight: std::collections::VecDeque<tokio::task::JoinHandle<RedisResult<PageRead>>> =
-        std::collections::VecDeque::new();
+    // Aborted when dropped: a read that times out stops its page reads too.
+    let mut inflight: std::collections::VecDeque<AbortOnDrop> = std::collections::VecDeque::new();
     let merge = |scan: &mut WorkerScan, read: PageRead| {
+        scan.notes.wrong_type_keys += read.wrong_type;
         for (id, len) in read.processing {
             if len > 0 {
                 scan.processing.insert(id, (ni, len));
@@ -513,9 +517,9 @@ async fn scan_pattern(
         scan.notes.non_utf8_keys += page.non_utf8;
         if !page.processing.is_empty() || !page.heartbeats.is_empty() {
             let (c, n) = (conn.clone(), node.clone());
-            inflight.push_back(tokio::spawn(async move {
+            inflight.push_back(AbortOnDrop(tokio::spawn(async move {
                 read_page(&c, &n, page, detail).await
-            }));
+            })));
         }
         while inflight.len() >= PAGES_IN_FLIGHT {
             let read = join(inflight.pop_front().expect("non-empty")).await?;
@@ -533,8 +537,17 @@ async fn scan_pattern(
     Ok(())
 }
 
-async fn join(h: tokio::task::JoinHandle<RedisResult<PageRead>>) -> RedisResult<PageRead> {
-    h.await.map_err(|e| {
+/// A page-read task that is aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<RedisResult<PageRead>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn join(mut h: AbortOnDrop) -> RedisResult<PageRead> {
+    (&mut h.0).await.map_err(|e| {
         redis::RedisError::from(std::io::Error::other(format!("a page read failed: {e}")))
     })?
 }
@@ -548,18 +561,22 @@ async fn read_page(
     page: PageKeys,
     detail: Detail,
 ) -> RedisResult<PageRead> {
+    // A key under the processing pattern that is not a list (WRONGTYPE) is
+    // skipped and counted, never fatal for the context.
     let lens = futures_util::future::try_join_all(page.processing.chunks(BATCH).map(|chunk| {
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for (_, k) in chunk {
             pipe.cmd("LLEN").arg(k);
         }
-        async move { conn.pipe_node::<u64>(node, &pipe).await }
+        async move { conn.pipe_node::<redis::Value>(node, &pipe).await }
     }));
     let full = detail == Detail::Full;
     let mget = full && !conn.is_cluster();
     let beats =
         futures_util::future::try_join_all(page.heartbeats.chunks(BATCH / 2).map(|chunk| {
             let mut pipe = redis::pipe();
+            pipe.ignore_errors();
             for (_, k) in chunk {
                 pipe.cmd("PTTL").arg(k);
                 if full && !mget {
@@ -576,28 +593,28 @@ async fn read_page(
             async move { conn.pipe_node::<redis::Value>(node, &pipe).await }
         }));
     let (lens, beats) = tokio::try_join!(lens, beats)?;
-    let mut out = PageRead {
-        processing: page
-            .processing
-            .into_iter()
-            .map(|(id, _)| id)
-            .zip(lens.into_iter().flatten())
-            .collect(),
-        heartbeats: Vec::new(),
-    };
+    let mut out = PageRead::default();
+    for ((id, _), v) in page.processing.into_iter().zip(lens.into_iter().flatten()) {
+        match v {
+            redis::Value::Int(n) => out.processing.push((id, n.max(0) as u64)),
+            _ => out.wrong_type += 1,
+        }
+    }
     let mut ids = page.heartbeats.into_iter().map(|(id, _)| id);
     for values in beats {
         // Per key: PTTL [GET]; or PTTL... then one MGET array.
         let (ttls, payloads): (Vec<&redis::Value>, Vec<Option<Vec<u8>>>) = if mget {
             let (ttls, last) = values.split_at(values.len() - 1);
-            let payloads: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&last[0])?;
+            let payloads: Vec<Option<Vec<u8>>> =
+                redis::from_redis_value_ref(&last[0]).unwrap_or_default();
             (ttls.iter().collect(), payloads)
         } else if full {
             let mut t = Vec::with_capacity(values.len() / 2);
             let mut p = Vec::with_capacity(values.len() / 2);
             for pair in values.chunks(2) {
                 t.push(&pair[0]);
-                p.push(redis::from_redis_value_ref(&pair[1])?);
+                // A heartbeat that is not a string has no readable job.
+                p.push(redis::from_redis_value_ref(&pair[1]).unwrap_or(None));
             }
             (t, p)
         } else {
@@ -605,7 +622,10 @@ async fn read_page(
         };
         for (i, ttl) in ttls.into_iter().enumerate() {
             let id = ids.next().expect("one id per heartbeat key");
-            let ttl: i64 = redis::from_redis_value_ref(ttl)?;
+            let Ok(ttl) = redis::from_redis_value_ref::<i64>(ttl) else {
+                out.wrong_type += 1;
+                continue;
+            };
             if ttl == -2 {
                 // Expired between SCAN and PTTL.
                 continue;

@@ -159,6 +159,8 @@ pub struct Figures {
 pub struct ScanNotes {
     /// Keys matching a pattern whose names are not UTF-8 (skipped).
     pub non_utf8_keys: u64,
+    /// Keys matching a pattern that hold another type (skipped).
+    pub wrong_type_keys: u64,
 }
 
 /// A capability this queue system does not have.
