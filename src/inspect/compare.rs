@@ -20,7 +20,6 @@ use crate::output::Styled;
 use crate::select::{SelectArgs, select};
 use crate::settings::Settings;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 pub const DEFAULT_THRESHOLD: f64 = 10.0;
 
@@ -73,7 +72,7 @@ pub struct Drift {
     pub field: &'static str,
     pub baseline: Option<String>,
     /// Every context's value, in column order (null: could not be read).
-    pub values: BTreeMap<String, Option<String>>,
+    pub values: indexmap::IndexMap<String, Option<String>>,
     /// The contexts whose value differs from the baseline's.
     pub differs: Vec<String>,
 }
