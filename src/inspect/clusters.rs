@@ -5,13 +5,12 @@
 //! when it did not answer (an `errors` entry in JSON).
 
 use super::list::{ListRun, ListView};
-use super::{Probe, ProbeReader, Rates, checks, read};
+use super::{Probe, ProbeReader, Rates, checks};
 use crate::cli::GetClustersArgs;
 use crate::commands::config::labels_text;
 use crate::contexts::{Config, Mode};
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
-use crate::select::select;
 use crate::settings::Settings;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -230,8 +229,8 @@ pub fn rate(v: Option<f64>, signed: bool) -> String {
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &GetClustersArgs) -> Result<ExitCode> {
-    let targets = select(config, &settings.select)?;
-    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
+    let mut list = ListRun::for_selection(config, settings, &args.watch, "qctl get clusters")?;
+    list.extra_budget = args.sample.unwrap_or_default();
     let reader = ProbeReader {
         sample: args.sample,
         ..Default::default()
@@ -240,14 +239,5 @@ pub fn run(config: &Config, settings: &Settings, args: &GetClustersArgs) -> Resu
         config,
         sampled: args.sample.is_some(),
     };
-    ListRun {
-        config,
-        settings,
-        targets: read::targets(config, settings, &names),
-        names,
-        extra_budget: args.sample.unwrap_or_default(),
-        watch: super::watch_schedule(config, &args.watch),
-        title: "qctl get clusters".into(),
-    }
-    .run(reader, &view)
+    list.run(reader, &view)
 }

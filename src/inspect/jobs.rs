@@ -7,13 +7,12 @@
 
 use super::clusters::age;
 use super::list::{ListRun, ListView};
-use super::read::{self, ReadTarget, Reader};
+use super::read::{ReadTarget, Reader};
 use crate::cli::GetJobsArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::output::Styled;
-use crate::select::select;
 use crate::settings::Settings;
 use crate::systems::{Job, Payload, Peek, System};
 use base64::Engine;
@@ -257,22 +256,17 @@ fn check_queue_name(config: &Config, names: &[String], queue: &str) -> Result<()
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> Result<ExitCode> {
-    let targets = select(config, &settings.select)?;
-    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
-    check_queue_name(config, &names, &args.queue)?;
+    let list = ListRun::for_selection(
+        config,
+        settings,
+        &args.watch,
+        format!("qctl get jobs {}", args.queue),
+    )?;
+    check_queue_name(config, &list.names, &args.queue)?;
     let reader = JobsReader {
         queue: args.queue.clone(),
         limit: args.limit,
         from_end: args.from_end,
     };
-    ListRun {
-        config,
-        settings,
-        targets: read::targets(config, settings, &names),
-        names,
-        extra_budget: std::time::Duration::ZERO,
-        watch: super::watch_schedule(config, &args.watch),
-        title: format!("qctl get jobs {}", args.queue),
-    }
-    .run(reader, &JobsView)
+    list.run(reader, &JobsView)
 }

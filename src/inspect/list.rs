@@ -56,7 +56,27 @@ pub struct ListRun<'a> {
     pub title: String,
 }
 
-impl ListRun<'_> {
+impl<'a> ListRun<'a> {
+    /// A list verb over the current selection (`--context`, `-l`, `-A`).
+    pub fn for_selection(
+        config: &'a Config,
+        settings: &'a Settings,
+        watch: &crate::cli::WatchArgs,
+        title: impl Into<String>,
+    ) -> Result<ListRun<'a>> {
+        let set = crate::select::select(config, &settings.select)?;
+        let names: Vec<String> = set.names().into_iter().map(String::from).collect();
+        Ok(ListRun {
+            config,
+            settings,
+            targets: super::read::targets(config, settings, &names),
+            names,
+            extra_budget: Duration::ZERO,
+            watch: super::watch_schedule(config, watch),
+            title: title.into(),
+        })
+    }
+
     pub fn run<R, V>(self, reader: R, view: &V) -> Result<ExitCode>
     where
         R: Reader,

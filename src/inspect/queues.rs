@@ -2,13 +2,12 @@
 
 use super::clusters::age;
 use super::list::{ListRun, ListView};
-use super::read::{self, ReadTarget, Reader};
+use super::read::{ReadTarget, Reader};
 use crate::cli::GetQueuesArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
-use crate::select::select;
 use crate::settings::Settings;
 use crate::systems::{QueueDetail, QueueRole, age_s};
 use serde::Serialize;
@@ -128,16 +127,6 @@ impl ListView for QueuesView {
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &GetQueuesArgs) -> Result<ExitCode> {
-    let targets = select(config, &settings.select)?;
-    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
-    ListRun {
-        config,
-        settings,
-        targets: read::targets(config, settings, &names),
-        names,
-        extra_budget: std::time::Duration::ZERO,
-        watch: super::watch_schedule(config, &args.watch),
-        title: "qctl get queues".into(),
-    }
-    .run(QueuesReader, &QueuesView)
+    ListRun::for_selection(config, settings, &args.watch, "qctl get queues")?
+        .run(QueuesReader, &QueuesView)
 }

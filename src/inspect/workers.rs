@@ -1,13 +1,12 @@
 //! `qctl get workers`: one row per (context, worker) (`WorkerList`).
 
 use super::list::{ListRun, ListView};
-use super::read::{self, ReadTarget, Reader};
+use super::read::{ReadTarget, Reader};
 use crate::cli::GetWorkersArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
-use crate::select::select;
 use crate::settings::Settings;
 use crate::systems::{ScanNotes, Worker, WorkerState};
 use serde::Serialize;
@@ -137,16 +136,6 @@ impl ListView for WorkersView {
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &GetWorkersArgs) -> Result<ExitCode> {
-    let targets = select(config, &settings.select)?;
-    let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
-    ListRun {
-        config,
-        settings,
-        targets: read::targets(config, settings, &names),
-        names,
-        extra_budget: std::time::Duration::ZERO,
-        watch: super::watch_schedule(config, &args.watch),
-        title: "qctl get workers".into(),
-    }
-    .run(WorkersReader, &WorkersView { state: args.state })
+    ListRun::for_selection(config, settings, &args.watch, "qctl get workers")?
+        .run(WorkersReader, &WorkersView { state: args.state })
 }
