@@ -529,38 +529,6 @@ impl Conn {
             .map(|v| T::from_redis_value(v).map_err(RedisError::from))
             .collect()
     }
-
-    /// Every key matching `pattern` on one primary: SCAN with a large COUNT,
-    /// deduplicated (SCAN may return a key twice).
-    pub async fn scan_node(
-        &self,
-        node: &Node,
-        pattern: &str,
-        count: usize,
-    ) -> RedisResult<Vec<String>> {
-        let mut seen = std::collections::HashSet::new();
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut cmd = redis::cmd("SCAN");
-            cmd.arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(count);
-            let (next, batch): (u64, Vec<String>) = self.query_node(node, &cmd).await?;
-            for k in batch {
-                if seen.insert(k.clone()) {
-                    keys.push(k);
-                }
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        Ok(keys)
-    }
 }
 
 /// Primaries from a `CLUSTER SLOTS` reply: the first node of each range.

@@ -247,33 +247,10 @@ impl Drop for Fleet {
 
 // ------------------------------------------------------------------- watch
 
-/// `qctl` as a std Command (spawnable), with the same hermetic environment
-/// as `Workspace::qctl`.
+/// `qctl` as a std Command (spawnable), stdout and stderr piped.
 fn qctl_command(ws: &Workspace, cfg: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(common::workspace::qctl_bin());
-    for (key, _) in std::env::vars_os() {
-        let k = key.to_string_lossy();
-        if k.starts_with("QCTL_") || k.starts_with("XDG_") {
-            cmd.env_remove(&key);
-        }
-    }
-    for key in [
-        "CLICOLOR",
-        "CLICOLOR_FORCE",
-        "FORCE_COLOR",
-        "REDIS_URL",
-        "REDISCLI_AUTH",
-    ] {
-        cmd.env_remove(key);
-    }
-    cmd.env("HOME", ws.home())
-        .env("XDG_CONFIG_HOME", ws.config_home())
-        .env("XDG_STATE_HOME", ws.state_home())
-        .env("XDG_CACHE_HOME", ws.join("cache"))
-        .env("XDG_DATA_HOME", ws.join("data"))
-        .env("NO_COLOR", "1")
-        .current_dir(ws.path())
-        .arg("--config")
+    let mut cmd = ws.qctl_std();
+    cmd.arg("--config")
         .arg(cfg)
         .args(args)
         .stdin(Stdio::null())

@@ -320,11 +320,6 @@ impl GoRedisWorkQueue {
         Ok(all)
     }
 
-    /// Counts only (the figures).
-    pub async fn scan_workers(&self, conn: &Conn) -> RedisResult<WorkerScan> {
-        self.scan(conn, Detail::Counts).await
-    }
-
     /// Every worker Redis can show: a heartbeat (active), or a non-empty
     /// processing list without one (orphaned).
     pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {

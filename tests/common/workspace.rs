@@ -84,7 +84,13 @@ impl Workspace {
     /// colour/redis env vars removed; HOME and XDG_{CONFIG,STATE,CACHE,DATA}_HOME
     /// pointing into the workspace; NO_COLOR=1; cwd = workspace root.
     pub fn qctl(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(qctl_bin());
+        assert_cmd::Command::from_std(self.qctl_std())
+    }
+
+    /// The same hermetic `qctl` as a std `Command` (for spawning a
+    /// long-running process, e.g. `--watch`).
+    pub fn qctl_std(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(qctl_bin());
         for (key, _) in std::env::vars_os() {
             let key_str = key.to_string_lossy();
             if key_str.starts_with("QCTL_") || key_str.starts_with("XDG_") {
