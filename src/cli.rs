@@ -118,6 +118,12 @@ pub enum Command {
     Compare(CompareArgs),
     /// Check each context against health thresholds; exit 5 when any is unhealthy
     Health(HealthArgs),
+    /// Empty the dead-letter queue on each target, keeping a backup (24h) unless --no-backup
+    PurgeDlq(PurgeDlqArgs),
+    /// Put the newest DLQ backup back, merged with the jobs that arrived since
+    RestoreDlq(RestoreDlqArgs),
+    /// Move dead-letter jobs back to a work queue, atomically per job
+    Requeue(RequeueArgs),
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -139,6 +145,94 @@ pub enum GetCommand {
     /// Peek at a queue's jobs without removing them
     #[command(visible_alias = "job")]
     Jobs(GetJobsArgs),
+    /// DLQ backups kept by purge-dlq: jobs, age, expiry
+    #[command(visible_alias = "backup")]
+    Backups(GetBackupsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetBackupsArgs {
+    #[command(flatten)]
+    pub watch: WatchArgs,
+}
+
+/// How a write verb goes through its targets (SPEC section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Strategy {
+    /// Every target at once
+    #[default]
+    Parallel,
+    /// --max-parallel targets at a time, --pause between steps; stop at the first failure
+    Rolling,
+    /// The first context named alone, then the rest only if it succeeded
+    Canary,
+}
+
+/// The safety gate's flags, on every write verb.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WriteArgs {
+    /// Print the plan and what would change, change nothing, exit 0
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm without a prompt (scripts, CI) by naming exactly the target contexts, in any order
+    #[arg(long, value_name = "NAME[,NAME...]")]
+    pub yes_i_typed: Option<String>,
+    /// How to go through the targets
+    #[arg(long, value_enum, default_value_t = Strategy::Parallel, value_name = "STRATEGY")]
+    pub strategy: Strategy,
+    /// Targets written at once [default: 1 for rolling; all for parallel and canary's second step]
+    #[arg(long, value_name = "N", value_parser = parse_concurrency)]
+    pub max_parallel: Option<usize>,
+    /// Wait this long between the steps of rolling and canary
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub pause: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeDlqArgs {
+    /// How long the backup is kept before Redis frees it
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "24h", conflicts_with = "no_backup")]
+    pub keep_backup: Duration,
+    /// Free the jobs now with UNLINK, keeping no backup (restore-dlq cannot bring them back)
+    #[arg(long)]
+    pub no_backup: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreDlqArgs {
+    /// Restore this backup (a key from `qctl get backups`) instead of the newest
+    #[arg(long, value_name = "KEY")]
+    pub backup: Option<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RequeueArgs {
+    /// The work queue to move jobs to: a schema name (high, low) or a full key
+    #[arg(long, value_name = "QUEUE")]
+    pub to: String,
+    /// Move at most N jobs per target (the oldest first)
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
+    pub limit: Option<u64>,
+    /// Only jobs whose whole payload matches this Redis-style glob, e.g. '*"filepath":"/data/invoices/*'
+    #[arg(long = "match", value_name = "GLOB")]
+    pub pattern: Option<String>,
+    /// Set the payload's retries to 0 on the way
+    #[arg(long)]
+    pub reset_retries: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+fn parse_limit(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
 }
 
 /// `--watch` and its interval, on every `get` verb.

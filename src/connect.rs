@@ -472,6 +472,45 @@ impl Conn {
         }
     }
 
+    /// A Lua script, routed by its first key (EVALSHA, loading it on
+    /// NOSCRIPT).
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        self.log(None, "EVALSHA (qctl script)");
+        match &self.inner {
+            Inner::Single(c) => inv.invoke_async(&mut c.clone()).await,
+            Inner::Cluster(c, _) => inv.invoke_async(&mut c.clone()).await,
+        }
+    }
+
+    /// Every key matching `pattern` on every primary (SCAN with a large
+    /// COUNT, deduplicated). For patterns that match few keys.
+    pub async fn scan_match(&self, pattern: &str) -> RedisResult<Vec<String>> {
+        let mut keys: Vec<String> = Vec::new();
+        for node in self.nodes() {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut c = redis::cmd("SCAN");
+                c.arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(10_000);
+                let (next, page): (u64, Vec<Vec<u8>>) = self.query_node(&node, &c).await?;
+                keys.extend(page.into_iter().filter_map(|k| String::from_utf8(k).ok()));
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     /// A command sent to one primary.
     pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: &Cmd) -> RedisResult<T> {
         self.log(Some(node), &describe(cmd));

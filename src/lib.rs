@@ -3,14 +3,13 @@
 //! Data flows one way: `cli` -> `settings` -> `select` -> `fanout`
 //! (`connect`, `inspect`) -> `output`. `main.rs` only calls [`run`].
 
-pub mod audit;
+pub mod actions;
 pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod contexts;
 pub mod error;
 pub mod fanout;
-pub mod gate;
 pub mod inspect;
 pub mod output;
 pub mod select;
@@ -83,6 +82,10 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Get(cli::GetCommand::Jobs(a)) => inspect::jobs::run(&config, &settings, a),
         Command::Compare(a) => inspect::compare::run(&config, &settings, a),
         Command::Health(_) => inspect::health::run(&config, &settings),
+        Command::Get(cli::GetCommand::Backups(a)) => inspect::backups::run(&config, &settings, a),
+        Command::PurgeDlq(a) => actions::purge::run(&config, &settings, a),
+        Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),
+        Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Version => unreachable!("handled above"),
     }
 }

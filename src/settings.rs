@@ -21,6 +21,8 @@ pub struct Settings {
     pub max_concurrency: usize,
     pub verbose: u8,
     pub select: SelectArgs,
+    /// Colour on stderr (plans, prompts).
+    pub stderr_color: bool,
 }
 
 impl Settings {
@@ -44,6 +46,7 @@ impl Settings {
                 .or(prefs.max_concurrency)
                 .unwrap_or(DEFAULT_MAX_CONCURRENCY),
             verbose: global.verbose,
+            stderr_color: crate::output::use_color_stderr(global.color),
             select: SelectArgs {
                 contexts: global.context.clone(),
                 selector: global.selector.clone(),

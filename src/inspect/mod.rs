@@ -5,6 +5,7 @@
 //! user whose ACL forbids INFO still gets every figure it can read; the rest
 //! come back `None` with a note.
 
+pub mod backups;
 pub mod clusters;
 pub mod compare;
 pub mod health;

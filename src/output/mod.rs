@@ -25,6 +25,35 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// A duration as a user would type it: `24h`, `90m`, `30s`, `1h 30m 5s`.
+pub fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if d.subsec_millis() == 0 && s > 0 {
+        if s.is_multiple_of(3600) {
+            return format!("{}h", s / 3600);
+        }
+        if s.is_multiple_of(60) {
+            return format!("{}m", s / 60);
+        }
+        if s < 60 {
+            return format!("{s}s");
+        }
+    }
+    humantime::format_duration(d).to_string()
+}
+
+/// The same decision for stderr (plans, prompts, progress).
+pub fn use_color_stderr(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            !no_color && std::io::stderr().is_terminal()
+        }
+    }
+}
+
 /// The list envelope of SPEC section 5.
 #[derive(Debug, Serialize)]
 pub struct ListDoc<T: Serialize> {

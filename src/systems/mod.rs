@@ -9,7 +9,11 @@
 //! ([`Unsupported`]) instead of silently doing nothing. Adding a system is one
 //! module plus one variant of [`System`]; no verb changes.
 
+pub mod glob;
 pub mod gowork;
+pub mod lists;
+pub mod requeue;
+pub mod slots;
 
 use crate::connect::Conn;
 use crate::contexts::{QueueSchema, SchemaKind};
@@ -201,6 +205,17 @@ impl System {
     pub fn queues(&self) -> Vec<QueueRef> {
         match self {
             System::GoRedisWorkQueue(s) => s.queues(),
+        }
+    }
+
+    /// The dead-letter queue.
+    pub fn dead_letter(&self) -> QueueRef {
+        match self {
+            System::GoRedisWorkQueue(s) => QueueRef {
+                name: "dead-letter".into(),
+                key: s.schema.dead_letter.clone(),
+                role: QueueRole::DeadLetter,
+            },
         }
     }
 

@@ -62,6 +62,36 @@ pub fn admit(config: &Config, set: &TargetSet, action: &str) -> Admitted {
     out
 }
 
+/// Asks on the terminal (stderr) for the target names; returns what was
+/// typed, checked by [`confirm`] like `--yes-i-typed`.
+pub fn prompt(targets: &[String]) -> Result<String, CliError> {
+    let term = dialoguer::console::Term::stderr();
+    let n = targets.len();
+    dialoguer::Input::<String>::new()
+        .with_prompt(format!(
+            "Type the name{} of the {n} target context{} to confirm (comma-separated)",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "" } else { "s" }
+        ))
+        .allow_empty(true)
+        .report(false)
+        .interact_text_on(&term)
+        .map_err(|e| {
+            let dialoguer::Error::IO(io) = e;
+            if io.kind() == std::io::ErrorKind::Interrupted {
+                CliError::new(
+                    crate::error::ExitCode::Interrupted,
+                    "interrupted at the confirmation prompt; nothing was changed",
+                )
+            } else {
+                CliError::refused(format!(
+                    "could not read the confirmation ({io}); nothing was changed"
+                ))
+                .with_hint(format!("--yes-i-typed={}", targets.join(",")))
+            }
+        })
+}
+
 /// Splits a typed confirmation (`a, b,c`) into names.
 pub fn typed_names(typed: &str) -> Vec<String> {
     let mut v: Vec<String> = typed

@@ -26,6 +26,9 @@ pub struct AuditLine {
     pub after: serde_json::Value,
     /// `ok`, `error`, `skipped`.
     pub result: String,
+    /// What went wrong, for `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -97,8 +100,10 @@ pub fn scrub_args(args: &[String]) -> Vec<String> {
     out
 }
 
-/// Appends one line; creates the file (0600) and its directory (0700).
-pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
+/// Opens the log for appending; creates the file (0600) and its
+/// directory (0700). Called before the first write, so an unwritable log
+/// stops a verb before it changes anything.
+pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.exists()
@@ -108,11 +113,16 @@ pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(path)?;
+        .open(path)
+}
+
+/// Appends one line.
+pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
+    let mut f = open(path)?;
     let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
     text.push('\n');
     // One write call per line: O_APPEND keeps concurrent writers' lines whole.
@@ -149,6 +159,7 @@ mod tests {
             before: serde_json::json!({"dead_letter": 3}),
             after: serde_json::json!({"dead_letter": 0}),
             result: "ok".into(),
+            reason: None,
             duration_ms: 4,
         };
         append(&p, &line).unwrap();

@@ -1,0 +1,340 @@
+//! `qctl requeue --to QUEUE [--limit N] [--match GLOB] [--reset-retries]`:
+//! moves dead-letter jobs (the oldest first) back to a work queue, where
+//! they join the back of the line like a fresh `LPUSH`. How no job is lost
+//! or doubled while workers consume, on one server and across cluster
+//! slots, is explained in `systems::requeue`.
+
+use super::run::{Action, Applied, PlanView, Step};
+use crate::cli::RequeueArgs;
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
+use crate::inspect::read::ReadTarget;
+use crate::settings::Settings;
+use crate::systems::glob::Glob;
+use crate::systems::lists::{self, ListState};
+use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT, WINDOW};
+use crate::systems::{QueueRole, System};
+use serde_json::json;
+
+pub struct Requeue {
+    pub to: String,
+    pub limit: Option<u64>,
+    pub glob: Option<Glob>,
+    pub reset_retries: bool,
+}
+
+pub struct RequeuePlan {
+    keys: MoveKeys,
+    length: u64,
+    count: u64,
+    same_slot: bool,
+    left: Leftovers,
+}
+
+fn cerr(conn: &Conn, kind: ErrorKind, message: String) -> ContextError {
+    ContextError {
+        context: conn.context.clone(),
+        kind,
+        message,
+    }
+}
+
+/// The destination key on one context: a work queue of its schema, or a
+/// full key.
+fn destination(system: &System, to: &str) -> String {
+    system
+        .queue_named(to)
+        .map_or_else(|| to.to_string(), |q| q.key)
+}
+
+impl Requeue {
+    fn describe_filter(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(g) = &self.glob {
+            parts.push(format!("matching {}", g.as_str()));
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!("at most {l} per context"));
+        }
+        if self.reset_retries {
+            parts.push("retries reset to 0".into());
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(", "))
+        }
+    }
+}
+
+impl Action for Requeue {
+    const NAME: &'static str = "requeue";
+    const COUNTS: &'static [&'static str] = &["moved"];
+    const PROGRESS: bool = true;
+    type Plan = RequeuePlan;
+
+    fn headline(&self) -> String {
+        format!(
+            "requeue: dead-letter jobs, oldest first, go to the back of {}{}",
+            self.to,
+            self.describe_filter()
+        )
+    }
+
+    async fn plan(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<RequeuePlan, ContextError> {
+        let src = t.system.dead_letter().key;
+        let dst = destination(&t.system, &self.to);
+        if dst == src {
+            return Err(cerr(
+                conn,
+                ErrorKind::Config,
+                format!("--to {} is the dead-letter queue itself", self.to),
+            ));
+        }
+        let keys = MoveKeys::new(&src, &dst);
+        let mut length = 0;
+        for key in [&src, &dst] {
+            match lists::list_state(conn, key)
+                .await
+                .map_err(|e| conn.error(&e))?
+            {
+                ListState::List(n) => {
+                    if key == &src {
+                        length = n;
+                    }
+                }
+                ListState::WrongType(kind) => {
+                    return Err(cerr(
+                        conn,
+                        ErrorKind::Redis,
+                        format!("{key} holds a {kind}, not a list: qctl leaves it alone"),
+                    ));
+                }
+            }
+        }
+        let left = mv::leftovers(conn, &keys)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        let limit = self.limit.unwrap_or(u64::MAX);
+        let count = match &self.glob {
+            None => length.min(limit),
+            Some(g) => mv::count_matching(conn, &src, g, limit)
+                .await
+                .map_err(|e| conn.error(&e))?,
+        };
+        Ok(RequeuePlan {
+            same_slot: keys.same_slot(conn),
+            keys,
+            length,
+            count,
+            left,
+        })
+    }
+
+    fn view(&self, p: &RequeuePlan) -> PlanView {
+        let how = if p.same_slot {
+            "atomic per job"
+        } else {
+            "across slots, through a staging list, exactly once per batch"
+        };
+        let mut warnings = Vec::new();
+        if p.left.staged > 0 || p.left.kept > 0 {
+            warnings.push(format!(
+                "an earlier run was cut short: {} staged and {} set-aside jobs are put back in place first",
+                p.left.staged, p.left.kept
+            ));
+        }
+        if let Some(h) = &p.left.lock_holder {
+            warnings.push(format!(
+                "another requeue holds the lock on {} ({h})",
+                p.keys.src
+            ));
+        }
+        PlanView {
+            count: p.count,
+            detail: format!(
+                "{} ({} jobs) -> {}, {how}",
+                p.keys.src, p.length, p.keys.dst
+            ),
+            warnings,
+        }
+    }
+
+    fn dry_counts(&self, p: &RequeuePlan) -> Vec<(&'static str, u64)> {
+        vec![("moved", p.count)]
+    }
+
+    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &RequeuePlan, step: Step) -> Applied {
+        let k = &p.keys;
+        let holder = mv::holder();
+        let before =
+            json!({"from": k.src, "to": k.dst, "dead_letter": p.length, "planned": p.count});
+        let mut moved = 0u64;
+        let fail = |e: ContextError, moved: u64| Applied {
+            counts: vec![("moved", moved)],
+            before: before.clone(),
+            after: json!({"moved": moved}),
+            error: Some(e),
+            ..Applied::default()
+        };
+        match mv::lock(conn, k, &holder).await {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => return fail(cerr(conn, ErrorKind::Redis, msg), 0),
+            Err(e) => return fail(conn.error(&e), 0),
+        }
+        let recovered = match mv::recover(conn, k).await {
+            Ok(r) => r,
+            Err(e) => return fail(conn.error(&e), 0),
+        };
+        let filter = Filter {
+            lua_pattern: self.glob.as_ref().map(Glob::to_lua).unwrap_or_default(),
+            reset_retries: self.reset_retries,
+        };
+        // Bound the run by what is there now: jobs that fail again and
+        // come back to the DLQ meanwhile are not requeued twice.
+        let budget: u64 = match conn.query(redis::cmd("LLEN").arg(&k.src)).await {
+            Ok(n) => n,
+            Err(e) => return fail(conn.error(&e), 0),
+        };
+        let limit = self.limit.unwrap_or(NO_LIMIT);
+        let mut taken = 0u64;
+        let mut error = None;
+        while taken < budget && moved < limit {
+            if step.interrupted() {
+                error = Some(cerr(
+                    conn,
+                    ErrorKind::RefusedByUser,
+                    format!("interrupted (Ctrl-C) after moving {moved} jobs"),
+                ));
+                break;
+            }
+            let room = limit - moved;
+            let mut window = WINDOW.min(budget - taken);
+            if self.glob.is_none() {
+                window = window.min(room);
+            }
+            match mv::step(conn, k, &filter, window, room, &holder).await {
+                Ok(c) => {
+                    moved += c.moved;
+                    taken += c.taken;
+                    step.progress.inc(c.moved);
+                    if c.taken == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let mut ce = conn.error(&e);
+                    ce.message = format!(
+                        "{} (after moving {moved} jobs; run requeue again to finish: nothing is lost)",
+                        ce.message
+                    );
+                    error = Some(ce);
+                    break;
+                }
+            }
+        }
+        // Put the set-aside jobs back, even after Ctrl-C.
+        let tail = mv::recover(conn, k).await;
+        let _ = mv::unlock(conn, k, &holder).await;
+        if let (None, Err(e)) = (&error, &tail) {
+            error = Some(conn.error(e));
+        }
+        let kept_restored = tail.map(|r| r.kept_restored).unwrap_or(0);
+        Applied {
+            counts: vec![("moved", moved)],
+            backup_key: None,
+            before: before.clone(),
+            after: json!({
+                "moved": moved,
+                "examined": taken,
+                "set_aside_and_restored": kept_restored,
+                "recovered_from_earlier_run": {
+                    "pushed": recovered.pushed,
+                    "already_pushed": recovered.already_pushed,
+                    "kept_restored": recovered.kept_restored,
+                },
+            }),
+            error,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// `--to` must name a work queue (or a full key) on every selected schema.
+fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<()> {
+    let set = crate::select::select(config, &settings.select)?;
+    for name in set.names() {
+        let Some(schema) = config.context(name).and_then(|c| config.schema(&c.schema)) else {
+            continue;
+        };
+        let system = System::for_schema(schema);
+        match system.queue_named(to) {
+            Some(q) if q.role == QueueRole::Work => {}
+            Some(q) => {
+                return Err(CliError::usage(format!(
+                    "--to {to} is the {} queue of context {name}; requeue moves jobs to a work queue",
+                    q.role.as_str()
+                ))
+                .with_hint(work_queues(&system)));
+            }
+            None if to.contains(':') => {}
+            None => {
+                let names: Vec<String> = system
+                    .queues()
+                    .into_iter()
+                    .filter(|q| q.role == QueueRole::Work)
+                    .map(|q| q.name)
+                    .collect();
+                let mut e = CliError::usage(format!(
+                    "--to {to} is not a work queue of context {name}'s schema"
+                ));
+                e = match crate::contexts::did_you_mean(to, names.iter().map(String::as_str)) {
+                    Some(s) => e.with_hint(format!("did you mean `{s}`? {}", work_queues(&system))),
+                    None => e.with_hint(work_queues(&system)),
+                };
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn work_queues(system: &System) -> String {
+    let q: Vec<String> = system
+        .queues()
+        .into_iter()
+        .filter(|q| q.role == QueueRole::Work)
+        .map(|q| format!("{} ({})", q.name, q.key))
+        .collect();
+    format!("work queues: {}, or a full key", q.join(", "))
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
+    let glob = args
+        .pattern
+        .as_deref()
+        .map(|p| {
+            Glob::parse(p).map_err(|e| {
+                CliError::usage(format!("--match {p}: {e}"))
+                    .with_hint("globs look like '*\"filepath\":\"/data/invoices/*'")
+            })
+        })
+        .transpose()?;
+    check_destination(config, settings, &args.to)?;
+    super::run(
+        config,
+        settings,
+        &args.write,
+        Requeue {
+            to: args.to.clone(),
+            limit: args.limit,
+            glob,
+            reset_retries: args.reset_retries,
+        },
+    )
+}

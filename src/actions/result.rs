@@ -1,0 +1,136 @@
+//! The `ActionResult` document of SPEC section 5 and its summary table.
+
+use crate::error::{ContextError, ErrorKind};
+use crate::output::Styled;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Error,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One target's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultItem {
+    pub context: String,
+    pub status: Status,
+    /// Why it was skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The error's kind (`errors[].kind`), for `status: error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
+    /// The verb's counts (`purged`, `moved`, ...): what changed, or with
+    /// `dry_run` what would; null when the target was never measured.
+    #[serde(flatten)]
+    pub counts: IndexMap<&'static str, Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_key: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+/// The document.
+#[derive(Debug, Serialize)]
+pub struct ActionResult {
+    #[serde(rename = "apiVersion")]
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub dry_run: bool,
+    /// Set when Ctrl-C stopped the run.
+    pub interrupted: bool,
+    pub results: Vec<ResultItem>,
+    /// The failed targets again, in the shape every document shares.
+    pub errors: Vec<ContextError>,
+}
+
+impl ActionResult {
+    pub fn new(
+        action: &'static str,
+        dry_run: bool,
+        interrupted: bool,
+        results: Vec<ResultItem>,
+    ) -> Self {
+        let errors = results
+            .iter()
+            .filter(|r| r.status == Status::Error)
+            .map(|r| ContextError {
+                context: r.context.clone(),
+                kind: r.kind.unwrap_or(ErrorKind::Redis),
+                message: r.reason.clone().unwrap_or_default(),
+            })
+            .collect();
+        ActionResult {
+            api_version: "qctl/v1",
+            kind: "ActionResult",
+            action,
+            dry_run,
+            interrupted,
+            results,
+            errors,
+        }
+    }
+
+    /// The summary table: CONTEXT, STATUS, the counts, BACKUP when the verb
+    /// keeps one, DURATION, REASON.
+    pub fn table(&self, counts: &[&'static str], backups: bool) -> (Vec<String>, Vec<Vec<Styled>>) {
+        let mut headers = vec!["CONTEXT".to_string(), "STATUS".to_string()];
+        headers.extend(counts.iter().map(|c| c.to_uppercase().replace('_', "-")));
+        if backups {
+            headers.push("BACKUP".into());
+        }
+        headers.push("DURATION".into());
+        headers.push("REASON".into());
+        let rows = self
+            .results
+            .iter()
+            .map(|r| {
+                let status_color = match r.status {
+                    Status::Ok => "green",
+                    Status::Error => "red",
+                    Status::Skipped => "yellow",
+                };
+                let mut row = vec![
+                    Styled::colored(&r.context, r.color.as_deref()),
+                    Styled::colored(r.status.as_str(), Some(status_color)),
+                ];
+                for c in counts {
+                    row.push(
+                        r.counts
+                            .get(c)
+                            .copied()
+                            .flatten()
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "-".into())
+                            .into(),
+                    );
+                }
+                if backups {
+                    row.push(r.backup_key.clone().unwrap_or_else(|| "-".into()).into());
+                }
+                row.push(format!("{}ms", r.duration_ms).into());
+                row.push(r.reason.clone().unwrap_or_default().into());
+                row
+            })
+            .collect();
+        (headers, rows)
+    }
+}

@@ -1,0 +1,598 @@
+//! The gate, once for every write verb (SPEC section 6): select, apply
+//! policy, measure every target concurrently (the plan, on stderr), stop
+//! there on `--dry-run`, ask for the typed target names (or check
+//! `--yes-i-typed`), then write target by target as the strategy says,
+//! appending one audit line per target, and print the `ActionResult`.
+//!
+//! `--timeout` bounds each round trip here, not a target's whole run: a
+//! million-job requeue is many short steps, each bounded.
+
+use super::result::{ActionResult, ResultItem, Status};
+use super::{audit, gate, strategy};
+use crate::cli::{Strategy, WriteArgs};
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{CliError, ContextError, ExitCode, Outcome, Result};
+use crate::fanout::fan_out;
+use crate::inspect::read::{ConnSettings, ReadTarget, runtime, targets};
+use crate::output::Styled;
+use crate::settings::Settings;
+use indexmap::IndexMap;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How one target's plan reads in the pre-flight table.
+#[derive(Debug, Clone, Default)]
+pub struct PlanView {
+    /// Jobs it would change.
+    pub count: u64,
+    /// What would happen, in a few words.
+    pub detail: String,
+    /// Shown under the plan, prefixed with the context.
+    pub warnings: Vec<String>,
+}
+
+/// What a write did on one target.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub counts: Vec<(&'static str, u64)>,
+    pub backup_key: Option<String>,
+    /// For the audit line: the target before and after.
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// Set when the write failed or stopped part-way (the counts say how
+    /// far it got).
+    pub error: Option<ContextError>,
+    pub warnings: Vec<String>,
+}
+
+/// What a running write may look at: Ctrl-C, and its progress bar.
+#[derive(Clone)]
+pub struct Step {
+    interrupted: Arc<AtomicBool>,
+    pub progress: ProgressBar,
+}
+
+impl Step {
+    /// Ctrl-C was pressed: finish the server-side step in flight, start no
+    /// other.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+/// A write verb.
+pub trait Action: Send + Sync + 'static {
+    /// The verb (`purge-dlq`): results, audit lines, `allowed-actions`.
+    const NAME: &'static str;
+    /// The count fields it reports (`purged`, `moved`, ...).
+    const COUNTS: &'static [&'static str];
+    /// Whether results carry a `backup_key` column.
+    const KEEPS_BACKUPS: bool = false;
+    /// Whether a write is long enough to deserve a progress bar.
+    const PROGRESS: bool = false;
+    type Plan: Send + Sync + 'static;
+
+    /// One line above the plan ("purge-dlq: backups kept 24h").
+    fn headline(&self) -> String;
+    /// Lines under the plan, once.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Measures one target; writes nothing.
+    fn plan(
+        &self,
+        conn: &Conn,
+        target: &ReadTarget,
+    ) -> impl Future<Output = std::result::Result<Self::Plan, ContextError>> + Send;
+    fn view(&self, plan: &Self::Plan) -> PlanView;
+    /// The counts a dry run reports: what would change.
+    fn dry_counts(&self, plan: &Self::Plan) -> Vec<(&'static str, u64)>;
+    /// Writes one target.
+    fn apply(
+        &self,
+        conn: &Conn,
+        target: &ReadTarget,
+        plan: &Self::Plan,
+        step: Step,
+    ) -> impl Future<Output = Applied> + Send;
+}
+
+/// A target after pre-flight: its open connection and its plan.
+type Pre<P> = std::result::Result<(Conn, Arc<ReadTarget>, Arc<P>), ContextError>;
+
+/// One selected context's place in the run.
+enum Slot {
+    /// Index into the admitted targets.
+    Target(usize),
+    Skipped(String),
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+fn item(context: &str, color: Option<String>, counts: &[&'static str]) -> ResultItem {
+    ResultItem {
+        context: context.to_string(),
+        status: Status::Skipped,
+        reason: None,
+        kind: None,
+        counts: counts
+            .iter()
+            .map(|c| (*c, None))
+            .collect::<IndexMap<_, _>>(),
+        backup_key: None,
+        warnings: Vec::new(),
+        duration_ms: 0,
+        color,
+    }
+}
+
+fn fill_counts(item: &mut ResultItem, counts: &[(&'static str, u64)]) {
+    for (k, v) in counts {
+        item.counts.insert(k, Some(*v));
+    }
+}
+
+fn fail(item: &mut ResultItem, e: &ContextError) {
+    item.status = Status::Error;
+    item.kind = Some(e.kind);
+    item.reason = Some(e.message.clone());
+}
+
+/// Runs a write verb through the gate.
+pub fn run<A: Action>(
+    config: &Config,
+    settings: &Settings,
+    w: &WriteArgs,
+    action: A,
+) -> Result<ExitCode> {
+    if w.pause.is_some() && w.strategy == Strategy::Parallel {
+        return Err(
+            CliError::usage("--pause applies to --strategy rolling and canary")
+                .with_hint("add --strategy rolling, or drop --pause"),
+        );
+    }
+    let p = &settings.printer;
+    let set = crate::select::select(config, &settings.select)?;
+    let admitted = gate::admit(config, &set, A::NAME);
+    let color_of = |name: &str| config.context(name).and_then(|c| c.color.clone());
+    if admitted.targets.is_empty() {
+        let why: Vec<String> = admitted
+            .skipped
+            .iter()
+            .map(|(n, r)| format!("{n}: {r}"))
+            .collect();
+        return Err(CliError::refused(format!(
+            "no selected context may run {}; nothing was changed ({})",
+            A::NAME,
+            why.join("; ")
+        ))
+        .with_hint(
+            "name a protected context literally with --context NAME, or check allowed-actions in the contexts file",
+        ));
+    }
+    let names = admitted.targets.clone();
+    let slots: Vec<(String, Slot)> = set
+        .targets
+        .iter()
+        .filter_map(|t| {
+            if let Some(i) = names.iter().position(|n| *n == t.name) {
+                Some((t.name.clone(), Slot::Target(i)))
+            } else {
+                admitted
+                    .skipped
+                    .iter()
+                    .find(|(n, _)| *n == t.name)
+                    .map(|(n, r)| (n.clone(), Slot::Skipped(r.clone())))
+            }
+        })
+        .collect();
+    let resolved = targets(config, settings, &names);
+    let rt = runtime();
+    let action = Arc::new(action);
+    let cs = ConnSettings::from(settings);
+
+    // 1. Pre-flight: connect to every target and measure, concurrently.
+    // Budgets are per round trip (the connection's response timeout).
+    let pre: Vec<Pre<A::Plan>> =
+        rt.block_on(fan_out(&names, settings.max_concurrency, None, |i| {
+            let target = resolved[i].clone();
+            let action = action.clone();
+            async move {
+                let t = target?;
+                let conn = Conn::open(&t.ep, cs.connect_timeout, cs.timeout, cs.verbose).await?;
+                let plan = action.plan(&conn, &t).await?;
+                Ok((conn, t, Arc::new(plan)))
+            }
+        }));
+    let views: Vec<Option<PlanView>> = pre
+        .iter()
+        .map(|r| r.as_ref().ok().map(|(_, _, plan)| action.view(plan)))
+        .collect();
+
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let prompting = w.yes_i_typed.is_none() && interactive && !w.dry_run;
+    if !p.quiet || prompting {
+        print_plan::<A>(
+            settings,
+            &action.headline(),
+            &action.notes(),
+            &slots,
+            &pre,
+            &views,
+            &color_of,
+            w.dry_run,
+        );
+    }
+
+    // 2. --dry-run stops here.
+    if w.dry_run {
+        let results: Vec<ResultItem> = slots
+            .iter()
+            .map(|(name, slot)| {
+                let mut it = item(name, color_of(name), A::COUNTS);
+                match slot {
+                    Slot::Skipped(r) => it.reason = Some(r.clone()),
+                    Slot::Target(i) => match &pre[*i] {
+                        Ok((_, _, plan)) => {
+                            it.status = Status::Ok;
+                            fill_counts(&mut it, &action.dry_counts(plan));
+                            it.warnings = views[*i]
+                                .as_ref()
+                                .map(|v| v.warnings.clone())
+                                .unwrap_or_default();
+                        }
+                        Err(e) => fail(&mut it, e),
+                    },
+                }
+                it
+            })
+            .collect();
+        return finish::<A>(settings, ActionResult::new(A::NAME, true, false, results));
+    }
+
+    // 3./4. The typed confirmation: exactly the target set.
+    let typed = match &w.yes_i_typed {
+        Some(t) => t.clone(),
+        None if interactive => gate::prompt(&names)?,
+        None => {
+            return Err(CliError::refused(format!(
+                "{} changes Redis and stdin is not a terminal, so it cannot ask; nothing was changed",
+                A::NAME
+            ))
+            .with_hint(format!(
+                "to confirm from a script, name exactly the targets: --yes-i-typed={}",
+                names.join(",")
+            )));
+        }
+    };
+    gate::confirm(&names, &typed)?;
+
+    // The audit log must be writable before anything changes.
+    let audit_path = audit::path(config.audit_log.as_deref());
+    audit::open(&audit_path).map_err(|e| {
+        CliError::failure(format!(
+            "cannot open the audit log {}: {e}; nothing was changed",
+            audit_path.display()
+        ))
+        .with_hint("set audit-log: in the contexts file to a writable path")
+    })?;
+
+    // 5. The writes, step by step.
+    let canary_first = set
+        .typed_order
+        .iter()
+        .find_map(|n| names.iter().position(|t| t == n))
+        .unwrap_or(0);
+    let steps = strategy::steps(w.strategy, names.len(), canary_first, w.max_parallel);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let bars = progress_bars::<A>(settings, &names, &views);
+    let args = audit::scrub_args(&std::env::args().collect::<Vec<_>>());
+    let pre = Arc::new(pre);
+    let (outcomes, stopped_by) = rt.block_on(async {
+        let int = interrupted.clone();
+        let signals = tokio::spawn(async move { watch_signals(int).await });
+        let mut done: Vec<Option<(Applied, Duration)>> = (0..names.len()).map(|_| None).collect();
+        let mut stopped_by: Option<String> = None;
+        for (si, step) in steps.iter().enumerate() {
+            if si > 0
+                && let Some(pause) = w.pause
+                && stopped_by.is_none()
+            {
+                let until = Instant::now() + pause;
+                while Instant::now() < until && !interrupted.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
+                }
+            }
+            if interrupted.load(Ordering::SeqCst) || stopped_by.is_some() {
+                break;
+            }
+            let sem = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrency.max(1)));
+            let mut set = tokio::task::JoinSet::new();
+            for &i in step {
+                let pre = pre.clone();
+                let action = action.clone();
+                let sem = sem.clone();
+                let st = Step {
+                    interrupted: interrupted.clone(),
+                    progress: bars[i].clone(),
+                };
+                set.spawn(async move {
+                    let _permit = sem.acquire_owned().await.expect("never closed");
+                    if st.interrupted() {
+                        return (i, None);
+                    }
+                    let (conn, t, plan) = match &pre[i] {
+                        Ok(x) => x.clone(),
+                        Err(_) => return (i, None),
+                    };
+                    let started = Instant::now();
+                    let applied = action.apply(&conn, &t, &plan, st.clone()).await;
+                    st.progress.finish_and_clear();
+                    (i, Some((applied, started.elapsed())))
+                });
+            }
+            while let Some(j) = set.join_next().await {
+                if let Ok((i, r)) = j {
+                    done[i] = r;
+                }
+            }
+            if strategy::stops_on_failure(w.strategy) {
+                for &i in step {
+                    let failed = match (&pre[i], &done[i]) {
+                        (Err(_), _) => true,
+                        (Ok(_), Some((a, _))) => a.error.is_some(),
+                        _ => false,
+                    };
+                    if failed && stopped_by.is_none() {
+                        stopped_by = Some(names[i].clone());
+                    }
+                }
+            }
+        }
+        signals.abort();
+        (done, stopped_by)
+    });
+    // Targets never started: why.
+    let not_started = if interrupted.load(Ordering::SeqCst) {
+        "interrupted (Ctrl-C) before it started".to_string()
+    } else if let Some(n) = &stopped_by {
+        format!(
+            "not reached: --strategy {} stopped after {n} failed",
+            strategy_name(w.strategy)
+        )
+    } else {
+        "not reached".to_string()
+    };
+
+    // 6. Results and audit lines.
+    let user = audit::os_user();
+    let host = audit::host();
+    let now = || jiff::Timestamp::now().to_string();
+    let mut results = Vec::with_capacity(slots.len());
+    for (name, slot) in &slots {
+        let mut it = item(name, color_of(name), A::COUNTS);
+        match slot {
+            Slot::Skipped(r) => it.reason = Some(r.clone()),
+            Slot::Target(i) => match (&pre[*i], &outcomes[*i]) {
+                (Err(e), _) => fail(&mut it, e),
+                (Ok(_), None) => it.reason = Some(not_started.clone()),
+                (Ok(_), Some((a, took))) => {
+                    fill_counts(&mut it, &a.counts);
+                    it.backup_key = a.backup_key.clone();
+                    it.warnings = a.warnings.clone();
+                    it.duration_ms = ms(*took);
+                    match &a.error {
+                        None => it.status = Status::Ok,
+                        Some(e) => fail(&mut it, e),
+                    }
+                    let line = audit::AuditLine {
+                        time: now(),
+                        user: user.clone(),
+                        host: host.clone(),
+                        action: A::NAME.to_string(),
+                        context: name.clone(),
+                        args: args.clone(),
+                        before: a.before.clone(),
+                        after: a.after.clone(),
+                        result: it.status.as_str().to_string(),
+                        reason: it.reason.clone(),
+                        duration_ms: it.duration_ms,
+                    };
+                    if let Err(e) = audit::append(&audit_path, &line) {
+                        p.warn(&format!(
+                            "could not append to the audit log {}: {e}",
+                            audit_path.display()
+                        ));
+                    }
+                }
+            },
+        }
+        results.push(it);
+    }
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let code = finish::<A>(
+        settings,
+        ActionResult::new(A::NAME, false, was_interrupted, results),
+    )?;
+    Ok(if was_interrupted {
+        ExitCode::Interrupted
+    } else {
+        code
+    })
+}
+
+fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Parallel => "parallel",
+        Strategy::Rolling => "rolling",
+        Strategy::Canary => "canary",
+    }
+}
+
+/// Ctrl-C (or SIGTERM) once: stop starting targets and steps; twice: exit
+/// now (server-side steps already sent still finish on the server).
+async fn watch_signals(flag: Arc<AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting now");
+            std::process::exit(ExitCode::Interrupted as i32);
+        }
+        eprintln!(
+            "interrupted: finishing the steps in flight, starting nothing new (Ctrl-C again to exit now)"
+        );
+    }
+}
+
+/// One progress bar per target on a terminal; hidden bars otherwise.
+fn progress_bars<A: Action>(
+    settings: &Settings,
+    names: &[String],
+    views: &[Option<PlanView>],
+) -> Vec<ProgressBar> {
+    let show = A::PROGRESS && !settings.printer.quiet && std::io::stderr().is_terminal();
+    if !show {
+        return names.iter().map(|_| ProgressBar::hidden()).collect();
+    }
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    let style = ProgressStyle::with_template(&format!(
+        "{{prefix:{width}}} [{{bar:30}}] {{pos}}/{{len}} jobs {{per_sec}} eta {{eta}}"
+    ))
+    .expect("a valid template")
+    .progress_chars("=> ");
+    names
+        .iter()
+        .zip(views)
+        .map(|(n, v)| {
+            let bar = multi.add(ProgressBar::new(v.as_ref().map_or(0, |v| v.count)));
+            bar.set_style(style.clone());
+            bar.set_prefix(n.clone());
+            bar
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_plan<A: Action>(
+    settings: &Settings,
+    headline: &str,
+    notes: &[String],
+    slots: &[(String, Slot)],
+    pre: &[Pre<A::Plan>],
+    views: &[Option<PlanView>],
+    color_of: &dyn Fn(&str) -> Option<String>,
+    dry_run: bool,
+) {
+    let mut printer = settings.printer.clone();
+    printer.color = settings.stderr_color;
+    printer.no_headers = false;
+    let mut rows = Vec::new();
+    let mut total = 0u64;
+    let mut measured = 0usize;
+    let mut warnings = Vec::new();
+    for (name, slot) in slots {
+        let color = color_of(name);
+        let row = match slot {
+            Slot::Skipped(r) => vec![
+                Styled::colored(name, color.as_deref()),
+                "-".into(),
+                Styled::colored(format!("skipped: {r}"), Some("yellow")),
+            ],
+            Slot::Target(i) => match (&pre[*i], &views[*i]) {
+                (Ok(_), Some(v)) => {
+                    total += v.count;
+                    measured += 1;
+                    warnings.extend(v.warnings.iter().map(|w| format!("{name}: {w}")));
+                    vec![
+                        Styled::colored(name, color.as_deref()),
+                        v.count.to_string().into(),
+                        v.detail.clone().into(),
+                    ]
+                }
+                (Err(e), _) => vec![
+                    Styled::colored(name, color.as_deref()),
+                    "-".into(),
+                    Styled::colored(
+                        format!("error: {}: {} (left alone)", e.kind, e.message),
+                        Some("red"),
+                    ),
+                ],
+                _ => continue,
+            },
+        };
+        rows.push(row);
+    }
+    let table = printer.render_table(&["CONTEXT", "JOBS", "PLAN"], rows);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{}{headline}\n\n",
+        if dry_run { "dry run: " } else { "" }
+    ));
+    for line in table.lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\ntotal: {total} job{} on {measured} context{}\n",
+        if total == 1 { "" } else { "s" },
+        if measured == 1 { "" } else { "s" }
+    ));
+    for n in notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    eprint!("{out}");
+}
+
+/// Prints the result and folds it into an exit code.
+fn finish<A: Action>(settings: &Settings, doc: ActionResult) -> Result<ExitCode> {
+    let p = &settings.printer;
+    let mut outcome = Outcome::default();
+    for r in &doc.results {
+        match r.status {
+            Status::Ok => outcome.succeeded += 1,
+            Status::Error => outcome.failed += 1,
+            Status::Skipped => {}
+        }
+    }
+    match p.format {
+        crate::cli::OutputFormat::Json | crate::cli::OutputFormat::Yaml => p.document(&doc)?,
+        crate::cli::OutputFormat::Name => p.names(
+            doc.results
+                .iter()
+                .filter(|r| r.status == Status::Ok)
+                .map(|r| format!("{}/{}", r.context, A::NAME)),
+        )?,
+        _ => {
+            let (headers, rows) = doc.table(A::COUNTS, A::KEEPS_BACKUPS);
+            let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+            p.table(&h, rows)?;
+        }
+    }
+    let mut code = outcome.exit_code();
+    if outcome.succeeded == 0 && outcome.failed == 0 {
+        code = ExitCode::Ok;
+    }
+    Ok(code)
+}

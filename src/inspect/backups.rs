@@ -1,0 +1,128 @@
+//! `qctl get backups`: the DLQ backups `purge-dlq` kept, per context
+//! (`BackupList`), newest first.
+
+use super::clusters::age;
+use super::list::{ListRun, ListView};
+use super::read::{ReadTarget, Reader};
+use crate::cli::GetBackupsArgs;
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{ContextError, ExitCode, Result};
+use crate::output::Styled;
+use crate::settings::Settings;
+use crate::systems::lists::{self, Backup};
+use serde::Serialize;
+
+/// A `BackupList` item.
+#[derive(Debug, Serialize)]
+pub struct BackupItem {
+    pub context: String,
+    pub key: String,
+    /// The dead-letter list it was taken from.
+    pub queue_key: String,
+    pub jobs: u64,
+    /// When the purge happened (from the key's name).
+    pub created: Option<String>,
+    pub age_s: Option<f64>,
+    /// Seconds until Redis frees it; null when it never expires.
+    pub expires_in_s: Option<f64>,
+    #[serde(skip)]
+    pub color: Option<String>,
+}
+
+pub struct BackupsOut {
+    context: String,
+    color: Option<String>,
+    key: String,
+    backups: Vec<Backup>,
+    now: jiff::Timestamp,
+}
+
+pub struct BackupsReader;
+
+impl Reader for BackupsReader {
+    type Out = BackupsOut;
+    async fn read(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<BackupsOut, ContextError> {
+        let key = t.system.dead_letter().key;
+        let backups = lists::backups(conn, &key)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        Ok(BackupsOut {
+            context: t.context().to_string(),
+            color: t.color.clone(),
+            key,
+            backups,
+            now: jiff::Timestamp::now(),
+        })
+    }
+}
+
+pub struct BackupsView;
+
+impl ListView for BackupsView {
+    type Out = BackupsOut;
+    type Item = BackupItem;
+    const KIND: &'static str = "BackupList";
+
+    fn items(&self, out: BackupsOut) -> (Vec<BackupItem>, Vec<String>) {
+        let items = out
+            .backups
+            .into_iter()
+            .map(|b| BackupItem {
+                context: out.context.clone(),
+                queue_key: out.key.clone(),
+                jobs: b.jobs,
+                created: b.created.map(|t| t.to_string()),
+                age_s: b.created.map(|t| {
+                    (out.now.as_millisecond() - t.as_millisecond()).max(0) as f64 / 1000.0
+                }),
+                expires_in_s: b.ttl_ms.map(|ms| ms as f64 / 1000.0),
+                key: b.key,
+                color: out.color.clone(),
+            })
+            .collect();
+        (items, Vec::new())
+    }
+
+    fn headers(&self, wide: bool) -> Vec<&'static str> {
+        let mut h = vec!["CONTEXT", "KEY", "JOBS", "AGE", "EXPIRES"];
+        if wide {
+            h.push("CREATED");
+        }
+        h
+    }
+
+    fn row(&self, b: &BackupItem, wide: bool) -> Vec<Styled> {
+        let mut row = vec![
+            Styled::colored(&b.context, b.color.as_deref()),
+            b.key.clone().into(),
+            b.jobs.to_string().into(),
+            b.age_s
+                .map(|s| age(Some(s as u64)))
+                .unwrap_or_default()
+                .into(),
+            match b.expires_in_s {
+                Some(s) => format!("in {}", age(Some(s as u64))),
+                None => "never".into(),
+            }
+            .into(),
+        ];
+        if wide {
+            row.push(b.created.clone().unwrap_or_default().into());
+        }
+        row
+    }
+
+    fn name(&self, b: &BackupItem) -> String {
+        format!("{}/{}", b.context, b.key)
+    }
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &GetBackupsArgs) -> Result<ExitCode> {
+    ListRun::for_selection(config, settings, &args.watch, "qctl get backups")?
+        .run(BackupsReader, &BackupsView)
+}
