@@ -261,6 +261,26 @@ fn batch_id() -> String {
     format!("{:016x}", h.finish())
 }
 
+/// Crash injection for the tests of the cross-slot protocol:
+/// `QCTL_FAULT=requeue-after-stage:N` (or `requeue-after-push:N`) aborts the
+/// process, like `kill -9`, right after step (1) (or (2)) of its Nth batch.
+fn fault(point: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BATCHES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    let Ok(spec) = std::env::var("QCTL_FAULT") else {
+        return;
+    };
+    let Some((p, n)) = spec.split_once(':') else {
+        return;
+    };
+    let slot = usize::from(point == "requeue-after-push");
+    let seen = BATCHES[slot].fetch_add(1, Ordering::SeqCst) + 1;
+    if p == point && n.parse::<u64>().ok() == Some(seen) {
+        eprintln!("QCTL_FAULT: aborting at {point} of batch {seen}");
+        std::process::abort();
+    }
+}
+
 /// One step of at most `window` jobs, moving at most `room`.
 pub async fn step(
     conn: &Conn,
@@ -308,6 +328,7 @@ pub async fn step(
                 _ => Vec::new(),
             })
             .collect();
+        fault("requeue-after-stage");
         finish_staged(conn, k, &k.dst, &batch, &marker, jobs).await?;
     }
     Ok(counted)
@@ -337,6 +358,7 @@ async fn finish_staged(
         .arg(RECEIPT_TTL_MS)
         .ignore();
     let _: Vec<Value> = conn.pipe_slot(&p).await?;
+    fault("requeue-after-push");
     clear_staged(conn, k, marker).await?;
     let _: i64 = conn.query(redis::cmd("DEL").arg(&receipt)).await?;
     Ok(())
