@@ -74,7 +74,7 @@ pub fn prompt(targets: &[String]) -> Result<String, CliError> {
             if n == 1 { "" } else { "s" }
         ))
         .allow_empty(true)
-        .report(false)
+        .report(true)
         .interact_text_on(&term)
         .map_err(|e| {
             let dialoguer::Error::IO(io) = e;
