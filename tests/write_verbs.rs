@@ -21,6 +21,21 @@ fn payload(id: &str, path: &str, retries: u32) -> String {
     )
 }
 
+/// `n` jobs `<prefix>-<i>`; every `every`th one (from 0) has a filepath
+/// under /data/invoices/, the others under /data/reports/.
+fn invoices_every(prefix: &str, n: usize, every: usize, retries: u32) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let path = if i % every == 0 {
+                "/data/invoices/a.pdf"
+            } else {
+                "/data/reports/b.pdf"
+            };
+            payload(&format!("{prefix}-{i}"), path, retries)
+        })
+        .collect()
+}
+
 /// LPUSHes `jobs` to `key` in chunks (one key: fine on a cluster too).
 fn push_all<C: redis::ConnectionLike>(c: &mut C, key: &str, jobs: &[String]) {
     for chunk in jobs.chunks(500) {
@@ -265,19 +280,7 @@ fn every_refusal_leaves_redis_untouched() {
 #[test]
 fn a_dry_run_sends_no_write() {
     let f = fleet(0);
-    let jobs: Vec<String> = (0..40)
-        .map(|i| {
-            payload(
-                &format!("d-{i}"),
-                if i % 4 == 0 {
-                    "/data/invoices/x"
-                } else {
-                    "/data/y"
-                },
-                1,
-            )
-        })
-        .collect();
+    let jobs = invoices_every("d", 40, 4, 1);
     push_all(&mut f.a.conn(), DLQ, &jobs);
     // A backup to restore from.
     let _: () = redis::cmd("RPUSH")
@@ -610,19 +613,7 @@ fn assert_exactly_once<C: redis::ConnectionLike>(c: &mut C, keys: &[String], wan
 fn requeue_while_workers_consume_loses_and_doubles_nothing() {
     let f = fleet(0);
     let n = 3000;
-    let jobs: Vec<String> = (0..n)
-        .map(|i| {
-            payload(
-                &format!("j-{i}"),
-                if i % 2 == 0 {
-                    "/data/invoices/a.pdf"
-                } else {
-                    "/data/reports/b.pdf"
-                },
-                3,
-            )
-        })
-        .collect();
+    let jobs = invoices_every("j", n, 2, 3);
     let ids = ids_of(&jobs);
     push_all(&mut f.a.conn(), DLQ, &jobs);
     let client = f.a.client();
@@ -943,7 +934,7 @@ contexts:
     assert_eq!(code, 0, "{doc}");
     assert_eq!((len(&s1), len(&s3)), (0, 0));
     // --pause without a stepped strategy is a usage error.
-    let (code, _, _) = run_json_or_empty(
+    let (code, _, _) = run_raw(
         &ws,
         &cfg,
         &["purge-dlq", "-A", "--pause", "1s", "--dry-run"],
@@ -951,11 +942,7 @@ contexts:
     assert_eq!(code, 2);
 }
 
-fn run_json_or_empty(
-    ws: &Workspace,
-    cfg: &std::path::Path,
-    args: &[&str],
-) -> (i32, String, String) {
+fn run_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = ws
         .qctl()
         .arg("--config")
@@ -964,7 +951,7 @@ fn run_json_or_empty(
         .output()
         .unwrap();
     (
-        out.status.code().unwrap(),
+        out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )

@@ -18,3 +18,20 @@ mod strategy;
 
 pub use result::{ActionResult, Status};
 pub use run::{Action, Applied, PlanView, Step, run};
+
+use crate::connect::Conn;
+use crate::error::{ContextError, ErrorKind};
+use crate::systems::lists::{ListState, list_state};
+
+/// The length of the list at `key` (0 when missing); a key of another type
+/// fails the target: a write verb never touches what it does not know.
+pub(crate) async fn list_length(conn: &Conn, key: &str) -> Result<u64, ContextError> {
+    match list_state(conn, key).await.map_err(|e| conn.error(&e))? {
+        ListState::List(n) => Ok(n),
+        ListState::WrongType(kind) => Err(ContextError {
+            context: conn.context.clone(),
+            kind: ErrorKind::Redis,
+            message: format!("{key} holds a {kind}, not a list: qctl leaves it alone"),
+        }),
+    }
+}

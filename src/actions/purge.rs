@@ -8,10 +8,10 @@ use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::PurgeDlqArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
-use crate::error::{ContextError, ErrorKind, ExitCode, Result};
+use crate::error::{ContextError, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
-use crate::systems::lists::{self, ListState};
+use crate::systems::lists;
 use serde_json::json;
 use std::time::Duration;
 
@@ -30,14 +30,6 @@ pub struct PurgePlan {
     /// lists, and when CONFIG GET is allowed).
     sync_expiry: bool,
     memory_bytes: Option<u64>,
-}
-
-fn wrong_type(conn: &Conn, key: &str, kind: &str) -> ContextError {
-    ContextError {
-        context: conn.context.clone(),
-        kind: ErrorKind::Redis,
-        message: format!("{key} holds a {kind}, not a list: qctl leaves it alone"),
-    }
 }
 
 pub(crate) fn human_bytes(b: u64) -> String {
@@ -81,13 +73,7 @@ impl Action for PurgeDlq {
         t: &ReadTarget,
     ) -> std::result::Result<PurgePlan, ContextError> {
         let key = t.system.dead_letter().key;
-        let length = match lists::list_state(conn, &key)
-            .await
-            .map_err(|e| conn.error(&e))?
-        {
-            ListState::List(n) => n,
-            ListState::WrongType(kind) => return Err(wrong_type(conn, &key, &kind)),
-        };
+        let length = super::list_length(conn, &key).await?;
         let mut sync_expiry = false;
         let mut memory_bytes = None;
         if self.keep.is_some() && length >= LARGE {

@@ -12,7 +12,6 @@ use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use crate::systems::glob::Glob;
-use crate::systems::lists::{self, ListState};
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT, WINDOW};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
@@ -97,26 +96,8 @@ impl Action for Requeue {
             ));
         }
         let keys = MoveKeys::new(&src, &dst);
-        let mut length = 0;
-        for key in [&src, &dst] {
-            match lists::list_state(conn, key)
-                .await
-                .map_err(|e| conn.error(&e))?
-            {
-                ListState::List(n) => {
-                    if key == &src {
-                        length = n;
-                    }
-                }
-                ListState::WrongType(kind) => {
-                    return Err(cerr(
-                        conn,
-                        ErrorKind::Redis,
-                        format!("{key} holds a {kind}, not a list: qctl leaves it alone"),
-                    ));
-                }
-            }
-        }
+        let length = super::list_length(conn, &src).await?;
+        super::list_length(conn, &dst).await?;
         let left = mv::leftovers(conn, &keys)
             .await
             .map_err(|e| conn.error(&e))?;

@@ -11,7 +11,7 @@ use crate::contexts::Config;
 use crate::error::{ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
-use crate::systems::lists::{self, Backup, ListState};
+use crate::systems::lists::{self, Backup};
 use serde_json::json;
 
 /// Jobs per restore step.
@@ -47,19 +47,7 @@ impl Action for RestoreDlq {
         t: &ReadTarget,
     ) -> std::result::Result<RestorePlan, ContextError> {
         let key = t.system.dead_letter().key;
-        let length = match lists::list_state(conn, &key)
-            .await
-            .map_err(|e| conn.error(&e))?
-        {
-            ListState::List(n) => n,
-            ListState::WrongType(kind) => {
-                return Err(ContextError {
-                    context: conn.context.clone(),
-                    kind: ErrorKind::Redis,
-                    message: format!("{key} holds a {kind}, not a list: qctl leaves it alone"),
-                });
-            }
-        };
+        let length = super::list_length(conn, &key).await?;
         let all = lists::backups(conn, &key)
             .await
             .map_err(|e| conn.error(&e))?;
