@@ -1139,3 +1139,47 @@ fn ctrl_c_stops_starting_targets_and_exits_130() {
     assert!(r["b"]["reason"].as_str().unwrap().contains("interrupted"));
     assert_eq!(lrange(&mut f.b.conn(), DLQ).len(), 3);
 }
+
+#[test]
+fn progress_bars_only_on_a_terminal() {
+    let f = fleet(0);
+    push_all(&mut f.a.conn(), DLQ, &invoices_every("p", 3000, 1, 0));
+    // Off a terminal: no bar.
+    let (code, _, stderr) = qctl(
+        &f,
+        &[
+            "requeue",
+            "--context",
+            "a",
+            "--to",
+            "low",
+            "--limit",
+            "1000",
+            "--yes-i-typed=a",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("/1000 jobs"), "{stderr}");
+    // On a terminal: a bar per target, on stderr.
+    let cmdline = format!(
+        "{} --config {} requeue --context a --to low --limit 2000 --yes-i-typed=a",
+        common::workspace::qctl_bin().display(),
+        f.cfg.display()
+    );
+    let std = f.ws.qctl_std();
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &cmdline, "/dev/null"])
+        .envs(
+            std.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .env("TERM", "xterm")
+        .current_dir(f.ws.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("/2000 jobs"), "no progress bar: {text}");
+    assert_eq!(lrange(&mut f.a.conn(), "jobqueue:low_priority").len(), 3000);
+}
