@@ -157,18 +157,7 @@ contexts:
 }
 
 fn qctl(f: &Fleet, args: &[&str]) -> (i32, String, String) {
-    let out =
-        f.ws.qctl()
-            .arg("--config")
-            .arg(&f.cfg)
-            .args(args)
-            .output()
-            .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_raw(&f.ws, &f.cfg, args)
 }
 
 #[test]
@@ -1182,4 +1171,56 @@ fn progress_bars_only_on_a_terminal() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("/2000 jobs"), "no progress bar: {text}");
     assert_eq!(lrange(&mut f.a.conn(), "jobqueue:low_priority").len(), 3000);
+}
+
+#[test]
+fn a_held_lock_or_a_dlq_of_another_type_fails_only_that_target() {
+    let f = fleet(3);
+    // Another run (on another host) holds b's requeue lock.
+    let _: () = redis::cmd("SET")
+        .arg("{jobqueue:dead_letter}:qctl-requeue:lock")
+        .arg("elsewhere 1 run")
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut f.b.conn())
+        .unwrap();
+    let (code, stdout, stderr) = qctl(
+        &f,
+        &[
+            "requeue",
+            "--context",
+            "a,b",
+            "--to",
+            "high",
+            "--yes-i-typed=a,b",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("another requeue holds the lock"),
+        "the plan warns: {stderr}"
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let r = results(&doc);
+    assert_eq!(r["a"]["moved"], 3);
+    assert_eq!(r["b"]["status"], "error");
+    assert!(
+        r["b"]["reason"].as_str().unwrap().contains("elsewhere"),
+        "{doc}"
+    );
+    assert_eq!(lrange(&mut f.b.conn(), DLQ).len(), 3, "b untouched");
+    // A DLQ key of another type is left alone.
+    let _: () = redis::cmd("DEL").arg(DLQ).query(&mut f.a.conn()).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(DLQ)
+        .arg("not a list")
+        .query(&mut f.a.conn())
+        .unwrap();
+    let (code, _, stderr) = qctl(&f, &["purge-dlq", "--context", "a", "--yes-i-typed=a"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("holds a string, not a list"), "{stderr}");
+    let v: String = redis::cmd("GET").arg(DLQ).query(&mut f.a.conn()).unwrap();
+    assert_eq!(v, "not a list");
 }
