@@ -64,6 +64,7 @@ seed "$staging" 5 0 0 20 2 0
 cat >"$dir/config.yaml" <<YAML
 apiVersion: qctl/v1
 current-context: staging
+audit-log: $dir/audit.log
 clusters:
   - { name: prod-us-east, server: "redis://127.0.0.1:$prod/0" }
   - { name: prod-eu, server: "redis://127.0.0.1:$down/0" }
@@ -96,3 +97,12 @@ run get queues --context prod-us-east,staging
 run get workers --context prod-us-east --state orphaned
 run get jobs high -n 3 --context prod-us-east
 run compare staging prod-us-east --sample 2s --exit-code
+# The write gate: a dry run, a refusal off a terminal, then a confirmed
+# purge (a backup is kept 24h) and its restore. prod-* are protected: -A
+# skips them, naming one literally makes it a target.
+run purge-dlq -A --dry-run --connect-timeout 500ms
+run purge-dlq --context prod-us-east
+run purge-dlq --context prod-us-east --yes-i-typed=prod-us-east
+run get backups --context prod-us-east
+run restore-dlq --context prod-us-east --yes-i-typed=prod-us-east
+run requeue --context prod-us-east --to high --limit 5 --dry-run

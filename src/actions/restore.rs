@@ -82,13 +82,17 @@ impl Action for RestoreDlq {
             },
             Some(b) => PlanView {
                 count: b.jobs,
-                detail: format!(
-                    "{} -> {} (now {} job{}; the restored ones go after them)",
-                    b.key,
-                    p.key,
-                    p.length,
-                    if p.length == 1 { "" } else { "s" }
-                ),
+                detail: if p.length == 0 {
+                    format!("{} -> {} (empty now)", b.key, p.key)
+                } else {
+                    format!(
+                        "{} -> {} (now {} job{}; the restored ones are consumed first, being older)",
+                        b.key,
+                        p.key,
+                        p.length,
+                        if p.length == 1 { "" } else { "s" }
+                    )
+                },
                 warnings: Vec::new(),
             },
         }
