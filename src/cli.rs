@@ -124,6 +124,8 @@ pub enum Command {
     RestoreDlq(RestoreDlqArgs),
     /// Move dead-letter jobs back to a work queue, atomically per job
     Requeue(RequeueArgs),
+    /// Copy (or --move) queues and dead letters from one context to others, skipping jobs already there
+    Replicate(ReplicateArgs),
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -223,6 +225,49 @@ pub struct RequeueArgs {
     /// Set the payload's retries to 0 on the way
     #[arg(long)]
     pub reset_retries: bool,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// What `replicate` copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicateWhat {
+    /// The work queues
+    Queues,
+    /// The dead-letter queue
+    DeadLetter,
+    /// An allow-list of Redis CONFIG parameters
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// The context to copy from
+    #[arg(long, value_name = "CONTEXT")]
+    pub from: String,
+    /// The contexts to copy to (comma-separated or repeated); exactly these are the targets
+    #[arg(
+        long,
+        value_name = "CONTEXT[,CONTEXT...]",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub to: Vec<String>,
+    /// What to copy
+    #[arg(long, value_enum, value_name = "WHAT[,WHAT...]", value_delimiter = ',', default_values_t = [ReplicateWhat::Queues])]
+    pub what: Vec<ReplicateWhat>,
+    /// Only these queues (schema names such as high, low); repeatable
+    #[arg(long = "queue", value_name = "NAME")]
+    pub queues: Vec<String>,
+    /// Move instead of copy: jobs leave the source once they are on every target
+    #[arg(long = "move")]
+    pub move_jobs: bool,
+    /// Also align this CONFIG parameter (maxmemory is aligned only when named here)
+    #[arg(long = "config-param", value_name = "NAME")]
+    pub config_params: Vec<String>,
+    /// Make config changes permanent with CONFIG REWRITE
+    #[arg(long)]
+    pub persist: bool,
     #[command(flatten)]
     pub write: WriteArgs,
 }

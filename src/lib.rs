@@ -86,6 +86,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::PurgeDlq(a) => actions::purge::run(&config, &settings, a),
         Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
+        Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
         Command::Version => unreachable!("handled above"),
     }
 }

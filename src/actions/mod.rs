@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod gate;
 pub mod purge;
+pub mod replicate;
 pub mod requeue;
 pub mod restore;
 mod result;
@@ -17,7 +18,7 @@ mod run;
 mod strategy;
 
 pub use result::{ActionResult, Status};
-pub use run::{Action, Applied, PlanView, Step, run};
+pub use run::{Action, Applied, PlanView, Step, run, run_on};
 
 use crate::connect::Conn;
 use crate::error::{ContextError, ErrorKind};

@@ -145,21 +145,41 @@ fn fail(item: &mut ResultItem, e: &ContextError) {
     item.reason = Some(e.message.clone());
 }
 
-/// Runs a write verb through the gate.
+/// Runs a write verb through the gate, on the selection (`--context`,
+/// `-l`, `-A`).
 pub fn run<A: Action>(
     config: &Config,
     settings: &Settings,
     w: &WriteArgs,
     action: A,
 ) -> Result<ExitCode> {
+    check_flags(w)?;
+    let set = crate::select::select(config, &settings.select)?;
+    run_on(config, settings, w, action, set)
+}
+
+/// Gate flags that do not go together (exit 2, before anything else).
+fn check_flags(w: &WriteArgs) -> Result<()> {
     if w.pause.is_some() && w.strategy == Strategy::Parallel {
         return Err(
             CliError::usage("--pause applies to --strategy rolling and canary")
                 .with_hint("add --strategy rolling, or drop --pause"),
         );
     }
+    Ok(())
+}
+
+/// Runs a write verb through the gate on a given target set (a verb with
+/// its own target rules, such as replicate's `--to`).
+pub fn run_on<A: Action>(
+    config: &Config,
+    settings: &Settings,
+    w: &WriteArgs,
+    action: A,
+    set: crate::select::TargetSet,
+) -> Result<ExitCode> {
+    check_flags(w)?;
     let p = &settings.printer;
-    let set = crate::select::select(config, &settings.select)?;
     let admitted = gate::admit(config, &set, A::NAME);
     let color_of = |name: &str| config.context(name).and_then(|c| c.color.clone());
     if admitted.targets.is_empty() {

@@ -9,6 +9,7 @@
 //! ([`Unsupported`]) instead of silently doing nothing. Adding a system is one
 //! module plus one variant of [`System`]; no verb changes.
 
+pub mod copy;
 pub mod glob;
 pub mod gowork;
 pub mod lists;
