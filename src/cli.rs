@@ -33,12 +33,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_concurrency(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
+/// A whole number of at least 1.
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{s}` is not a whole number")),
     }
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    parse_count(s).and_then(|n| usize::try_from(n).map_err(|_| format!("`{s}` is too large")))
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -217,7 +222,7 @@ pub struct RequeueArgs {
     #[arg(long, value_name = "QUEUE")]
     pub to: String,
     /// Move at most N jobs per target (the oldest first)
-    #[arg(long, value_name = "N", value_parser = parse_limit)]
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub limit: Option<u64>,
     /// Only jobs whose whole payload matches this Redis-style glob, e.g. '*"filepath":"/data/invoices/*'
     #[arg(long = "match", value_name = "GLOB")]
@@ -270,14 +275,6 @@ pub struct ReplicateArgs {
     pub persist: bool,
     #[command(flatten)]
     pub write: WriteArgs,
-}
-
-fn parse_limit(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
-    }
 }
 
 /// `--watch` and its interval, on every `get` verb.

@@ -6,8 +6,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const HIGH: &str = "jobqueue:high_priority";
@@ -17,41 +15,8 @@ fn jobs(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| job(&format!("{prefix}-{i}"))).collect()
 }
 
-fn push<C: redis::ConnectionLike>(c: &mut C, key: &str, jobs: &[String]) {
-    for chunk in jobs.chunks(1000) {
-        let _: () = redis::cmd("LPUSH").arg(key).arg(chunk).query(c).unwrap();
-    }
-}
-
-fn lrange<C: redis::ConnectionLike>(c: &mut C, key: &str) -> Vec<String> {
-    redis::cmd("LRANGE")
-        .arg(key)
-        .arg(0)
-        .arg(-1)
-        .query(c)
-        .unwrap()
-}
-
 fn llen<C: redis::ConnectionLike>(c: &mut C, key: &str) -> usize {
     redis::cmd("LLEN").arg(key).query(c).unwrap()
-}
-
-fn results(doc: &Value) -> BTreeMap<String, Value> {
-    doc["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no results: {doc}"))
-        .iter()
-        .map(|r| (r["context"].as_str().unwrap().to_string(), r.clone()))
-        .collect()
-}
-
-fn calls(s: &RedisServer, cmd: &str) -> u64 {
-    let info = s.cli(&["INFO", "commandstats"]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:")))
-        .and_then(|rest| rest.split(',').find_map(|f| f.strip_prefix("calls=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -60,11 +25,11 @@ fn copies_to_standalone_and_cluster_once_and_only_once() {
     let prod = RedisServer::start();
     let cluster = RedisCluster::start();
     let src_jobs = jobs("s", 12_000);
-    push(&mut source.conn(), HIGH, &src_jobs);
-    push(&mut source.conn(), DLQ, &["not json at all".to_string()]);
+    push_all(&mut source.conn(), HIGH, &src_jobs);
+    push_all(&mut source.conn(), DLQ, &["not json at all".to_string()]);
     // prod already has one of the jobs (same id, other bytes) and one of its own.
     let mut p = prod.conn();
-    push(
+    push_all(
         &mut p,
         HIGH,
         &[r#"{"id":"s-5","retries":9}"#.to_string(), job("prod-own")],
@@ -105,26 +70,29 @@ contexts:
         v
     };
     // Dry run: the counts, and no LPUSH anywhere.
-    let lpush = calls(&prod, "lpush");
+    let lpush = command_calls(&prod).get("lpush").copied().unwrap_or(0);
     let (code, doc, stderr) = run_json(&ws, &cfg, &args(&["--dry-run"]));
     assert_eq!(code, 0, "{stderr}");
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["prod"]["copied"], 12_000, "{doc}");
     assert_eq!(r["prod"]["skipped_duplicates"], 1);
     assert_eq!(r["prod-eu"]["copied"], 12_001);
-    assert_eq!(calls(&prod, "lpush"), lpush);
+    assert_eq!(
+        command_calls(&prod).get("lpush").copied().unwrap_or(0),
+        lpush
+    );
     assert_eq!(lrange(&mut p, HIGH), before_prod);
     let mut c = cluster.conn();
     assert_eq!(llen(&mut c, HIGH), 0);
 
     // Off a terminal it needs the exact --to set.
-    let (code, _, stderr) = run_json_raw(&ws, &cfg, &args(&[]));
+    let (code, _, stderr) = run_raw(&ws, &cfg, &args(&[]));
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("--yes-i-typed=prod,prod-eu"), "{stderr}");
 
     let (code, doc, stderr) = run_json(&ws, &cfg, &args(&["--yes-i-typed=prod-eu,prod"]));
     assert_eq!(code, 0, "{stderr}");
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["prod"]["copied"], 12_000);
     assert_eq!(r["prod-eu"]["copied"], 12_001);
     // Appended behind the waiting jobs, in the source's order.
@@ -143,7 +111,7 @@ contexts:
     // A second run copies nothing: everything is a duplicate.
     let (code, doc, _) = run_json(&ws, &cfg, &args(&["--yes-i-typed=prod,prod-eu"]));
     assert_eq!(code, 0);
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["prod"]["copied"], 0);
     assert_eq!(r["prod"]["skipped_duplicates"], 12_001);
     assert_eq!(r["prod-eu"]["copied"], 0);
@@ -151,19 +119,19 @@ contexts:
     assert_eq!(llen(&mut p, HIGH), 12_001);
 
     // Usage: --context does not apply; --to must not name --from.
-    let (code, _, _) = run_json_raw(
+    let (code, _, _) = run_raw(
         &ws,
         &cfg,
         &["replicate", "--from", "staging", "--to", "prod", "-A"],
     );
     assert_eq!(code, 2);
-    let (code, _, _) = run_json_raw(
+    let (code, _, _) = run_raw(
         &ws,
         &cfg,
         &["replicate", "--from", "staging", "--to", "staging"],
     );
     assert_eq!(code, 2);
-    let (code, _, stderr) = run_json_raw(
+    let (code, _, stderr) = run_raw(
         &ws,
         &cfg,
         &["replicate", "--from", "stagin", "--to", "prod"],
@@ -172,28 +140,13 @@ contexts:
     assert!(stderr.contains("did you mean `staging`"), "{stderr}");
 }
 
-fn run_json_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = ws
-        .qctl()
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn a_run_killed_half_way_and_rerun_ends_with_each_job_once() {
     let source = RedisServer::start();
     let target = RedisServer::start();
     let n = 400_000;
     let src_jobs = jobs("k", n);
-    push(&mut source.conn(), HIGH, &src_jobs);
+    push_all(&mut source.conn(), HIGH, &src_jobs);
     let ws = Workspace::new();
     let cfg = ws.write(
         "c.yaml",
@@ -250,7 +203,7 @@ fn a_run_killed_half_way_and_rerun_ends_with_each_job_once() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["t"]["copied"].as_u64().unwrap() as usize, n - partial);
     assert_eq!(
         r["t"]["skipped_duplicates"].as_u64().unwrap() as usize,

@@ -36,22 +36,6 @@ fn invoices_every(prefix: &str, n: usize, every: usize, retries: u32) -> Vec<Str
         .collect()
 }
 
-/// LPUSHes `jobs` to `key` in chunks (one key: fine on a cluster too).
-fn push_all<C: redis::ConnectionLike>(c: &mut C, key: &str, jobs: &[String]) {
-    for chunk in jobs.chunks(500) {
-        let _: () = redis::cmd("LPUSH").arg(key).arg(chunk).query(c).unwrap();
-    }
-}
-
-fn lrange<C: redis::ConnectionLike>(c: &mut C, key: &str) -> Vec<String> {
-    redis::cmd("LRANGE")
-        .arg(key)
-        .arg(0)
-        .arg(-1)
-        .query(c)
-        .unwrap()
-}
-
 /// Calls of every write command so far (INFO commandstats).
 fn write_calls(s: &RedisServer) -> BTreeMap<String, u64> {
     const WRITES: &[&str] = &[
@@ -74,22 +58,10 @@ fn write_calls(s: &RedisServer) -> BTreeMap<String, u64> {
         "script",
         "flushall",
     ];
-    let info = s.cli(&["INFO", "commandstats"]);
-    let mut out = BTreeMap::new();
-    for line in info.lines() {
-        if let Some(rest) = line.strip_prefix("cmdstat_")
-            && let Some((name, stats)) = rest.split_once(':')
-            && WRITES.contains(&name)
-        {
-            let calls = stats
-                .split(',')
-                .find_map(|f| f.strip_prefix("calls="))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            out.insert(name.to_string(), calls);
-        }
-    }
-    out
+    command_calls(s)
+        .into_iter()
+        .filter(|(name, _)| WRITES.contains(&name.as_str()))
+        .collect()
 }
 
 fn ids_of(jobs: &[String]) -> Vec<String> {
@@ -100,15 +72,6 @@ fn ids_of(jobs: &[String]) -> Vec<String> {
                 .and_then(|v| v["id"].as_str().map(String::from))
                 .unwrap_or_else(|| j.clone())
         })
-        .collect()
-}
-
-fn results(doc: &Value) -> BTreeMap<String, Value> {
-    doc["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no results: {doc}"))
-        .iter()
-        .map(|r| (r["context"].as_str().unwrap().to_string(), r.clone()))
         .collect()
 }
 
@@ -235,7 +198,7 @@ fn every_refusal_leaves_redis_untouched() {
     assert_eq!(doc["kind"], "ActionResult");
     assert_eq!(doc["action"], "purge-dlq");
     assert_eq!(doc["dry_run"], false);
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["a"]["status"], "ok");
     assert_eq!(r["a"]["purged"], 5);
     assert_eq!(r["b"]["purged"], 5);
@@ -327,7 +290,7 @@ fn a_dry_run_sends_no_write() {
         assert_eq!(code, 0, "{args:?}: {stderr}");
         let doc: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(doc["dry_run"], true);
-        assert_eq!(results(&doc)["a"][*field], *n, "{args:?}: {doc}");
+        assert_eq!(action_results(&doc)["a"][*field], *n, "{args:?}: {doc}");
         assert!(stderr.contains("dry run"), "{stderr}");
     }
     assert_eq!(write_calls(&f.a), before, "a dry run sent a write command");
@@ -365,7 +328,7 @@ fn purge_keeps_a_backup_that_restore_merges_back() {
         "{stderr}"
     );
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    let r = &results(&doc)["a"];
+    let r = &action_results(&doc)["a"];
     assert_eq!(r["purged"], 20);
     let backup = r["backup_key"].as_str().unwrap().to_string();
     assert!(
@@ -414,7 +377,7 @@ fn purge_keeps_a_backup_that_restore_merges_back() {
     );
     assert_eq!(code, 0, "{stderr}");
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(results(&doc)["a"]["restored"], 20);
+    assert_eq!(action_results(&doc)["a"]["restored"], 20);
     let mut want = new_list.clone();
     want.extend(old_list.iter().cloned());
     assert_eq!(lrange(&mut c, DLQ), want);
@@ -440,8 +403,8 @@ fn purge_keeps_a_backup_that_restore_merges_back() {
     );
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(results(&doc)["a"]["purged"], 23);
-    assert!(results(&doc)["a"].get("backup_key").is_none());
+    assert_eq!(action_results(&doc)["a"]["purged"], 23);
+    assert!(action_results(&doc)["a"].get("backup_key").is_none());
     assert_eq!(write_calls(&f.a)["unlink"], unlinks + 1);
     let (code, stdout, _) = qctl(
         &f,
@@ -457,8 +420,8 @@ fn purge_keeps_a_backup_that_restore_merges_back() {
     );
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(results(&doc)["a"]["purged"], 0);
-    assert!(results(&doc)["a"].get("backup_key").is_none());
+    assert_eq!(action_results(&doc)["a"]["purged"], 0);
+    assert!(action_results(&doc)["a"].get("backup_key").is_none());
 }
 
 #[test]
@@ -491,7 +454,7 @@ fn purge_and_restore_on_a_cluster() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    let r = &results(&doc)["eu"];
+    let r = &action_results(&doc)["eu"];
     assert_eq!(r["purged"], 50);
     let backup = r["backup_key"].as_str().unwrap().to_string();
     let slot = |k: &str| cluster.cli(&["CLUSTER", "KEYSLOT", k]);
@@ -507,7 +470,7 @@ fn purge_and_restore_on_a_cluster() {
         &["restore-dlq", "-A", "--yes-i-typed=eu", "-o", "json"],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(results(&doc)["eu"]["restored"], 50);
+    assert_eq!(action_results(&doc)["eu"]["restored"], 50);
     let got = lrange(&mut c, DLQ);
     assert_eq!(got.len(), 51);
     assert_eq!(ids_of(&got)[0], "new-0");
@@ -626,7 +589,7 @@ fn requeue_while_workers_consume_loses_and_doubles_nothing() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(results(&doc)["a"]["moved"], n / 2);
+    assert_eq!(action_results(&doc)["a"]["moved"], n / 2);
     // The jobs left behind keep their order.
     let odd: Vec<String> = ids
         .iter()
@@ -654,7 +617,7 @@ fn requeue_while_workers_consume_loses_and_doubles_nothing() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(results(&doc)["a"]["moved"], n / 2);
+    assert_eq!(action_results(&doc)["a"]["moved"], n / 2);
     let mut c = f.a.conn();
     assert!(
         wait_for(Duration::from_secs(60), || {
@@ -779,7 +742,7 @@ queue-schemas:
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(results(&doc)["eu"]["status"], "ok");
+    assert_eq!(action_results(&doc)["eu"]["status"], "ok");
     assert!(
         wait_for(Duration::from_secs(60), || {
             let done: usize = redis::cmd("LLEN")
@@ -868,7 +831,7 @@ contexts:
         ],
     );
     assert_eq!(code, 3, "{stderr}");
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["w1"]["status"], "ok");
     assert_eq!(r["w2"]["status"], "error");
     assert_eq!(r["w3"]["status"], "skipped");
@@ -900,7 +863,7 @@ contexts:
         ],
     );
     assert_eq!(code, 1);
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["w2"]["status"], "error");
     assert_eq!(r["w1"]["status"], "skipped");
     assert_eq!(r["w3"]["status"], "skipped");
@@ -929,21 +892,6 @@ contexts:
         &["purge-dlq", "-A", "--pause", "1s", "--dry-run"],
     );
     assert_eq!(code, 2);
-}
-
-fn run_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = ws
-        .qctl()
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
@@ -1122,7 +1070,7 @@ fn ctrl_c_stops_starting_targets_and_exits_130() {
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["interrupted"], true);
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["a"]["status"], "ok");
     assert_eq!(r["b"]["status"], "skipped");
     assert!(r["b"]["reason"].as_str().unwrap().contains("interrupted"));
@@ -1203,7 +1151,7 @@ fn a_held_lock_or_a_dlq_of_another_type_fails_only_that_target() {
         "the plan warns: {stderr}"
     );
     let doc: Value = serde_json::from_str(&stdout).unwrap();
-    let r = results(&doc);
+    let r = action_results(&doc);
     assert_eq!(r["a"]["moved"], 3);
     assert_eq!(r["b"]["status"], "error");
     assert!(
@@ -1223,4 +1171,55 @@ fn a_held_lock_or_a_dlq_of_another_type_fails_only_that_target() {
     assert!(stderr.contains("holds a string, not a list"), "{stderr}");
     let v: String = redis::cmd("GET").arg(DLQ).query(&mut f.a.conn()).unwrap();
     assert_eq!(v, "not a list");
+}
+
+#[test]
+fn dead_targets_are_reported_and_the_others_written() {
+    let live = RedisServer::start();
+    push_all(
+        &mut live.conn(),
+        DLQ,
+        &[payload("a", "/x", 0), payload("b", "/x", 0)],
+    );
+    let closed = ClosedPort::new();
+    let hole = BlackHole::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: live, server: \"{}\" }}\n  - {{ name: gone, server: \"{}\" }}\n  - {{ name: hole, server: \"{}\" }}\ncontexts:\n  - {{ name: live, cluster: live }}\n  - {{ name: gone, cluster: gone }}\n  - {{ name: hole, cluster: hole }}\n",
+            live.url(),
+            closed.url(),
+            hole.url()
+        ),
+    );
+    let (code, stdout, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "purge-dlq",
+            "-A",
+            "--yes-i-typed=live,gone,hole",
+            "--timeout",
+            "500ms",
+            "--connect-timeout",
+            "500ms",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("(left alone)"),
+        "the plan says so: {stderr}"
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let r = action_results(&doc);
+    assert_eq!(r["live"]["status"], "ok");
+    assert_eq!(r["live"]["purged"], 2);
+    assert_eq!(r["gone"]["status"], "error");
+    assert_eq!(r["gone"]["kind"], "refused");
+    assert_eq!(r["hole"]["status"], "error");
+    assert_eq!(r["hole"]["kind"], "timeout");
+    assert_eq!(doc["errors"].as_array().unwrap().len(), 2);
 }

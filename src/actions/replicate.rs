@@ -19,8 +19,8 @@ use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::{ConnSettings, ReadTarget, targets};
 use crate::select::{Target, TargetSet, unknown_context};
 use crate::settings::Settings;
+use crate::systems::System;
 use crate::systems::copy;
-use crate::systems::{QueueRole, System};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -330,12 +330,7 @@ fn target_set(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Res
 /// The schema names of the queues to copy, from the source's schema.
 fn queue_names(system: &System, args: &ReplicateArgs) -> Result<Vec<String>> {
     let mut names = Vec::new();
-    let work: Vec<String> = system
-        .queues()
-        .into_iter()
-        .filter(|q| q.role == QueueRole::Work)
-        .map(|q| q.name)
-        .collect();
+    let work: Vec<String> = system.work_queues().into_iter().map(|q| q.name).collect();
     if args.what.contains(&ReplicateWhat::Queues) {
         if args.queues.is_empty() {
             names.extend(work.iter().cloned());

@@ -265,12 +265,7 @@ fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<(
             }
             None if to.contains(':') => {}
             None => {
-                let names: Vec<String> = system
-                    .queues()
-                    .into_iter()
-                    .filter(|q| q.role == QueueRole::Work)
-                    .map(|q| q.name)
-                    .collect();
+                let names: Vec<String> = system.work_queues().into_iter().map(|q| q.name).collect();
                 let mut e = CliError::usage(format!(
                     "--to {to} is not a work queue of context {name}'s schema"
                 ));
@@ -287,9 +282,8 @@ fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<(
 
 fn work_queues(system: &System) -> String {
     let q: Vec<String> = system
-        .queues()
+        .work_queues()
         .into_iter()
-        .filter(|q| q.role == QueueRole::Work)
         .map(|q| format!("{} ({})", q.name, q.key))
         .collect();
     format!("work queues: {}, or a full key", q.join(", "))

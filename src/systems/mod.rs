@@ -209,6 +209,14 @@ impl System {
         }
     }
 
+    /// The work queues, in priority order.
+    pub fn work_queues(&self) -> Vec<QueueRef> {
+        self.queues()
+            .into_iter()
+            .filter(|q| q.role == QueueRole::Work)
+            .collect()
+    }
+
     /// The dead-letter queue.
     pub fn dead_letter(&self) -> QueueRef {
         match self {

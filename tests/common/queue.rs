@@ -108,3 +108,64 @@ pub fn run_json(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, V
     });
     (out.status.code().unwrap(), v, stderr)
 }
+
+/// LPUSHes `jobs` to `key`, 500 per command (one key: fine on a cluster).
+pub fn push_all<C: redis::ConnectionLike>(c: &mut C, key: &str, jobs: &[String]) {
+    for chunk in jobs.chunks(500) {
+        let _: () = redis::cmd("LPUSH").arg(key).arg(chunk).query(c).unwrap();
+    }
+}
+
+pub fn lrange<C: redis::ConnectionLike>(c: &mut C, key: &str) -> Vec<String> {
+    redis::cmd("LRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .query(c)
+        .unwrap()
+}
+
+/// Calls of every command so far, by name (INFO commandstats).
+pub fn command_calls(s: &super::RedisServer) -> std::collections::BTreeMap<String, u64> {
+    let info = s.cli(&["INFO", "commandstats"]);
+    let mut out = std::collections::BTreeMap::new();
+    for line in info.lines() {
+        if let Some(rest) = line.strip_prefix("cmdstat_")
+            && let Some((name, stats)) = rest.split_once(':')
+        {
+            let calls = stats
+                .split(',')
+                .find_map(|f| f.strip_prefix("calls="))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            out.insert(name.to_string(), calls);
+        }
+    }
+    out
+}
+
+/// An `ActionResult`'s results by context.
+pub fn action_results(doc: &Value) -> std::collections::BTreeMap<String, Value> {
+    doc["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {doc}"))
+        .iter()
+        .map(|r| (r["context"].as_str().unwrap().to_string(), r.clone()))
+        .collect()
+}
+
+/// qctl with `--config cfg`: (exit code, stdout, stderr), whatever stdout holds.
+pub fn run_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
