@@ -527,7 +527,8 @@ impl Conn {
                         }),
                     )
                     .await?;
-                T::from_redis_value(v).map_err(RedisError::from)
+                // A routed command returns an error reply as a value.
+                T::from_redis_value(v.extract_error()?).map_err(RedisError::from)
             }
         }
     }

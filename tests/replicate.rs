@@ -219,3 +219,402 @@ fn a_run_killed_half_way_and_rerun_ends_with_each_job_once() {
     // target is the source in order.
     assert_eq!(got, lrange(&mut source.conn(), HIGH));
 }
+
+fn config_get(c: &mut impl redis::ConnectionLike, p: &str) -> String {
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(p).query(c).unwrap();
+    v.get(1).cloned().unwrap_or_default()
+}
+
+#[test]
+fn move_under_a_worker_fleet_survives_crashes_and_loses_and_doubles_nothing() {
+    let source = RedisServer::start();
+    let prod = RedisServer::start();
+    let cluster = RedisCluster::start();
+    let n = 60_000;
+    let all = jobs("m", n);
+    let ids = ids_of(&all);
+    let mut s = source.conn();
+    push_all(&mut s, HIGH, &all);
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            r#"apiVersion: qctl/v1
+clusters:
+  - {{ name: s, server: "{}" }}
+  - {{ name: p, server: "{}" }}
+  - {{ name: eu, mode: cluster, nodes: [{}] }}
+contexts:
+  - {{ name: staging, cluster: s }}
+  - {{ name: prod, cluster: p }}
+  - {{ name: prod-eu, cluster: eu }}
+"#,
+            source.url(),
+            prod.url(),
+            cluster.seed_urls()[0]
+        ),
+    );
+    let args = [
+        "replicate",
+        "--from",
+        "staging",
+        "--to",
+        "prod,prod-eu",
+        "--queue",
+        "high",
+        "--move",
+        "-o",
+        "json",
+    ];
+    // The source is confirmed like a target.
+    let (code, _, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &[&args[..], &["--yes-i-typed=prod,prod-eu"]].concat(),
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("--yes-i-typed=staging,prod,prod-eu"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run_raw(&ws, &cfg, &[&args[..], &["--strategy", "rolling"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    // A dry run moves nothing.
+    let (code, doc, stderr) = run_json(&ws, &cfg, &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let r = action_results(&doc);
+    assert_eq!(r["staging"]["moved"], n as u64, "{doc}");
+    assert_eq!(r["prod"]["copied"], n as u64);
+    assert_eq!(llen(&mut s, HIGH), n);
+
+    let client = source.client();
+    let workers = Workers::start(4, "jobqueue:", move || client.get_connection().unwrap());
+    let confirm = "--yes-i-typed=prod-eu,staging,prod";
+    let run = |fault: Option<&str>| {
+        let mut cmd = ws.qctl();
+        cmd.arg("--config").arg(&cfg).args(args).arg(confirm);
+        if let Some(f) = fault {
+            cmd.env("QCTL_FAULT", f);
+        }
+        cmd.output().unwrap()
+    };
+    let staging = "{jobqueue:high_priority}:qctl-move:staging";
+    // Killed after claiming its second window (before pushing it) ...
+    let out = run(Some("move-after-claim:2"));
+    assert!(!out.status.success());
+    assert_eq!(
+        llen(&mut s, staging),
+        5000,
+        "the claimed window waits in staging"
+    );
+    // ... then after pushing the window after the recovered one (before
+    // dropping it from staging) ...
+    let out = run(Some("move-after-push:2"));
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(llen(&mut s, staging), 5000);
+    // ... then to the end.
+    let out = run(None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = action_results(&doc);
+    assert_eq!(r["staging"]["status"], "ok", "{doc}");
+    assert!(r["staging"]["moved"].as_u64().unwrap() >= 5000, "{doc}");
+    assert!(
+        r["prod"]["skipped_duplicates"].as_u64().unwrap() >= 5000,
+        "the pushed window is not pushed again: {doc}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || llen(&mut s, HIGH) == 0),
+        "the workers never drained the source"
+    );
+    workers.stop();
+    let completed = ids_of(&lrange(&mut s, "jobqueue:completed"));
+    assert!(
+        !completed.is_empty(),
+        "the workers took nothing: the test proves nothing"
+    );
+    let mut in_flight: Vec<String> = Vec::new();
+    for w in 0..4 {
+        in_flight.extend(ids_of(&lrange(
+            &mut s,
+            &format!("jobqueue:worker:w{w}:processing"),
+        )));
+    }
+    assert!(in_flight.is_empty(), "{in_flight:?}");
+    for k in [staging, "{jobqueue:high_priority}:qctl-move:lock"] {
+        let exists: bool = redis::cmd("EXISTS").arg(k).query(&mut s).unwrap();
+        assert!(!exists, "{k} left behind");
+    }
+    // On each target: what it got plus what the workers did is every job
+    // exactly once.
+    let mut c = cluster.conn();
+    for (name, got) in [
+        ("prod", ids_of(&lrange(&mut prod.conn(), HIGH))),
+        ("prod-eu", ids_of(&lrange(&mut c, HIGH))),
+    ] {
+        assert!(got.len() > 5000, "{name} got {}", got.len());
+        let mut seen = std::collections::BTreeMap::<&String, usize>::new();
+        for id in got.iter().chain(&completed) {
+            *seen.entry(id).or_default() += 1;
+        }
+        let doubled: Vec<_> = seen.iter().filter(|(_, k)| **k > 1).take(5).collect();
+        assert!(doubled.is_empty(), "{name}: doubled {doubled:?}");
+        assert_eq!(
+            seen.len(),
+            ids.len(),
+            "{name}: lost {}",
+            ids.len() - seen.len()
+        );
+    }
+    // Oldest first on the target, as on the source.
+    let got = ids_of(&lrange(&mut prod.conn(), HIGH));
+    let mut order: Vec<usize> = got
+        .iter()
+        .rev()
+        .map(|id| id.trim_start_matches("m-").parse().unwrap())
+        .collect();
+    let sorted = {
+        let mut o = order.clone();
+        o.sort();
+        o
+    };
+    assert_eq!(order, sorted, "the consumer end of prod is the oldest job");
+    order.clear();
+}
+
+#[test]
+fn config_is_aligned_where_allowed_and_maxmemory_only_when_named() {
+    let source = RedisServer::start();
+    let a = RedisServer::start_with(ServerOptions {
+        config_file: true,
+        ..Default::default()
+    });
+    let cluster = RedisCluster::start();
+    let managed = RedisServer::start_with(ServerOptions {
+        acl_users: vec![AclUser {
+            name: "app",
+            password: "app-secret-pw",
+            rules: "on ~* &* +@all -config",
+        }],
+        ..Default::default()
+    });
+    let mut s = source.conn();
+    for (p, v) in [
+        ("maxmemory-policy", "allkeys-lru"),
+        ("hz", "50"),
+        ("notify-keyspace-events", "Ex"),
+        ("maxmemory", "100mb"),
+    ] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(p)
+            .arg(v)
+            .query(&mut s)
+            .unwrap();
+    }
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            r#"apiVersion: qctl/v1
+clusters:
+  - {{ name: s, server: "{}" }}
+  - {{ name: a, server: "{}" }}
+  - {{ name: eu, mode: cluster, nodes: [{}] }}
+  - {{ name: m, server: "{}" }}
+users:
+  - {{ name: app, username: app, password: app-secret-pw }}
+contexts:
+  - {{ name: staging, cluster: s }}
+  - {{ name: prod, cluster: a }}
+  - {{ name: prod-eu, cluster: eu }}
+  - {{ name: managed, cluster: m, user: app }}
+"#,
+            source.url(),
+            a.url(),
+            cluster.seed_urls()[0],
+            managed.url()
+        ),
+    );
+    let base = [
+        "replicate",
+        "--from",
+        "staging",
+        "--to",
+        "prod,prod-eu,managed",
+        "--what",
+        "config",
+        "-o",
+        "json",
+    ];
+    let sets = |srv: &RedisServer| command_calls(srv).get("config|set").copied().unwrap_or(0);
+    let (code, doc, stderr) = run_json(&ws, &cfg, &[&base[..], &["--dry-run"]].concat());
+    assert_eq!(code, 3, "managed refuses CONFIG: {stderr}");
+    let r = action_results(&doc);
+    let changes = r["prod"]["config_changes"].as_array().unwrap();
+    let mut params: Vec<&str> = changes
+        .iter()
+        .map(|c| c["parameter"].as_str().unwrap())
+        .collect();
+    params.sort();
+    assert_eq!(
+        params,
+        ["hz", "maxmemory-policy", "notify-keyspace-events"],
+        "{doc}"
+    );
+    let hz = changes.iter().find(|c| c["parameter"] == "hz").unwrap();
+    assert_eq!(
+        (hz["old"].as_str(), hz["new"].as_str()),
+        (Some("10"), Some("50"))
+    );
+    assert_eq!(
+        r["prod-eu"]["config_changes"].as_array().unwrap().len(),
+        9,
+        "3 on each primary: {doc}"
+    );
+    assert_eq!(r["managed"]["status"], "error");
+    assert!(
+        r["managed"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("refuses CONFIG"),
+        "{doc}"
+    );
+    assert!(stderr.contains("hz 10 -> 50"), "{stderr}");
+    assert!(!stderr.contains("app-secret-pw") && !doc.to_string().contains("app-secret-pw"));
+    assert_eq!(sets(&a), 0, "a dry run sets nothing");
+    assert_eq!(config_get(&mut a.conn(), "hz"), "10");
+
+    // The run: prod and every primary of prod-eu aligned, managed reported.
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[&base[..], &["--yes-i-typed=prod,prod-eu,managed"]].concat(),
+    );
+    assert_eq!(code, 3, "{stderr}");
+    let r = action_results(&doc);
+    assert_eq!(r["prod"]["status"], "ok", "{doc}");
+    assert_eq!(r["prod-eu"]["status"], "ok", "{doc}");
+    assert_eq!(r["managed"]["status"], "error");
+    let mut pa = a.conn();
+    assert_eq!(config_get(&mut pa, "maxmemory-policy"), "allkeys-lru");
+    assert_eq!(config_get(&mut pa, "hz"), "50");
+    assert_eq!(
+        config_get(&mut pa, "notify-keyspace-events"),
+        config_get(&mut s, "notify-keyspace-events")
+    );
+    assert_eq!(
+        config_get(&mut pa, "maxmemory"),
+        "0",
+        "maxmemory is not aligned unless named"
+    );
+    for addr in cluster.addrs() {
+        let out = cluster_node_cli(&addr, &["CONFIG", "GET", "maxmemory-policy"]);
+        assert!(out.contains("allkeys-lru"), "{addr}: {out}");
+    }
+    assert_eq!(config_get(&mut managed.conn(), "hz"), "10");
+
+    // Named: maxmemory alone, and saved with --persist where the server
+    // has a config file.
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+            "--what",
+            "config",
+            "--config-param",
+            "maxmemory",
+            "--persist",
+            "--yes-i-typed=prod",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let changes = action_results(&doc)["prod"]["config_changes"].clone();
+    assert_eq!(changes.as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(changes[0]["parameter"], "maxmemory");
+    assert_eq!(config_get(&mut pa, "maxmemory"), "104857600");
+    let conf = std::fs::read_to_string(a.config_file()).unwrap();
+    assert!(conf.contains("maxmemory 100mb"), "{conf}");
+    // --persist on a server without a config file is that target's error.
+    let (code, doc, _) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "staging",
+            "--to",
+            "prod-eu",
+            "--what",
+            "config",
+            "--persist",
+            "--yes-i-typed=prod-eu",
+            "-o",
+            "json",
+        ],
+    );
+    let r = action_results(&doc);
+    assert_ne!(code, 0, "{doc}");
+    assert_eq!(r["prod-eu"]["status"], "error");
+    let reason = r["prod-eu"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("CONFIG REWRITE") && reason.contains("without a config file"),
+        "{doc}"
+    );
+    // Usage errors.
+    let (code, _, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+            "--what",
+            "config",
+            "--config-param",
+            "requirepass",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("not a parameter replicate aligns"),
+        "{stderr}"
+    );
+    let (code, _, _) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+            "--persist",
+        ],
+    );
+    assert_eq!(code, 2);
+}
+
+fn cluster_node_cli(addr: &str, args: &[&str]) -> String {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let out = std::process::Command::new("redis-cli")
+        .args(["-h", host, "-p", port])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

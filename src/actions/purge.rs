@@ -125,6 +125,7 @@ impl Action for PurgeDlq {
             count: p.length,
             detail,
             warnings,
+            ..PlanView::default()
         }
     }
 

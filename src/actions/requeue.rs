@@ -143,6 +143,7 @@ impl Action for Requeue {
                 p.keys.src, p.length, p.keys.dst
             ),
             warnings,
+            ..PlanView::default()
         }
     }
 
@@ -163,7 +164,7 @@ impl Action for Requeue {
             error: Some(e),
             ..Applied::default()
         };
-        match mv::lock(conn, k, &holder).await {
+        match mv::lock(conn, &k.lock, &holder, "requeue").await {
             Ok(Ok(())) => {}
             Ok(Err(msg)) => return fail(cerr(conn, ErrorKind::Redis, msg), 0),
             Err(e) => return fail(conn.error(&e), 0),
@@ -221,7 +222,7 @@ impl Action for Requeue {
         }
         // Put the set-aside jobs back, even after Ctrl-C.
         let tail = mv::recover(conn, k).await;
-        let _ = mv::unlock(conn, k, &holder).await;
+        let _ = mv::unlock(conn, &k.lock, &holder).await;
         if let (None, Err(e)) = (&error, &tail) {
             error = Some(conn.error(e));
         }
@@ -242,6 +243,7 @@ impl Action for Requeue {
             }),
             error,
             warnings: Vec::new(),
+            ..Applied::default()
         }
     }
 }

@@ -78,7 +78,7 @@ impl Action for RestoreDlq {
             None => PlanView {
                 count: 0,
                 detail: format!("no backup of {}: nothing to restore", p.key),
-                warnings: Vec::new(),
+                ..PlanView::default()
             },
             Some(b) => PlanView {
                 count: b.jobs,
@@ -93,7 +93,7 @@ impl Action for RestoreDlq {
                         if p.length == 1 { "" } else { "s" }
                     )
                 },
-                warnings: Vec::new(),
+                ..PlanView::default()
             },
         }
     }
@@ -151,6 +151,7 @@ impl Action for RestoreDlq {
             after: json!({"key": p.key, "restored": restored}),
             error,
             warnings: Vec::new(),
+            ..Applied::default()
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct ResultItem {
     /// `dry_run` what would; null when the target was never measured.
     #[serde(flatten)]
     pub counts: IndexMap<&'static str, Option<u64>>,
+    /// Fields beyond the counts (replicate's `config_changes`).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_key: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -94,6 +97,12 @@ impl ActionResult {
     pub fn table(&self, counts: &[&'static str], backups: bool) -> (Vec<String>, Vec<Vec<Styled>>) {
         let mut headers = vec!["CONTEXT".to_string(), "STATUS".to_string()];
         headers.extend(counts.iter().map(|c| c.to_uppercase().replace('_', "-")));
+        let extra: Vec<String> = self
+            .results
+            .first()
+            .map(|r| r.extra.keys().cloned().collect())
+            .unwrap_or_default();
+        headers.extend(extra.iter().map(|c| c.to_uppercase().replace('_', "-")));
         if backups {
             headers.push("BACKUP".into());
         }
@@ -121,6 +130,16 @@ impl ActionResult {
                             .map(|n| n.to_string())
                             .unwrap_or_else(|| "-".into())
                             .into(),
+                    );
+                }
+                for f in &extra {
+                    row.push(
+                        match r.extra.get(f) {
+                            Some(serde_json::Value::Array(a)) => a.len().to_string(),
+                            Some(serde_json::Value::Null) | None => "-".into(),
+                            Some(v) => v.to_string(),
+                        }
+                        .into(),
                     );
                 }
                 if backups {

@@ -34,6 +34,9 @@ pub struct PlanView {
     pub detail: String,
     /// Shown under the plan, prefixed with the context.
     pub warnings: Vec<String>,
+    /// Left out of the plan's total (replicate --move's source: its jobs
+    /// are the ones the targets gain).
+    pub not_in_total: bool,
 }
 
 /// What a write did on one target.
@@ -48,6 +51,8 @@ pub struct Applied {
     /// far it got).
     pub error: Option<ContextError>,
     pub warnings: Vec<String>,
+    /// Fields beyond the counts (replicate's `config_changes`).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a running write may look at: Ctrl-C, and its progress bar.
@@ -71,6 +76,19 @@ pub trait Action: Send + Sync + 'static {
     const NAME: &'static str;
     /// The count fields it reports (`purged`, `moved`, ...).
     const COUNTS: &'static [&'static str];
+    /// The count fields of this run, when they depend on its flags.
+    fn counts(&self) -> &'static [&'static str] {
+        Self::COUNTS
+    }
+    /// Fields beyond the counts every result item carries (null until
+    /// measured), such as replicate's `config_changes`.
+    fn extra_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Extra fields a dry run reports: what would change.
+    fn dry_extra(&self, _plan: &Self::Plan) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
     /// Whether results carry a `backup_key` column.
     const KEEPS_BACKUPS: bool = false;
     /// Whether a write is long enough to deserve a progress bar.
@@ -116,7 +134,12 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
-fn item(context: &str, color: Option<String>, counts: &[&'static str]) -> ResultItem {
+fn item(
+    context: &str,
+    color: Option<String>,
+    counts: &[&'static str],
+    extra: &[&'static str],
+) -> ResultItem {
     ResultItem {
         context: context.to_string(),
         status: Status::Skipped,
@@ -126,6 +149,10 @@ fn item(context: &str, color: Option<String>, counts: &[&'static str]) -> Result
             .iter()
             .map(|c| (*c, None))
             .collect::<IndexMap<_, _>>(),
+        extra: extra
+            .iter()
+            .map(|f| (f.to_string(), serde_json::Value::Null))
+            .collect(),
         backup_key: None,
         warnings: Vec::new(),
         duration_ms: 0,
@@ -256,13 +283,14 @@ pub fn run_on<A: Action>(
         let results: Vec<ResultItem> = slots
             .iter()
             .map(|(name, slot)| {
-                let mut it = item(name, color_of(name), A::COUNTS);
+                let mut it = item(name, color_of(name), action.counts(), action.extra_fields());
                 match slot {
                     Slot::Skipped(r) => it.reason = Some(r.clone()),
                     Slot::Target(i) => match &pre[*i] {
                         Ok((_, _, plan)) => {
                             it.status = Status::Ok;
                             fill_counts(&mut it, &action.dry_counts(plan));
+                            it.extra.extend(action.dry_extra(plan));
                             it.warnings = views[*i]
                                 .as_ref()
                                 .map(|v| v.warnings.clone())
@@ -274,7 +302,11 @@ pub fn run_on<A: Action>(
                 it
             })
             .collect();
-        return finish::<A>(settings, ActionResult::new(A::NAME, true, false, results));
+        return finish::<A>(
+            settings,
+            action.counts(),
+            ActionResult::new(A::NAME, true, false, results),
+        );
     }
 
     // 3./4. The typed confirmation: exactly the target set.
@@ -397,7 +429,7 @@ pub fn run_on<A: Action>(
     let now = || jiff::Timestamp::now().to_string();
     let mut results = Vec::with_capacity(slots.len());
     for (name, slot) in &slots {
-        let mut it = item(name, color_of(name), A::COUNTS);
+        let mut it = item(name, color_of(name), action.counts(), action.extra_fields());
         match slot {
             Slot::Skipped(r) => it.reason = Some(r.clone()),
             Slot::Target(i) => match (&pre[*i], &outcomes[*i]) {
@@ -406,6 +438,7 @@ pub fn run_on<A: Action>(
                 (Ok(_), Some((a, took))) => {
                     fill_counts(&mut it, &a.counts);
                     it.backup_key = a.backup_key.clone();
+                    it.extra.extend(a.extra.clone());
                     it.warnings = a.warnings.clone();
                     it.duration_ms = ms(*took);
                     match &a.error {
@@ -439,6 +472,7 @@ pub fn run_on<A: Action>(
     let was_interrupted = interrupted.load(Ordering::SeqCst);
     let code = finish::<A>(
         settings,
+        action.counts(),
         ActionResult::new(A::NAME, false, was_interrupted, results),
     )?;
     Ok(if was_interrupted {
@@ -538,7 +572,9 @@ fn print_plan<A: Action>(
             ],
             Slot::Target(i) => match (&pre[*i], &views[*i]) {
                 (Ok(_), Some(v)) => {
-                    total += v.count;
+                    if !v.not_in_total {
+                        total += v.count;
+                    }
                     measured += 1;
                     warnings.extend(v.warnings.iter().map(|w| format!("{name}: {w}")));
                     vec![
@@ -586,7 +622,11 @@ fn print_plan<A: Action>(
 }
 
 /// Prints the result and folds it into an exit code.
-fn finish<A: Action>(settings: &Settings, doc: ActionResult) -> Result<ExitCode> {
+fn finish<A: Action>(
+    settings: &Settings,
+    counts: &'static [&'static str],
+    doc: ActionResult,
+) -> Result<ExitCode> {
     let p = &settings.printer;
     let mut outcome = Outcome::default();
     for r in &doc.results {
@@ -605,7 +645,7 @@ fn finish<A: Action>(settings: &Settings, doc: ActionResult) -> Result<ExitCode>
                 .map(|r| format!("{}/{}", r.context, A::NAME)),
         )?,
         _ => {
-            let (headers, rows) = doc.table(A::COUNTS, A::KEEPS_BACKUPS);
+            let (headers, rows) = doc.table(counts, A::KEEPS_BACKUPS);
             let h: Vec<&str> = headers.iter().map(String::as_str).collect();
             p.table(&h, rows)?;
         }

@@ -4,6 +4,7 @@
 //! payload that is not JSON with an id), so a target of millions of jobs
 //! costs 8 bytes per job, and the source is streamed in windows.
 
+use super::slots::sibling_key;
 use crate::connect::Conn;
 use redis::RedisResult;
 use std::hash::BuildHasher;
@@ -70,6 +71,91 @@ pub fn missing<'a>(window: &'a [Vec<u8>], existing: &[u64]) -> (Vec<&'a [u8]>, u
     (out, dup)
 }
 
+/// The keys a `--move` uses beside a source list, in its hash slot: the
+/// staging list a window waits in while it is copied, and the lock that
+/// keeps a second move off the same source.
+#[derive(Debug, Clone)]
+pub struct MoveKeys {
+    pub src: String,
+    pub staging: String,
+    pub lock: String,
+}
+
+impl MoveKeys {
+    pub fn new(src: &str) -> Self {
+        MoveKeys {
+            src: src.to_string(),
+            staging: sibling_key(src, "qctl-move:staging"),
+            lock: sibling_key(src, "qctl-move:lock"),
+        }
+    }
+}
+
+/// Moves up to ARGV[1] jobs from the consumer end of KEYS[1] into the
+/// staging list KEYS[2] (same order: its consumer end is the oldest) and
+/// returns them oldest first, if the lock KEYS[3] is held by ARGV[2]
+/// (refreshed to ARGV[3] ms). Refuses while staging holds jobs: a window is
+/// claimed only once the previous one is confirmed everywhere.
+const CLAIM: &str = r#"
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then
+  return redis.error_reply('QCTLLOCK the move lock ' .. KEYS[3] .. ' is no longer held by this run')
+end
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+if redis.call('LLEN', KEYS[2]) > 0 then
+  return redis.error_reply('QCTLSTAGED ' .. KEYS[2] .. ' still holds jobs of an earlier window')
+end
+local jobs = redis.call('RPOP', KEYS[1], ARGV[1])
+if not jobs then return {} end
+for i = 1, #jobs, 1000 do
+  redis.call('LPUSH', KEYS[2], unpack(jobs, i, math.min(i + 999, #jobs)))
+end
+return jobs
+"#;
+
+/// Drops the staging list KEYS[1] if the lock KEYS[2] is held by ARGV[1].
+const CLEAR: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('QCTLLOCK the move lock ' .. KEYS[2] .. ' is no longer held by this run')
+end
+return redis.call('UNLINK', KEYS[1])
+"#;
+
+/// Claims the next window of a move (see `CLAIM`).
+pub async fn claim(conn: &Conn, k: &MoveKeys, holder: &str, n: i64) -> RedisResult<Vec<Vec<u8>>> {
+    let script = redis::Script::new(CLAIM);
+    let mut inv = script.prepare_invoke();
+    inv.key(&k.src)
+        .key(&k.staging)
+        .key(&k.lock)
+        .arg(n)
+        .arg(holder)
+        .arg(super::requeue::LOCK_TTL.as_millis() as u64);
+    let jobs: Vec<Vec<u8>> = conn.invoke(&inv).await?;
+    Ok(jobs)
+}
+
+/// What an interrupted move left in staging, oldest first.
+pub async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<Vec<Vec<u8>>> {
+    let mut jobs: Vec<Vec<u8>> = conn
+        .query(redis::cmd("LRANGE").arg(&k.staging).arg(0).arg(-1))
+        .await?;
+    jobs.reverse();
+    Ok(jobs)
+}
+
+/// The staging list's length (0 when there is none).
+pub async fn staged_len(conn: &Conn, k: &MoveKeys) -> RedisResult<u64> {
+    conn.query(redis::cmd("LLEN").arg(&k.staging)).await
+}
+
+/// Drops the staging list once its window is confirmed on every target.
+pub async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<()> {
+    let script = redis::Script::new(CLEAR);
+    let mut inv = script.prepare_invoke();
+    inv.key(&k.staging).key(&k.lock).arg(holder);
+    conn.invoke::<i64>(&inv).await.map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +177,25 @@ mod tests {
         let (out, dup) = missing(&window, &existing);
         assert_eq!(dup, 1);
         assert_eq!(out, vec![&b"x"[..]]);
+    }
+}
+
+#[cfg(test)]
+mod move_tests {
+    use super::*;
+    use crate::systems::slots::key_slot;
+
+    #[test]
+    fn move_keys_share_the_source_slot() {
+        for src in ["jobqueue:high_priority", "{q}:dead", "a}b"] {
+            let k = MoveKeys::new(src);
+            for side in [&k.staging, &k.lock] {
+                assert_eq!(
+                    key_slot(side.as_bytes()),
+                    key_slot(src.as_bytes()),
+                    "{side}"
+                );
+            }
+        }
     }
 }

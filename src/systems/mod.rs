@@ -292,3 +292,32 @@ impl System {
         }
     }
 }
+
+/// Crash injection for the tests of the crash-safe protocols:
+/// `QCTL_FAULT=POINT:N` aborts the process, like `kill -9`, the Nth time
+/// it reaches `POINT` (`requeue-after-stage`, `requeue-after-push`,
+/// `move-after-claim`, `move-after-push`).
+pub(crate) fn fault(point: &str) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+    let Ok(spec) = std::env::var("QCTL_FAULT") else {
+        return;
+    };
+    let Some((p, n)) = spec.split_once(':') else {
+        return;
+    };
+    let seen = {
+        let mut g = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        let c = g
+            .get_or_insert_with(HashMap::new)
+            .entry(point.to_string())
+            .or_insert(0);
+        *c += 1;
+        *c
+    };
+    if p == point && n.parse::<u64>().ok() == Some(seen) {
+        eprintln!("QCTL_FAULT: aborting at {point} #{seen}");
+        std::process::abort();
+    }
+}

@@ -147,19 +147,25 @@ fn pid_alive(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
-/// Takes the lock for `holder` (`host pid run`). `Err` names who holds it.
-pub async fn lock(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Result<(), String>> {
+/// Takes the lock at `key` for `holder` (`host pid run`) on behalf of
+/// `verb`. `Err` names who holds it.
+pub async fn lock(
+    conn: &Conn,
+    key: &str,
+    holder: &str,
+    verb: &str,
+) -> RedisResult<Result<(), String>> {
     let script = redis::Script::new(TAKE_LOCK);
     let ttl = LOCK_TTL.as_millis() as u64;
     let mut inv = script.prepare_invoke();
-    inv.key(&k.lock).arg("").arg(holder).arg(ttl);
+    inv.key(key).arg("").arg(holder).arg(ttl);
     // "" never equals a holder: a plain SET NX.
     if conn.invoke::<i64>(&inv).await? == 1 {
         return Ok(Ok(()));
     }
-    let cur: Option<String> = conn.query(redis::cmd("GET").arg(&k.lock)).await?;
+    let cur: Option<String> = conn.query(redis::cmd("GET").arg(key)).await?;
     let Some(cur) = cur else {
-        return Box::pin(lock(conn, k, holder)).await;
+        return Box::pin(lock(conn, key, holder, verb)).await;
     };
     let mut parts = cur.splitn(3, ' ');
     let (h, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
@@ -170,22 +176,21 @@ pub async fn lock(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Result
         && !pid_alive(pid)
     {
         let mut inv = script.prepare_invoke();
-        inv.key(&k.lock).arg(&cur).arg(holder).arg(ttl);
+        inv.key(key).arg(&cur).arg(holder).arg(ttl);
         if conn.invoke::<i64>(&inv).await? == 1 {
             return Ok(Ok(()));
         }
     }
     Ok(Err(format!(
-        "another requeue holds {} ({cur}); wait for it, or for the lock to expire (within {}s of its last step)",
-        k.lock,
+        "another {verb} holds {key} ({cur}); wait for it, or for the lock to expire (within {}s of its last step)",
         LOCK_TTL.as_secs()
     )))
 }
 
-pub async fn unlock(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<()> {
+pub async fn unlock(conn: &Conn, key: &str, holder: &str) -> RedisResult<()> {
     let script = redis::Script::new(RELEASE_LOCK);
     let mut inv = script.prepare_invoke();
-    inv.key(&k.lock).arg(holder);
+    inv.key(key).arg(holder);
     conn.invoke::<i64>(&inv).await.map(|_| ())
 }
 
@@ -261,26 +266,6 @@ fn batch_id() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Crash injection for the tests of the cross-slot protocol:
-/// `QCTL_FAULT=requeue-after-stage:N` (or `requeue-after-push:N`) aborts the
-/// process, like `kill -9`, right after step (1) (or (2)) of its Nth batch.
-fn fault(point: &str) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static BATCHES: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-    let Ok(spec) = std::env::var("QCTL_FAULT") else {
-        return;
-    };
-    let Some((p, n)) = spec.split_once(':') else {
-        return;
-    };
-    let slot = usize::from(point == "requeue-after-push");
-    let seen = BATCHES[slot].fetch_add(1, Ordering::SeqCst) + 1;
-    if p == point && n.parse::<u64>().ok() == Some(seen) {
-        eprintln!("QCTL_FAULT: aborting at {point} of batch {seen}");
-        std::process::abort();
-    }
-}
-
 /// One step of at most `window` jobs, moving at most `room`.
 pub async fn step(
     conn: &Conn,
@@ -328,7 +313,7 @@ pub async fn step(
                 _ => Vec::new(),
             })
             .collect();
-        fault("requeue-after-stage");
+        super::fault("requeue-after-stage");
         finish_staged(conn, k, &k.dst, &batch, &marker, jobs).await?;
     }
     Ok(counted)
@@ -358,7 +343,7 @@ async fn finish_staged(
         .arg(RECEIPT_TTL_MS)
         .ignore();
     let _: Vec<Value> = conn.pipe_slot(&p).await?;
-    fault("requeue-after-push");
+    super::fault("requeue-after-push");
     clear_staged(conn, k, marker).await?;
     let _: i64 = conn.query(redis::cmd("DEL").arg(&receipt)).await?;
     Ok(())

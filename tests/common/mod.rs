@@ -95,6 +95,9 @@ pub struct ServerOptions {
     /// Extra redis-server command-line arguments, e.g.
     /// `["--maxmemory", "100mb"]`. Appended last, so they override defaults.
     pub extra_args: Vec<String>,
+    /// Start from a (empty) config file `redis.conf` in the server's dir,
+    /// so that `CONFIG REWRITE` works; see [`RedisServer::config_file`].
+    pub config_file: bool,
 }
 
 impl ServerOptions {
@@ -220,6 +223,13 @@ impl RedisServer {
 
         let dir = self.dir.path();
         let mut cmd = Command::new("redis-server");
+        if self.opts.config_file {
+            let conf = dir.join("redis.conf");
+            if !conf.exists() {
+                fs::write(&conf, "").expect("write redis.conf");
+            }
+            cmd.arg(&conf);
+        }
         cmd.args(["--bind", "127.0.0.1"])
             .args(["--daemonize", "no"])
             .args(["--save", ""])
@@ -448,6 +458,11 @@ impl RedisServer {
     }
 
     /// The options the server was started with.
+    /// The config file the server started from (with `config_file`).
+    pub fn config_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("redis.conf")
+    }
+
     pub fn options(&self) -> &ServerOptions {
         &self.opts
     }

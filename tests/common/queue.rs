@@ -3,6 +3,9 @@
 
 use super::Workspace;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Queue data written the way go-redis-work-queue writes it.
 #[derive(Default)]
@@ -168,4 +171,100 @@ pub fn run_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, St
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The id of each job (the whole payload when it has none).
+pub fn ids_of(jobs: &[String]) -> Vec<String> {
+    jobs.iter()
+        .map(|j| {
+            serde_json::from_str::<Value>(j)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(String::from))
+                .unwrap_or_else(|| j.clone())
+        })
+        .collect()
+}
+
+/// Workers speaking the queue protocol: BRPOPLPUSH into their processing
+/// list, heartbeat, LPUSH to completed, LREM from processing.
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    pub fn start<C, F>(n: usize, prefix: &'static str, connect: F) -> Workers
+    where
+        C: redis::ConnectionLike,
+        F: Fn() -> C + Send + Sync + Clone + 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = (0..n)
+            .map(|w| {
+                let stop = stop.clone();
+                let connect = connect.clone();
+                std::thread::spawn(move || {
+                    let mut c = connect();
+                    let processing = format!("{prefix}worker:w{w}:processing");
+                    let heartbeat = format!("{prefix}processing:worker:w{w}");
+                    while !stop.load(Ordering::SeqCst) {
+                        let job: Option<String> = redis::cmd("BRPOPLPUSH")
+                            .arg(format!("{prefix}high_priority"))
+                            .arg(&processing)
+                            .arg(0.2)
+                            .query(&mut c)
+                            .unwrap();
+                        let Some(job) = job else { continue };
+                        let _: () = redis::cmd("SET")
+                            .arg(&heartbeat)
+                            .arg(&job)
+                            .arg("PX")
+                            .arg(5000)
+                            .query(&mut c)
+                            .unwrap();
+                        let _: () = redis::cmd("LPUSH")
+                            .arg(format!("{prefix}completed"))
+                            .arg(&job)
+                            .query(&mut c)
+                            .unwrap();
+                        let _: () = redis::cmd("LREM")
+                            .arg(&processing)
+                            .arg(1)
+                            .arg(&job)
+                            .query(&mut c)
+                            .unwrap();
+                        let _: () = redis::cmd("DEL").arg(&heartbeat).query(&mut c).unwrap();
+                    }
+                })
+            })
+            .collect();
+        Workers { stop, handles }
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.handles {
+            h.join().unwrap();
+        }
+    }
+}
+
+/// Every id in `want` exactly once across these lists.
+pub fn assert_exactly_once<C: redis::ConnectionLike>(c: &mut C, keys: &[String], want: &[String]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for k in keys {
+        for id in ids_of(&lrange(c, k)) {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "doubled: {doubled:?}");
+    let missing: Vec<_> = want.iter().filter(|id| !seen.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "lost {} jobs, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(seen.len(), want.len());
 }

@@ -1,0 +1,737 @@
+//! `qctl replicate --from CONTEXT --to CONTEXT[,...]`: copies queues and
+//! the dead-letter queue from one context to others through the gate.
+//!
+//! Its targets are exactly `--to` (named literally: a protected context may
+//! be one); `--context`, `-l` and `-A` do not apply. Jobs are appended at
+//! the producer end of each target list, oldest first, so the jobs already
+//! waiting there run first and the copied ones keep their order. A job
+//! whose identity (`systems::copy::fingerprint`) is already in the target
+//! list is skipped, so a run cut short anywhere and started again ends with
+//! each job once. The source is read in windows, each window pushed while
+//! the next is read: memory is bounded by the window and the target's
+//! fingerprints (8 bytes a job).
+
+use super::run::{Action, Applied, PlanView, Step};
+use crate::cli::{ReplicateArgs, ReplicateWhat};
+use crate::connect::Conn;
+use crate::contexts::Config;
+use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
+use crate::inspect::read::{ConnSettings, ReadTarget, targets};
+use crate::select::{Target, TargetSet, unknown_context};
+use crate::settings::Settings;
+use crate::systems::System;
+use crate::systems::copy;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+mod config;
+mod moving;
+
+pub use config::{ALLOW_LIST, ConfigChange};
+
+pub struct Replicate {
+    source: Arc<ReadTarget>,
+    /// Schema names of the queues to copy (`high`, `dead-letter`, ...).
+    queues: Vec<String>,
+    cs: ConnSettings,
+    conn: tokio::sync::OnceCell<std::result::Result<Conn, ContextError>>,
+    /// `--what config`.
+    config: Option<ConfigPart>,
+    /// `--move`.
+    mover: Option<moving::Mover>,
+}
+
+/// `--what config`: the parameters, and the source's values (read once).
+struct ConfigPart {
+    params: Vec<String>,
+    persist: bool,
+    source: tokio::sync::OnceCell<std::result::Result<SourceConfig, ContextError>>,
+}
+
+#[derive(Clone)]
+struct SourceConfig {
+    values: BTreeMap<String, String>,
+    notes: Vec<String>,
+}
+
+/// One queue on one target.
+pub struct QueuePlan {
+    name: String,
+    src: String,
+    dst: String,
+    source_jobs: u64,
+    /// Jobs of an interrupted move waiting in the source's staging list
+    /// (moved with `--move`; a copy leaves them).
+    staged: u64,
+    to_copy: u64,
+    duplicates: u64,
+}
+
+/// One queue of the source, with `--move`.
+pub struct SourceQueue {
+    name: String,
+    jobs: u64,
+    staged: u64,
+}
+
+pub enum ReplicatePlan {
+    Target {
+        queues: Vec<QueuePlan>,
+        config: Vec<ConfigChange>,
+        warnings: Vec<String>,
+    },
+    /// The source, a target of its own with `--move`.
+    Source { queues: Vec<SourceQueue> },
+}
+
+const COPY_COUNTS: &[&str] = &["copied", "skipped_duplicates"];
+const MOVE_COUNTS: &[&str] = &["moved", "copied", "skipped_duplicates"];
+
+impl Replicate {
+    /// The source connection, opened once (by the first target's plan) and
+    /// shared.
+    async fn source(&self) -> std::result::Result<Conn, ContextError> {
+        self.conn
+            .get_or_init(|| async {
+                let ep = &self.source.ep;
+                Conn::open(
+                    ep,
+                    self.cs.connect_timeout,
+                    self.cs.timeout,
+                    self.cs.verbose,
+                )
+                .await
+            })
+            .await
+            .clone()
+    }
+
+    fn source_error(&self, e: &ContextError) -> ContextError {
+        ContextError {
+            context: e.context.clone(),
+            kind: e.kind,
+            message: format!("source {}: {}", self.source.context(), e.message),
+        }
+    }
+
+    /// The source's values of the parameters to align, read once.
+    async fn source_config(
+        &self,
+        part: &ConfigPart,
+    ) -> std::result::Result<SourceConfig, ContextError> {
+        part.source
+            .get_or_init(|| async {
+                let conn = self.source().await?;
+                let nodes = config::read(&conn, &part.params)
+                    .await
+                    .map_err(|e| config::refused(&conn, &e, "GET"))?;
+                let (values, notes) = config::source_values(&nodes, &part.params);
+                Ok(SourceConfig { values, notes })
+            })
+            .await
+            .clone()
+            .map_err(|e| self.source_error(&e))
+    }
+
+    /// The source key and a target's key of one queue, by schema name.
+    fn keys(
+        &self,
+        t: &ReadTarget,
+        name: &str,
+    ) -> std::result::Result<(String, String), ContextError> {
+        let src = self
+            .source
+            .system
+            .queue_named(name)
+            .map(|q| q.key)
+            .ok_or_else(|| ContextError {
+                context: self.source.context().to_string(),
+                kind: ErrorKind::Config,
+                message: format!("the source's schema has no queue {name}"),
+            })?;
+        let dst = t
+            .system
+            .queue_named(name)
+            .map(|q| q.key)
+            .ok_or_else(|| ContextError {
+                context: t.context().to_string(),
+                kind: ErrorKind::Config,
+                message: format!("this context's schema ({}) has no queue {name}", t.schema),
+            })?;
+        Ok((src, dst))
+    }
+
+    async fn plan_source(&self, conn: &Conn) -> std::result::Result<ReplicatePlan, ContextError> {
+        let mut queues = Vec::new();
+        for name in &self.queues {
+            let (key, _) = self.keys(&self.source, name)?;
+            let k = copy::MoveKeys::new(&key);
+            let jobs = super::list_length(conn, &key).await?;
+            let staged = super::list_length(conn, &k.staging).await?;
+            queues.push(SourceQueue {
+                name: name.clone(),
+                jobs,
+                staged,
+            });
+        }
+        if let Some(m) = &self.mover {
+            m.register_source(conn.clone());
+        }
+        Ok(ReplicatePlan::Source { queues })
+    }
+
+    async fn plan_target(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<ReplicatePlan, ContextError> {
+        let mut warnings = Vec::new();
+        let mut config = Vec::new();
+        if let Some(part) = &self.config {
+            let want = self.source_config(part).await?;
+            let nodes = config::read(conn, &part.params)
+                .await
+                .map_err(|e| config::refused(conn, &e, "GET"))?;
+            let (changes, w) = config::diff(&want.values, &nodes, conn.is_cluster());
+            config = changes;
+            warnings.extend(w);
+        }
+        let src_conn = self.source().await.map_err(|e| self.source_error(&e))?;
+        let mut queues = Vec::new();
+        for name in &self.queues {
+            let (src, dst) = self.keys(t, name)?;
+            let k = copy::MoveKeys::new(&src);
+            let source_jobs = super::list_length(&src_conn, &src)
+                .await
+                .map_err(|e| self.source_error(&e))?;
+            let staged_jobs = if self.mover.is_some() {
+                copy::staged(&src_conn, &k).await
+            } else {
+                Ok(Vec::new())
+            }
+            .map_err(|e| self.source_error(&src_conn.error(&e)))?;
+            let staged = if self.mover.is_some() {
+                staged_jobs.len() as u64
+            } else {
+                let n = copy::staged_len(&src_conn, &k)
+                    .await
+                    .map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                if n > 0 {
+                    warnings.push(format!(
+                        "{n} jobs of an interrupted move of {name} wait in {} on the source; a copy leaves them (run replicate --move again to finish that move)",
+                        k.staging
+                    ));
+                }
+                0
+            };
+            super::list_length(conn, &dst).await?;
+            let existing = copy::fingerprints(conn, &dst)
+                .await
+                .map_err(|e| conn.error(&e))?;
+            let (mut to_copy, mut duplicates) = {
+                let (m, d) = copy::missing(&staged_jobs, &existing);
+                (m.len() as u64, d)
+            };
+            let mut n = 0;
+            loop {
+                let w = copy::source_window(&src_conn, &src, n)
+                    .await
+                    .map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                let (missing, dup) = copy::missing(&w, &existing);
+                to_copy += missing.len() as u64;
+                duplicates += dup;
+                if (w.len() as i64) < copy::WINDOW {
+                    break;
+                }
+                n += 1;
+            }
+            queues.push(QueuePlan {
+                name: name.clone(),
+                src,
+                dst,
+                source_jobs,
+                staged,
+                to_copy,
+                duplicates,
+            });
+        }
+        if let Some(m) = &self.mover {
+            m.register_target(
+                t.context(),
+                conn.clone(),
+                queues.iter().map(|q| q.dst.clone()).collect(),
+            );
+        }
+        Ok(ReplicatePlan::Target {
+            queues,
+            config,
+            warnings,
+        })
+    }
+
+    /// Copies every queue to one target (without `--move`).
+    async fn copy_all(&self, conn: &Conn, queues: &[QueuePlan], step: &Step) -> Applied {
+        if queues.is_empty() {
+            return Applied {
+                before: json!({"from": self.source.context()}),
+                after: json!({}),
+                ..Applied::default()
+            };
+        }
+        let before = json!({
+            "from": self.source.context(),
+            "queues": queues
+                .iter()
+                .map(|q| json!({
+                    "queue": q.name, "from": q.src, "to": q.dst, "source_jobs": q.source_jobs,
+                    "planned": q.to_copy, "duplicates": q.duplicates, "staged": q.staged,
+                }))
+                .collect::<Vec<_>>()
+        });
+        let (mut copied, mut dups) = (0u64, 0u64);
+        let mut per_queue = Vec::new();
+        let mut error = None;
+        match self.source().await {
+            Err(e) => error = Some(self.source_error(&e)),
+            Ok(src_conn) => {
+                for q in queues {
+                    match copy_queue(&src_conn, conn, q, step).await {
+                        Ok((c, d, stopped)) => {
+                            copied += c;
+                            dups += d;
+                            per_queue.push(
+                                json!({"queue": q.name, "copied": c, "skipped_duplicates": d}),
+                            );
+                            if stopped {
+                                error = Some(ContextError {
+                                    context: conn.context.clone(),
+                                    kind: ErrorKind::RefusedByUser,
+                                    message: format!(
+                                        "interrupted (Ctrl-C) after copying {copied} jobs; run replicate again to finish (copied jobs are skipped)"
+                                    ),
+                                });
+                                break;
+                            }
+                        }
+                        Err((c, d, e)) => {
+                            copied += c;
+                            dups += d;
+                            let mut e = e;
+                            e.message = format!(
+                                "{} (after copying {copied} jobs; run replicate again to finish: copied jobs are skipped)",
+                                e.message
+                            );
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Applied {
+            counts: vec![("copied", copied), ("skipped_duplicates", dups)],
+            before,
+            after: json!({"queues": per_queue}),
+            error,
+            ..Applied::default()
+        }
+    }
+
+    /// Aligns the config of one target after its queues.
+    async fn align_config(&self, conn: &Conn, part: &ConfigPart, a: &mut Applied) {
+        let (done, err) = match self.source_config(part).await {
+            Ok(want) => config::apply(conn, &want.values, part.persist).await,
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        a.extra.insert("config_changes".into(), json!(done));
+        if let serde_json::Value::Object(m) = &mut a.after {
+            m.insert("config_changes".into(), json!(done));
+            m.insert("persist".into(), json!(part.persist));
+        }
+        if let Some(e) = err {
+            a.error = Some(match a.error.take() {
+                None => e,
+                Some(mut first) => {
+                    first.message = format!("{}; {}", first.message, e.message);
+                    first
+                }
+            });
+        }
+    }
+}
+
+impl Action for Replicate {
+    const NAME: &'static str = "replicate";
+    const COUNTS: &'static [&'static str] = COPY_COUNTS;
+    const PROGRESS: bool = true;
+    type Plan = ReplicatePlan;
+
+    fn counts(&self) -> &'static [&'static str] {
+        if self.queues.is_empty() {
+            &[]
+        } else if self.mover.is_some() {
+            MOVE_COUNTS
+        } else {
+            COPY_COUNTS
+        }
+    }
+
+    fn extra_fields(&self) -> &'static [&'static str] {
+        if self.config.is_some() {
+            &["config_changes"]
+        } else {
+            &[]
+        }
+    }
+
+    fn headline(&self) -> String {
+        let what = if self.queues.is_empty() {
+            "config".to_string()
+        } else if self.config.is_some() {
+            format!("{}, config", self.queues.join(", "))
+        } else {
+            self.queues.join(", ")
+        };
+        if self.mover.is_some() {
+            format!(
+                "replicate --move from {}: {what} (jobs leave the source only once they are on every target; jobs already in a target list are skipped)",
+                self.source.context()
+            )
+        } else {
+            format!(
+                "replicate from {}: {what} (jobs already in a target list are skipped; copies go after the jobs waiting there)",
+                self.source.context()
+            )
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(part) = &self.config {
+            if let Some(Ok(c)) = part.source.get() {
+                notes.extend(c.notes.iter().cloned());
+            }
+            notes.push(if part.persist {
+                "config changes are saved with CONFIG REWRITE on every primary".to_string()
+            } else {
+                "config changes are runtime only (CONFIG SET; a restart reverts them): add --persist to save them".to_string()
+            });
+        }
+        notes
+    }
+
+    async fn plan(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<ReplicatePlan, ContextError> {
+        if self.mover.is_some() && t.context() == self.source.context() {
+            self.plan_source(conn).await
+        } else {
+            self.plan_target(conn, t).await
+        }
+    }
+
+    fn view(&self, p: &ReplicatePlan) -> PlanView {
+        match p {
+            ReplicatePlan::Source { queues } => {
+                let parts: Vec<String> = queues
+                    .iter()
+                    .filter(|q| q.jobs + q.staged > 0)
+                    .map(|q| {
+                        if q.staged > 0 {
+                            format!(
+                                "{} {} + {} staged by an interrupted move",
+                                q.name, q.jobs, q.staged
+                            )
+                        } else {
+                            format!("{} {}", q.name, q.jobs)
+                        }
+                    })
+                    .collect();
+                PlanView {
+                    count: queues.iter().map(|q| q.jobs + q.staged).sum(),
+                    detail: if parts.is_empty() {
+                        "nothing to move".into()
+                    } else {
+                        format!(
+                            "move out: {} (removed only once on every target)",
+                            parts.join(", ")
+                        )
+                    },
+                    not_in_total: true,
+                    ..PlanView::default()
+                }
+            }
+            ReplicatePlan::Target {
+                queues,
+                config,
+                warnings,
+            } => {
+                let mut parts: Vec<String> = queues
+                    .iter()
+                    .filter(|q| q.to_copy + q.duplicates > 0)
+                    .map(|q| {
+                        format!(
+                            "{}: {} to copy, {} already there",
+                            q.name, q.to_copy, q.duplicates
+                        )
+                    })
+                    .collect();
+                if parts.is_empty() && !queues.is_empty() {
+                    parts.push("no jobs to copy".into());
+                }
+                if self.config.is_some() {
+                    parts.push(if config.is_empty() {
+                        "config: already the same".to_string()
+                    } else {
+                        format!(
+                            "config: {}",
+                            config
+                                .iter()
+                                .map(ConfigChange::describe)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    });
+                }
+                PlanView {
+                    count: queues.iter().map(|q| q.to_copy).sum(),
+                    detail: parts.join("; "),
+                    warnings: warnings.clone(),
+                    ..PlanView::default()
+                }
+            }
+        }
+    }
+
+    fn dry_counts(&self, p: &ReplicatePlan) -> Vec<(&'static str, u64)> {
+        match p {
+            ReplicatePlan::Source { queues } => {
+                vec![("moved", queues.iter().map(|q| q.jobs + q.staged).sum())]
+            }
+            ReplicatePlan::Target { queues, .. } if queues.is_empty() => Vec::new(),
+            ReplicatePlan::Target { queues, .. } => vec![
+                ("copied", queues.iter().map(|q| q.to_copy).sum()),
+                (
+                    "skipped_duplicates",
+                    queues.iter().map(|q| q.duplicates).sum(),
+                ),
+            ],
+        }
+    }
+
+    fn dry_extra(&self, p: &ReplicatePlan) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        if let (Some(_), ReplicatePlan::Target { config, .. }) = (&self.config, p) {
+            m.insert("config_changes".into(), json!(config));
+        }
+        m
+    }
+
+    async fn apply(&self, conn: &Conn, t: &ReadTarget, p: &ReplicatePlan, step: Step) -> Applied {
+        let mut a = match (&self.mover, p) {
+            (Some(m), _) => self.moved(m, t.context(), step).await,
+            (None, ReplicatePlan::Target { queues, .. }) => {
+                self.copy_all(conn, queues, &step).await
+            }
+            (None, ReplicatePlan::Source { .. }) => Applied::default(),
+        };
+        if let (Some(part), ReplicatePlan::Target { .. }) = (&self.config, p) {
+            self.align_config(conn, part, &mut a).await;
+        }
+        a
+    }
+}
+
+/// Copies one queue: (copied, duplicates, interrupted), or how far it got
+/// and the error.
+async fn copy_queue(
+    src: &Conn,
+    dst: &Conn,
+    q: &QueuePlan,
+    step: &Step,
+) -> std::result::Result<(u64, u64, bool), (u64, u64, ContextError)> {
+    let (mut copied, mut dups) = (0u64, 0u64);
+    let existing = copy::fingerprints(dst, &q.dst)
+        .await
+        .map_err(|e| (0, 0, dst.error(&e)))?;
+    let mut n = 0;
+    let mut window = copy::source_window(src, &q.src, n)
+        .await
+        .map_err(|e| (0, 0, src.error(&e)))?;
+    loop {
+        if step.interrupted() {
+            return Ok((copied, dups, true));
+        }
+        let last = (window.len() as i64) < copy::WINDOW;
+        let (missing, dup) = copy::missing(&window, &existing);
+        let push = async {
+            if missing.is_empty() {
+                return Ok(());
+            }
+            dst.query::<u64>(redis::cmd("LPUSH").arg(&q.dst).arg(&missing))
+                .await
+                .map(|_| ())
+        };
+        // The next window is read while this one is pushed.
+        let next = async {
+            if last {
+                Ok(Vec::new())
+            } else {
+                copy::source_window(src, &q.src, n + 1).await
+            }
+        };
+        let (pushed, next) = tokio::join!(push, next);
+        pushed.map_err(|e| (copied, dups, dst.error(&e)))?;
+        copied += missing.len() as u64;
+        dups += dup;
+        step.progress.inc(missing.len() as u64);
+        if last {
+            return Ok((copied, dups, false));
+        }
+        window = next.map_err(|e| (copied, dups, src.error(&e)))?;
+        n += 1;
+    }
+}
+
+/// `--to` exactly (plus nothing else): names checked, file order, literal.
+fn target_set(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result<TargetSet> {
+    let sel = &settings.select;
+    if !sel.contexts.is_empty() || sel.selector.is_some() || sel.all {
+        return Err(CliError::usage(
+            "replicate's targets are exactly --to: --context, -l and -A do not apply",
+        )
+        .with_hint("name the targets with --to CONTEXT[,CONTEXT...]"));
+    }
+    if config.context(&args.from).is_none() {
+        return Err(unknown_context(config, &args.from));
+    }
+    let mut typed: Vec<String> = Vec::new();
+    for n in args.to.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if config.context(n).is_none() {
+            return Err(unknown_context(config, n));
+        }
+        if n == args.from {
+            return Err(CliError::usage(format!("--to {n} is also --from")));
+        }
+        if !typed.iter().any(|t| t == n) {
+            typed.push(n.to_string());
+        }
+    }
+    if typed.is_empty() {
+        return Err(CliError::usage("--to names no context"));
+    }
+    if args.move_jobs {
+        // The source loses jobs: it is confirmed like a target.
+        typed.push(args.from.clone());
+    }
+    let targets = config
+        .contexts
+        .iter()
+        .filter(|c| typed.contains(&c.name))
+        .map(|c| Target {
+            name: c.name.clone(),
+            literal: true,
+        })
+        .collect();
+    Ok(TargetSet {
+        targets,
+        typed_order: typed,
+    })
+}
+
+/// The schema names of the queues to copy, from the source's schema.
+fn queue_names(system: &System, args: &ReplicateArgs) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let work: Vec<String> = system.work_queues().into_iter().map(|q| q.name).collect();
+    if args.what.contains(&ReplicateWhat::Queues) {
+        if args.queues.is_empty() {
+            names.extend(work.iter().cloned());
+        } else {
+            for q in &args.queues {
+                if !work.contains(q) {
+                    return Err(CliError::usage(format!(
+                        "--queue {q} is not a work queue of the source's schema"
+                    ))
+                    .with_hint(format!("work queues: {}", work.join(", "))));
+                }
+                names.push(q.clone());
+            }
+        }
+    }
+    if args.what.contains(&ReplicateWhat::DeadLetter) {
+        names.push(system.dead_letter().name);
+    }
+    Ok(names)
+}
+
+pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result<ExitCode> {
+    let with_config = args.what.contains(&ReplicateWhat::Config);
+    if !with_config && (!args.config_params.is_empty() || args.persist) {
+        return Err(
+            CliError::usage("--config-param and --persist apply to --what config")
+                .with_hint("add config to --what, e.g. --what queues,config"),
+        );
+    }
+    if args.move_jobs {
+        let w = &args.write;
+        if w.strategy != crate::cli::Strategy::Parallel || w.max_parallel.is_some() {
+            return Err(CliError::usage(
+                "replicate --move is one step across the source and every target: --strategy and --max-parallel do not apply",
+            )
+            .with_hint("drop --strategy/--max-parallel, or copy (without --move) target by target"));
+        }
+    }
+    let set = target_set(config, settings, args)?;
+    let source = match targets(config, settings, std::slice::from_ref(&args.from)).remove(0) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(CliError::failure(format!(
+                "source {}: {}",
+                e.context, e.message
+            )));
+        }
+    };
+    let queues = queue_names(&source.system, args)?;
+    if queues.is_empty() && !with_config {
+        return Err(CliError::usage("nothing to copy: --what names no queue"));
+    }
+    if args.move_jobs && queues.is_empty() {
+        return Err(CliError::usage(
+            "--move moves jobs: add queues or dead-letter to --what (config is copied, never moved)",
+        ));
+    }
+    let config_part = if with_config {
+        let params = config::params(&args.config_params).map_err(|e| {
+            CliError::usage(e)
+                .with_hint("see `qctl replicate --help` or the README's config allow-list")
+        })?;
+        Some(ConfigPart {
+            params,
+            persist: args.persist,
+            source: tokio::sync::OnceCell::new(),
+        })
+    } else {
+        None
+    };
+    let mover = args.move_jobs.then(|| {
+        moving::Mover::new(
+            set.typed_order
+                .iter()
+                .filter(|n| **n != args.from)
+                .cloned()
+                .collect(),
+        )
+    });
+    let action = Replicate {
+        source,
+        queues,
+        cs: ConnSettings::from(settings),
+        conn: tokio::sync::OnceCell::new(),
+        config: config_part,
+        mover,
+    };
+    super::run_on(config, settings, &args.write, action, set)
+}

@@ -1,0 +1,446 @@
+//! `replicate --move`: one coordinated run across the source and every
+//! target.
+//!
+//! For each queue, window after window: (1) one script on the source's
+//! slot moves the oldest jobs (up to `copy::WINDOW`) from the queue into a
+//! staging list beside it, atomically, so no worker can take them from
+//! then on; (2) the jobs each target lacks are pushed there (one
+//! multi-value LPUSH per target, all targets at once); (3) only when every
+//! target has confirmed its push does a second script drop the staging
+//! list. A crash or a failed target between (1) and (3) leaves the window
+//! in staging, on the source; the next run pushes it first (targets that
+//! have it skip it by fingerprint) and then goes on. So no job is ever
+//! only in qctl's memory, none is lost, and a re-run ends with each job
+//! once in every target. A lock beside the source queue keeps a second
+//! move off it.
+//!
+//! The gate runs one `apply` per participant (the source and each target);
+//! the first to start runs the move for all of them, and each reads its
+//! own result from it.
+
+use super::{Replicate, copy};
+use crate::actions::run::{Applied, Step};
+use crate::connect::Conn;
+use crate::error::{ContextError, ErrorKind};
+use crate::systems::copy::MoveKeys;
+use crate::systems::requeue as mv;
+use indicatif::ProgressBar;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+/// The shared state of one `--move` run.
+pub struct Mover {
+    /// The targets (`--to`), in confirmation order.
+    to: Vec<String>,
+    /// Targets that passed pre-flight: their connection and the key of
+    /// each queue (in `Replicate::queues` order).
+    members: Mutex<BTreeMap<String, (Conn, Vec<String>)>>,
+    /// The source's pre-flight connection.
+    source: Mutex<Option<Conn>>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    outcome: tokio::sync::OnceCell<HashMap<String, Applied>>,
+}
+
+impl Mover {
+    pub fn new(to: Vec<String>) -> Self {
+        Mover {
+            to,
+            members: Mutex::new(BTreeMap::new()),
+            source: Mutex::new(None),
+            bars: Mutex::new(HashMap::new()),
+            outcome: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn register_target(&self, context: &str, conn: Conn, keys: Vec<String>) {
+        lock(&self.members).insert(context.to_string(), (conn, keys));
+    }
+
+    pub fn register_source(&self, conn: Conn) {
+        *lock(&self.source) = Some(conn);
+    }
+
+    fn bar(&self, context: &str) -> Option<ProgressBar> {
+        lock(&self.bars).get(context).cloned()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One target during a queue's move.
+struct Dest {
+    context: String,
+    conn: Conn,
+    key: String,
+    /// Fingerprints in the target list when the queue's move started.
+    existing: Vec<u64>,
+    /// Fingerprints pushed since.
+    pushed: HashSet<u64>,
+    copied: u64,
+    dups: u64,
+}
+
+impl Dest {
+    /// Pushes the jobs of `window` the target lacks (oldest first, so the
+    /// oldest ends nearest the consumer). Returns how many it pushed.
+    async fn push(&mut self, window: &[Vec<u8>]) -> Result<u64, ContextError> {
+        let (missing, dup) = copy::missing(window, &self.existing);
+        let mut fresh: Vec<&[u8]> = Vec::with_capacity(missing.len());
+        let mut dups = dup;
+        for j in missing {
+            if self.pushed.insert(copy::fingerprint(j)) {
+                fresh.push(j);
+            } else {
+                dups += 1;
+            }
+        }
+        if !fresh.is_empty() {
+            self.conn
+                .query::<u64>(redis::cmd("LPUSH").arg(&self.key).arg(&fresh))
+                .await
+                .map_err(|e| self.conn.error(&e))?;
+        }
+        self.copied += fresh.len() as u64;
+        self.dups += dups;
+        Ok(fresh.len() as u64)
+    }
+}
+
+/// Per participant, what happened so far.
+#[derive(Default)]
+struct Tally {
+    copied: u64,
+    dups: u64,
+    per_queue: Vec<serde_json::Value>,
+    error: Option<ContextError>,
+    warning: Option<String>,
+}
+
+impl Replicate {
+    /// A participant's part of the move (running the move if it is the
+    /// first to ask).
+    pub(super) async fn moved(&self, m: &Mover, context: &str, step: Step) -> Applied {
+        lock(&m.bars).insert(context.to_string(), step.progress.clone());
+        let all = m.outcome.get_or_init(|| self.drive(m, step)).await;
+        all.get(context).cloned().unwrap_or_else(|| Applied {
+            error: Some(ContextError {
+                context: context.to_string(),
+                kind: ErrorKind::Config,
+                message: "not part of this move".into(),
+            }),
+            ..Applied::default()
+        })
+    }
+
+    async fn drive(&self, m: &Mover, step: Step) -> HashMap<String, Applied> {
+        let from = self.source.context().to_string();
+        let source = lock(&m.source).clone();
+        let members: Vec<(String, Conn, Vec<String>)> = {
+            let g = lock(&m.members);
+            m.to.iter()
+                .filter_map(|n| g.get(n).map(|(c, k)| (n.clone(), c.clone(), k.clone())))
+                .collect()
+        };
+        let mut absent: Vec<String> = Vec::new();
+        if source.is_none() {
+            absent.push(from.clone());
+        }
+        absent.extend(
+            m.to.iter()
+                .filter(|n| !members.iter().any(|(c, _, _)| c == *n))
+                .cloned(),
+        );
+        let participants: Vec<String> = m.to.iter().cloned().chain([from.clone()]).collect();
+        let Some(src) = source.filter(|_| absent.is_empty()) else {
+            let why = format!(
+                "nothing moved: {} did not pass pre-flight or was skipped, and a move needs the source and every target",
+                absent.join(", ")
+            );
+            return participants
+                .iter()
+                .map(|p| {
+                    let a = Applied {
+                        error: Some(ContextError {
+                            context: p.clone(),
+                            kind: ErrorKind::Config,
+                            message: why.clone(),
+                        }),
+                        before: json!({"from": from, "move": true}),
+                        ..Applied::default()
+                    };
+                    (p.clone(), a)
+                })
+                .collect();
+        };
+
+        let holder = mv::holder();
+        let mut tallies: HashMap<String, Tally> = participants
+            .iter()
+            .map(|p| (p.clone(), Tally::default()))
+            .collect();
+        let mut moved = 0u64;
+        let mut recovered = 0u64;
+        let mut src_queues = Vec::new();
+        let mut stop = false;
+        for (qi, name) in self.queues.iter().enumerate() {
+            if stop {
+                break;
+            }
+            let key = match self.keys(&self.source, name) {
+                Ok((k, _)) => k,
+                Err(e) => {
+                    set_error(&mut tallies, &from, e);
+                    break;
+                }
+            };
+            let k = MoveKeys::new(&key);
+            match mv::lock(&src, &k.lock, &holder, "replicate --move").await {
+                Ok(Ok(())) => {}
+                Ok(Err(held)) => {
+                    set_error(&mut tallies, &from, src_error(&src, held));
+                    break;
+                }
+                Err(e) => {
+                    set_error(&mut tallies, &from, src.error(&e));
+                    break;
+                }
+            }
+            let r = self
+                .move_queue(&src, &k, &holder, qi, &members, &mut tallies, m, &step)
+                .await;
+            let _ = mv::unlock(&src, &k.lock, &holder).await;
+            moved += r.moved;
+            recovered += r.recovered;
+            src_queues.push(json!({
+                "queue": name, "key": key, "moved": r.moved,
+                "recovered_from_staging": r.recovered,
+            }));
+            stop = r.stopped;
+        }
+        if stop && step.interrupted() && tallies.get(&from).is_some_and(|t| t.error.is_none()) {
+            let msg = format!(
+                "interrupted (Ctrl-C) after moving {moved} jobs; run replicate --move again to move the rest"
+            );
+            for p in &participants {
+                if let Some(t) = tallies.get_mut(p)
+                    && t.error.is_none()
+                {
+                    t.error = Some(ContextError {
+                        context: p.clone(),
+                        kind: ErrorKind::RefusedByUser,
+                        message: msg.clone(),
+                    });
+                }
+            }
+        }
+        // The applies' results.
+        let before = json!({"from": from, "move": true, "queues": self.queues});
+        let mut out = HashMap::new();
+        for p in &participants {
+            let t = tallies.remove(p).unwrap_or_default();
+            let a = if *p == from {
+                Applied {
+                    counts: vec![("moved", moved)],
+                    before: before.clone(),
+                    after: json!({"moved": moved, "recovered_from_staging": recovered, "queues": src_queues}),
+                    error: t.error,
+                    warnings: t.warning.into_iter().collect(),
+                    ..Applied::default()
+                }
+            } else {
+                Applied {
+                    counts: vec![("copied", t.copied), ("skipped_duplicates", t.dups)],
+                    before: before.clone(),
+                    after: json!({"queues": t.per_queue}),
+                    error: t.error,
+                    warnings: t.warning.into_iter().collect(),
+                    ..Applied::default()
+                }
+            };
+            out.insert(p.clone(), a);
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn move_queue(
+        &self,
+        src: &Conn,
+        k: &MoveKeys,
+        holder: &str,
+        qi: usize,
+        members: &[(String, Conn, Vec<String>)],
+        tallies: &mut HashMap<String, Tally>,
+        m: &Mover,
+        step: &Step,
+    ) -> QueueMove {
+        let from = self.source.context().to_string();
+        let name = &self.queues[qi];
+        let mut r = QueueMove::default();
+        // Every target's fingerprints, read concurrently.
+        let reads = futures_util::future::join_all(members.iter().map(|(_, c, keys)| {
+            let key = keys[qi].clone();
+            async move { copy::fingerprints(c, &key).await.map_err(|e| c.error(&e)) }
+        }))
+        .await;
+        let mut dests = Vec::with_capacity(members.len());
+        let mut failed = false;
+        for ((ctx, conn, keys), existing) in members.iter().zip(reads) {
+            match existing {
+                Ok(existing) => dests.push(Dest {
+                    context: ctx.clone(),
+                    conn: conn.clone(),
+                    key: keys[qi].clone(),
+                    existing,
+                    pushed: HashSet::new(),
+                    copied: 0,
+                    dups: 0,
+                }),
+                Err(e) => {
+                    set_error(tallies, ctx, e);
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            set_error(
+                tallies,
+                &from,
+                src_error(
+                    src,
+                    "stopped before moving anything: a target could not be read".into(),
+                ),
+            );
+            r.stopped = true;
+            return r;
+        }
+        // First what an interrupted run left in staging, then new windows.
+        let mut window = match copy::staged(src, k).await {
+            Ok(w) => w,
+            Err(e) => {
+                set_error(tallies, &from, src.error(&e));
+                r.stopped = true;
+                return r;
+            }
+        };
+        let mut from_staging = !window.is_empty();
+        loop {
+            if window.is_empty() {
+                if step.interrupted() {
+                    r.stopped = true;
+                    break;
+                }
+                window = match copy::claim(src, k, holder, copy::WINDOW).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        set_error(tallies, &from, src.error(&e));
+                        r.stopped = true;
+                        break;
+                    }
+                };
+                crate::systems::fault("move-after-claim");
+                if window.is_empty() {
+                    break;
+                }
+            }
+            let w = &window;
+            let pushes = futures_util::future::join_all(dests.iter_mut().map(|d| d.push(w))).await;
+            crate::systems::fault("move-after-push");
+            let mut bad = Vec::new();
+            for (d, res) in dests.iter().zip(pushes) {
+                match res {
+                    Ok(n) => {
+                        if let Some(b) = m.bar(&d.context) {
+                            b.inc(n);
+                        }
+                    }
+                    Err(mut e) => {
+                        e.message = format!(
+                            "{}; the window of {} jobs stays in {} on the source (not removed from it): run replicate --move again to finish",
+                            e.message,
+                            window.len(),
+                            k.staging
+                        );
+                        bad.push(d.context.clone());
+                        set_error(tallies, &d.context, e);
+                    }
+                }
+            }
+            if !bad.is_empty() {
+                set_error(
+                    tallies,
+                    &from,
+                    src_error(
+                        src,
+                        format!(
+                            "stopped: {} did not confirm; {} jobs wait in {} and leave the source only once every target has them (run replicate --move again)",
+                            bad.join(", "),
+                            window.len(),
+                            k.staging
+                        ),
+                    ),
+                );
+                r.stopped = true;
+                break;
+            }
+            if let Err(e) = copy::clear_staging(src, k, holder).await {
+                set_error(tallies, &from, src.error(&e));
+                r.stopped = true;
+                break;
+            }
+            let n = window.len() as u64;
+            if from_staging {
+                r.recovered += n;
+                from_staging = false;
+            }
+            r.moved += n;
+            if let Some(b) = m.bar(&from) {
+                b.inc(n);
+            }
+            window.clear();
+        }
+        for d in dests {
+            if let Some(t) = tallies.get_mut(&d.context) {
+                t.copied += d.copied;
+                t.dups += d.dups;
+                t.per_queue
+                    .push(json!({"queue": name, "copied": d.copied, "skipped_duplicates": d.dups}));
+                if r.stopped && t.error.is_none() && !step.interrupted() {
+                    t.warning = Some(format!(
+                        "the move stopped early (see {from}); what arrived here stays"
+                    ));
+                }
+            }
+        }
+        r
+    }
+}
+
+#[derive(Default)]
+struct QueueMove {
+    moved: u64,
+    recovered: u64,
+    stopped: bool,
+}
+
+fn set_error(tallies: &mut HashMap<String, Tally>, context: &str, e: ContextError) {
+    if let Some(t) = tallies.get_mut(context)
+        && t.error.is_none()
+    {
+        t.error = Some(ContextError {
+            context: context.to_string(),
+            ..e
+        });
+    }
+}
+
+fn src_error(src: &Conn, message: String) -> ContextError {
+    ContextError {
+        context: src.context.clone(),
+        kind: ErrorKind::Redis,
+        message,
+    }
+}
