@@ -618,3 +618,77 @@ fn cluster_node_cli(addr: &str, args: &[&str]) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn a_cluster_source_copies_and_moves() {
+    let cluster = RedisCluster::start();
+    let target = RedisServer::start();
+    let mut c = cluster.conn();
+    let high = jobs("h", 7000);
+    let dead = jobs("d", 300);
+    push_all(&mut c, HIGH, &high);
+    push_all(&mut c, DLQ, &dead);
+    let dead_list = lrange(&mut c, DLQ);
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: eu, mode: cluster, nodes: [{}] }}\n  - {{ name: t, server: \"{}\" }}\ncontexts:\n  - {{ name: eu, cluster: eu }}\n  - {{ name: t, cluster: t }}\n",
+            cluster.seed_urls()[0],
+            target.url()
+        ),
+    );
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "eu",
+            "--to",
+            "t",
+            "--yes-i-typed=t",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(action_results(&doc)["t"]["copied"], 7000, "{doc}");
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "eu",
+            "--to",
+            "t",
+            "--what",
+            "dead-letter",
+            "--move",
+            "--yes-i-typed=eu,t",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r = action_results(&doc);
+    assert_eq!(r["eu"]["moved"], 300, "{doc}");
+    assert_eq!(r["t"]["copied"], 300, "{doc}");
+    assert_eq!(llen(&mut c, DLQ), 0);
+    assert_eq!(llen(&mut c, HIGH), 7000, "a copy leaves the source alone");
+    let mut t = target.conn();
+    assert!(
+        lrange(&mut t, DLQ) == dead_list,
+        "moved in the source's order"
+    );
+    assert!(
+        lrange(&mut t, HIGH) == lrange(&mut c, HIGH),
+        "copied in order"
+    );
+    let staged: bool = redis::cmd("EXISTS")
+        .arg("{jobqueue:dead_letter}:qctl-move:staging")
+        .query(&mut c)
+        .unwrap();
+    assert!(!staged);
+}
