@@ -129,7 +129,7 @@ pub enum Command {
     RestoreDlq(RestoreDlqArgs),
     /// Move dead-letter jobs back to a work queue, atomically per job
     Requeue(RequeueArgs),
-    /// Copy (or --move) queues and dead letters from one context to others, skipping jobs already there
+    /// Copy (or --move) queues and dead letters, and align Redis config, from one context to others
     Replicate(ReplicateArgs),
     /// Read and edit the contexts file
     #[command(subcommand)]
@@ -264,11 +264,15 @@ pub struct ReplicateArgs {
     /// Only these queues (schema names such as high, low); repeatable
     #[arg(long = "queue", value_name = "NAME")]
     pub queues: Vec<String>,
-    /// Move instead of copy: jobs leave the source once they are on every target
+    /// Move instead of copy: jobs leave the source only once they are on every target (the source is confirmed like a target)
     #[arg(long = "move")]
     pub move_jobs: bool,
-    /// Also align this CONFIG parameter (maxmemory is aligned only when named here)
-    #[arg(long = "config-param", value_name = "NAME")]
+    /// With --what config: align only these parameters (names or globs over the allow-list; maxmemory only when named here)
+    #[arg(
+        long = "config-param",
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ','
+    )]
     pub config_params: Vec<String>,
     /// Make config changes permanent with CONFIG REWRITE
     #[arg(long)]

@@ -72,6 +72,37 @@ impl ConfigChange {
     }
 }
 
+/// The changes in a few words: a change made alike on several primaries
+/// of a cluster is told once ("hz 10 -> 20 on 3 primaries").
+pub fn summary(changes: &[ConfigChange]) -> String {
+    let mut groups: Vec<(&ConfigChange, usize)> = Vec::new();
+    for c in changes {
+        match groups
+            .iter_mut()
+            .find(|(g, _)| g.parameter == c.parameter && g.old == c.old && g.new == c.new)
+        {
+            Some((_, n)) => *n += 1,
+            None => groups.push((c, 1)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(c, n)| {
+            if *n > 1 {
+                format!(
+                    "{} {} -> {} on {n} primaries",
+                    c.parameter,
+                    show(&c.old),
+                    show(&c.new)
+                )
+            } else {
+                c.describe()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn show(v: &str) -> String {
     if v.is_empty() {
         "\"\"".into()

@@ -486,14 +486,7 @@ impl Action for Replicate {
                     parts.push(if config.is_empty() {
                         "config: already the same".to_string()
                     } else {
-                        format!(
-                            "config: {}",
-                            config
-                                .iter()
-                                .map(ConfigChange::describe)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
+                        format!("config: {}", config::summary(config))
                     });
                 }
                 PlanView {
