@@ -425,7 +425,9 @@ impl Conn {
 
     /// A command routed by its key (or to any node when it has none).
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
-        self.log(None, &describe(cmd));
+        if self.verbose {
+            self.log(None, &describe(cmd));
+        }
         match &self.inner {
             Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
             Inner::Cluster(c, _) => cmd.query_async(&mut c.clone()).await,
@@ -513,7 +515,9 @@ impl Conn {
 
     /// A command sent to one primary.
     pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: &Cmd) -> RedisResult<T> {
-        self.log(Some(node), &describe(cmd));
+        if self.verbose {
+            self.log(Some(node), &describe(cmd));
+        }
         match &self.inner {
             Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
             Inner::Cluster(c, _) => {

@@ -15,14 +15,56 @@ pub const WINDOW: i64 = 5_000;
 /// The identity of a job: its `id` when it has one, else its bytes.
 pub fn fingerprint(job: &[u8]) -> u64 {
     let h = foldhash::fast::FixedState::with_seed(0x7163_746c);
-    match super::gowork::job_id(job) {
+    match super::gowork::job_id_ref(job) {
         Some(id) => h.hash_one((b'i', id.as_bytes())),
         None => h.hash_one((b'b', job)),
     }
 }
 
-/// The fingerprints of every job in `key`, sorted (binary search).
-pub async fn fingerprints(conn: &Conn, key: &str) -> RedisResult<Vec<u64>> {
+/// A set of fingerprints: sorted, with an index on the top 16 bits, so a
+/// lookup reads one index slot and a short run of the array (fingerprints
+/// are uniform) instead of ~20 cache lines of a plain binary search over
+/// megabytes. 8 bytes a job plus 256 KiB.
+#[derive(Debug, Default, Clone)]
+pub struct Fingerprints {
+    sorted: Vec<u64>,
+    /// `index[b]` = the first position whose top 16 bits are >= b.
+    index: Vec<u32>,
+}
+
+impl Fingerprints {
+    pub fn new(mut v: Vec<u64>) -> Self {
+        v.sort_unstable();
+        if v.is_empty() {
+            return Fingerprints::default();
+        }
+        let mut index = Vec::with_capacity((1 << 16) + 1);
+        let mut pos = 0usize;
+        for b in 0..=(1u64 << 16) {
+            while pos < v.len() && (v[pos] >> 48) < b {
+                pos += 1;
+            }
+            index.push(pos as u32);
+        }
+        Fingerprints { sorted: v, index }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    pub fn contains(&self, f: u64) -> bool {
+        if self.sorted.is_empty() {
+            return false;
+        }
+        let b = (f >> 48) as usize;
+        let (lo, hi) = (self.index[b] as usize, self.index[b + 1] as usize);
+        self.sorted[lo..hi].binary_search(&f).is_ok()
+    }
+}
+
+/// The fingerprints of every job in `key`.
+pub async fn fingerprints(conn: &Conn, key: &str) -> RedisResult<Fingerprints> {
     let mut out = Vec::new();
     let mut off: i64 = 0;
     loop {
@@ -35,8 +77,7 @@ pub async fn fingerprints(conn: &Conn, key: &str) -> RedisResult<Vec<u64>> {
         }
         off += WINDOW;
     }
-    out.sort_unstable();
-    Ok(out)
+    Ok(Fingerprints::new(out))
 }
 
 /// One window of the source, counted from the consumer end (the right):
@@ -55,14 +96,56 @@ pub async fn source_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Ve
     Ok(page)
 }
 
+/// The windows of a source list, oldest first, read by a task of their
+/// own up to two windows ahead of the reader (so reading overlaps the work
+/// done on each). Ends after the first short window or an error; dropping
+/// it stops the task.
+pub struct Windows {
+    rx: tokio::sync::mpsc::Receiver<RedisResult<Vec<Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Windows {
+    pub fn start(conn: &Conn, key: &str) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let conn = conn.clone();
+        let key = key.to_string();
+        let task = tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                let w = source_window(&conn, &key, n).await;
+                let last = w.as_ref().map_or(true, |w| (w.len() as i64) < WINDOW);
+                if tx.send(w).await.is_err() || last {
+                    break;
+                }
+                n += 1;
+            }
+        });
+        Windows { rx, task }
+    }
+
+    pub async fn next(&mut self) -> Option<RedisResult<Vec<Vec<u8>>>> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Windows {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Splits a window into the jobs to copy (in order) and the number already
 /// in the target.
-pub fn missing<'a>(window: &'a [Vec<u8>], existing: &[u64]) -> (Vec<&'a [u8]>, u64) {
+pub fn missing<'a>(window: &'a [Vec<u8>], existing: &Fingerprints) -> (Vec<&'a [u8]>, u64) {
+    if existing.is_empty() {
+        return (window.iter().map(Vec::as_slice).collect(), 0);
+    }
     let mut dup = 0;
     let out = window
         .iter()
         .filter(|j| {
-            let there = existing.binary_search(&fingerprint(j)).is_ok();
+            let there = existing.contains(fingerprint(j));
             dup += u64::from(there);
             !there
         })
@@ -168,15 +251,41 @@ mod tests {
         assert_ne!(fingerprint(a), fingerprint(br#"{"id":"j2"}"#));
         assert_ne!(fingerprint(b"not json"), fingerprint(b"not json "));
         assert_ne!(fingerprint(b"j1"), fingerprint(a));
-        let existing = {
-            let mut v = vec![fingerprint(a)];
-            v.sort_unstable();
-            v
-        };
+        let existing = Fingerprints::new(vec![fingerprint(a)]);
         let window = vec![b.to_vec(), b"x".to_vec()];
         let (out, dup) = missing(&window, &existing);
         assert_eq!(dup, 1);
         assert_eq!(out, vec![&b"x"[..]]);
+    }
+}
+
+#[cfg(test)]
+mod set_tests {
+    use super::*;
+
+    #[test]
+    fn the_index_finds_every_member_and_no_other() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let members: Vec<u64> = (0..50_000).map(|_| next()).collect();
+        let mut edge = members.clone();
+        edge.extend([0, u64::MAX, 1 << 48, (1 << 48) - 1]);
+        let set = Fingerprints::new(edge.clone());
+        for m in &edge {
+            assert!(set.contains(*m), "{m:x}");
+        }
+        let mut sorted = edge.clone();
+        sorted.sort_unstable();
+        for _ in 0..50_000 {
+            let o = next();
+            assert_eq!(set.contains(o), sorted.binary_search(&o).is_ok());
+        }
+        assert!(!Fingerprints::new(Vec::new()).contains(0));
     }
 }
 

@@ -682,15 +682,71 @@ fn id_text(v: &serde_json::Value) -> Option<String> {
 
 /// Only the `id` of a payload (cheap: the rest is skipped, not built).
 pub fn job_id(bytes: &[u8]) -> Option<String> {
+    job_id_ref(bytes).map(std::borrow::Cow::into_owned)
+}
+
+/// The `id` of a payload, borrowed from it when it has no escapes: what
+/// `job_id` returns, without allocating in the common case (the copy path
+/// fingerprints millions of jobs).
+pub fn job_id_ref(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(serde::Deserialize)]
-    struct IdOnly {
-        id: Option<serde_json::Value>,
+    struct IdOnly<'a> {
+        #[serde(borrow, default)]
+        id: Option<IdRef<'a>>,
     }
-    serde_json::from_slice::<IdOnly>(bytes)
-        .ok()?
-        .id
-        .as_ref()
-        .and_then(id_text)
+    serde_json::from_slice::<IdOnly>(bytes).ok()?.id?.0
+}
+
+/// A string or number id as text; anything else is no id.
+struct IdRef<'a>(Option<std::borrow::Cow<'a, str>>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for IdRef<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        use std::borrow::Cow;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = IdRef<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a job id")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(IdRef(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(IdRef(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(IdRef(Some(Cow::Owned(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(IdRef(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(IdRef(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(IdRef(
+                    serde_json::Number::from_f64(v).map(|n| Cow::Owned(n.to_string())),
+                ))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(IdRef(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(IdRef(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IdRef(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IdRef(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 #[cfg(test)]
@@ -732,6 +788,17 @@ mod tests {
         assert_eq!(bin.payload, Payload::Binary(vec![0xff, 0xfe, 0]));
         assert_eq!(job_id(br#"{"id":"x","big":[1,2,3]}"#).as_deref(), Some("x"));
         assert_eq!(job_id(b"\xff"), None);
+        assert_eq!(job_id(br#"{"id":7}"#).as_deref(), Some("7"));
+        assert_eq!(job_id(br#"{"id":1.5}"#).as_deref(), Some("1.5"));
+        assert_eq!(job_id(br#"{"id":"a\"b"}"#).as_deref(), Some("a\"b"));
+        assert_eq!(job_id(br#"{"id":{"x":1},"y":2}"#), None);
+        assert_eq!(job_id(br#"{"id":[1,{"a":2}]}"#), None);
+        assert_eq!(job_id(br#"{"id":null}"#), None);
+        assert_eq!(job_id(br#"{"x":1}"#), None);
+        assert!(matches!(
+            job_id_ref(br#"{"id":"plain"}"#),
+            Some(std::borrow::Cow::Borrowed("plain"))
+        ));
     }
 
     #[test]

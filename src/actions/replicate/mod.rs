@@ -233,18 +233,17 @@ impl Replicate {
                 let (m, d) = copy::missing(&staged_jobs, &existing);
                 (m.len() as u64, d)
             };
-            let mut n = 0;
-            loop {
-                let w = copy::source_window(&src_conn, &src, n)
-                    .await
-                    .map_err(|e| self.source_error(&src_conn.error(&e)))?;
-                let (missing, dup) = copy::missing(&w, &existing);
-                to_copy += missing.len() as u64;
-                duplicates += dup;
-                if (w.len() as i64) < copy::WINDOW {
-                    break;
+            // An empty target lacks every job: the count is the length.
+            if existing.is_empty() {
+                to_copy += source_jobs;
+            } else {
+                let mut windows = copy::Windows::start(&src_conn, &src);
+                while let Some(w) = windows.next().await {
+                    let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                    let (missing, dup) = copy::missing(&w, &existing);
+                    to_copy += missing.len() as u64;
+                    duplicates += dup;
                 }
-                n += 1;
             }
             queues.push(QueuePlan {
                 name: name.clone(),
@@ -538,54 +537,90 @@ impl Action for Replicate {
     }
 }
 
+/// A window's LPUSH in flight: its result, jobs pushed, duplicates.
+type Push = tokio::task::JoinHandle<(redis::RedisResult<()>, u64, u64)>;
+
+/// Waits for the push in flight: (copied, duplicates).
+async fn settle(p: Option<Push>, step: &Step) -> redis::RedisResult<(u64, u64)> {
+    let Some(p) = p else {
+        return Ok((0, 0));
+    };
+    let (res, n, d) = p.await.map_err(|e| {
+        redis::RedisError::from((redis::ErrorKind::Io, "push task failed", e.to_string()))
+    })?;
+    res?;
+    step.progress.inc(n);
+    Ok((n, d))
+}
+
 /// Copies one queue: (copied, duplicates, interrupted), or how far it got
 /// and the error.
+///
+/// Three stages overlap: a reader task fetches source windows ahead (two
+/// at most), this loop filters one against the target's fingerprints and
+/// encodes its LPUSH, and the previous window's LPUSH is in flight. One
+/// push at a time keeps the target in the source's order even when a push
+/// fails (a re-run then appends exactly the rest).
 async fn copy_queue(
     src: &Conn,
     dst: &Conn,
     q: &QueuePlan,
     step: &Step,
 ) -> std::result::Result<(u64, u64, bool), (u64, u64, ContextError)> {
-    let (mut copied, mut dups) = (0u64, 0u64);
     let existing = copy::fingerprints(dst, &q.dst)
         .await
         .map_err(|e| (0, 0, dst.error(&e)))?;
-    let mut n = 0;
-    let mut window = copy::source_window(src, &q.src, n)
-        .await
-        .map_err(|e| (0, 0, src.error(&e)))?;
-    loop {
+    let mut windows = copy::Windows::start(src, &q.src);
+    let (mut copied, mut dups) = (0u64, 0u64);
+    let mut in_flight: Option<Push> = None;
+    let result = loop {
         if step.interrupted() {
-            return Ok((copied, dups, true));
+            break Ok(true);
         }
+        let Some(window) = windows.next().await else {
+            break Ok(false);
+        };
+        let window = match window {
+            Ok(w) => w,
+            Err(e) => break Err(src.error(&e)),
+        };
         let last = (window.len() as i64) < copy::WINDOW;
         let (missing, dup) = copy::missing(&window, &existing);
-        let push = async {
-            if missing.is_empty() {
-                return Ok(());
+        let n = missing.len() as u64;
+        let cmd = (!missing.is_empty()).then(|| {
+            let mut c = redis::cmd("LPUSH");
+            c.arg(&q.dst).arg(&missing);
+            c
+        });
+        drop(window);
+        match settle(in_flight.take(), step).await {
+            Ok((c, d)) => {
+                copied += c;
+                dups += d;
             }
-            dst.query::<u64>(redis::cmd("LPUSH").arg(&q.dst).arg(&missing))
-                .await
-                .map(|_| ())
-        };
-        // The next window is read while this one is pushed.
-        let next = async {
-            if last {
-                Ok(Vec::new())
-            } else {
-                copy::source_window(src, &q.src, n + 1).await
-            }
-        };
-        let (pushed, next) = tokio::join!(push, next);
-        pushed.map_err(|e| (copied, dups, dst.error(&e)))?;
-        copied += missing.len() as u64;
-        dups += dup;
-        step.progress.inc(missing.len() as u64);
-        if last {
-            return Ok((copied, dups, false));
+            Err(e) => break Err(dst.error(&e)),
         }
-        window = next.map_err(|e| (copied, dups, src.error(&e)))?;
-        n += 1;
+        let dst2 = dst.clone();
+        in_flight = Some(tokio::spawn(async move {
+            let r = match cmd {
+                Some(c) => dst2.query::<u64>(&c).await.map(|_| ()),
+                None => Ok(()),
+            };
+            (r, n, dup)
+        }));
+        if last {
+            break Ok(false);
+        }
+    };
+    drop(windows);
+    let settled = settle(in_flight.take(), step).await.map(|(c, d)| {
+        copied += c;
+        dups += d;
+    });
+    match (result, settled) {
+        (Ok(stopped), Ok(())) => Ok((copied, dups, stopped)),
+        (Err(e), _) => Err((copied, dups, e)),
+        (Ok(_), Err(e)) => Err((copied, dups, dst.error(&e))),
     }
 }
 

@@ -76,7 +76,7 @@ struct Dest {
     conn: Conn,
     key: String,
     /// Fingerprints in the target list when the queue's move started.
-    existing: Vec<u64>,
+    existing: copy::Fingerprints,
     /// Fingerprints pushed since.
     pushed: HashSet<u64>,
     copied: u64,
