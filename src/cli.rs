@@ -136,6 +136,15 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the version
     Version,
+    /// Start throwaway local Redis servers with realistic queue data and take a short tour
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop and remove the servers after the tour (the default off a terminal)
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod contexts;
+pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod inspect;
@@ -72,6 +73,10 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::Ok);
     }
+    if let Command::Demo(a) = &cli.command {
+        // Its own servers and contexts file: the user's is not read.
+        return demo::run(a);
+    }
     let config = contexts::load(cli.global.config.as_deref())?;
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
@@ -87,6 +92,6 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
-        Command::Version => unreachable!("handled above"),
+        Command::Version | Command::Demo(_) => unreachable!("handled above"),
     }
 }
