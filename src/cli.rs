@@ -136,8 +136,40 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print the version
     Version,
+    /// Enqueue marked synthetic jobs and time them to completed: throughput, p50/p95 latency
+    Bench(BenchArgs),
     /// Start throwaway local Redis servers with realistic queue data and take a short tour
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Synthetic jobs to enqueue on each target
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub count: u64,
+    /// Jobs enqueued per second on each target
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: f64,
+    /// The work queue to enqueue into (a schema name)
+    #[arg(long, value_name = "NAME", default_value = "high")]
+    pub queue: String,
+    /// Approximate size of each job's JSON payload, in bytes
+    #[arg(long, value_name = "B", default_value_t = 256, value_parser = clap::value_parser!(usize))]
+    pub payload_size: usize,
+    /// How long to wait for the last jobs to show up in completed
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub wait_timeout: Duration,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches("/s").parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a rate; write jobs per second, like 100 or 2.5"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

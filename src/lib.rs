@@ -92,6 +92,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
+        Command::Bench(a) => actions::bench::run(&config, &settings, a),
         Command::Version | Command::Demo(_) => unreachable!("handled above"),
     }
 }

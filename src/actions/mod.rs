@@ -8,6 +8,7 @@
 //! `ActionResult`.
 
 pub mod audit;
+pub mod bench;
 pub mod gate;
 pub mod purge;
 pub mod replicate;

@@ -1,0 +1,142 @@
+//! `qctl bench` against real servers: marked jobs go through a real worker
+//! fleet, throughput and latency come back, `completed` is never cleared; a
+//! context with no workers times out as that target's error; a protected
+//! context is benched only when named.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn bench_times_marked_jobs_through_real_workers() {
+    let busy = RedisServer::start();
+    let idle = RedisServer::start();
+    let prod = RedisServer::start();
+    // Earlier work in completed stays.
+    push_all(
+        &mut busy.conn(),
+        "jobqueue:completed",
+        &[job("old-1"), job("old-2")],
+    );
+    let client = busy.client();
+    let workers = Workers::start(3, "jobqueue:", move || client.get_connection().unwrap());
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: b, server: \"{}\" }}\n  - {{ name: i, server: \"{}\" }}\n  - {{ name: p, server: \"{}\" }}\ncontexts:\n  - {{ name: busy, cluster: b }}\n  - {{ name: idle, cluster: i }}\n  - {{ name: prod, cluster: p, protected: true }}\n",
+            busy.url(),
+            idle.url(),
+            prod.url()
+        ),
+    );
+    // A dry run enqueues nothing; -A leaves the protected context out.
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "bench",
+            "-A",
+            "--count",
+            "300",
+            "--rate",
+            "2000",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r = action_results(&doc);
+    assert_eq!(r["busy"]["enqueued"], 300, "{doc}");
+    assert_eq!(r["prod"]["status"], "skipped", "{doc}");
+    assert_eq!(lrange(&mut idle.conn(), "jobqueue:high_priority").len(), 0);
+
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "bench",
+            "--context",
+            "busy,idle",
+            "--count",
+            "300",
+            "--rate",
+            "2000",
+            "--payload-size",
+            "300",
+            "--wait-timeout",
+            "2s",
+            "--yes-i-typed=busy,idle",
+            "-o",
+            "json",
+        ],
+    );
+    workers.stop();
+    assert_eq!(code, 3, "idle has no workers: {stderr}\n{doc}");
+    let r = action_results(&doc);
+    assert_eq!(r["busy"]["status"], "ok", "{doc}");
+    assert_eq!(r["busy"]["enqueued"], 300);
+    assert_eq!(r["busy"]["completed"], 300);
+    assert!(
+        r["busy"]["throughput_per_s"].as_f64().unwrap() > 0.0,
+        "{doc}"
+    );
+    let (p50, p95) = (
+        r["busy"]["p50_ms"].as_f64().unwrap(),
+        r["busy"]["p95_ms"].as_f64().unwrap(),
+    );
+    assert!(p50 >= 0.0 && p95 >= p50, "{doc}");
+    let done = lrange(&mut busy.conn(), "jobqueue:completed");
+    assert_eq!(done.len(), 302, "completed is never cleared");
+    let marked = done
+        .iter()
+        .filter(|j| {
+            let v: serde_json::Value = serde_json::from_str(j).unwrap();
+            v["bench"] == true
+                && v["id"].as_str().unwrap().starts_with("qctl-bench-")
+                && v["filepath"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/dev/null/qctl-bench/")
+                && j.len() == 300
+        })
+        .count();
+    assert_eq!(marked, 300);
+    assert_eq!(r["idle"]["status"], "error");
+    assert_eq!(r["idle"]["enqueued"], 300);
+    assert_eq!(r["idle"]["completed"], 0);
+    assert!(
+        r["idle"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("300 of 300 bench jobs not seen"),
+        "{doc}"
+    );
+    assert_eq!(
+        lrange(&mut idle.conn(), "jobqueue:high_priority").len(),
+        300
+    );
+    // Bad input.
+    let (code, _, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &["bench", "--context", "busy", "--count", "0", "--rate", "1"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "bench",
+            "--context",
+            "busy",
+            "--count",
+            "5",
+            "--rate",
+            "fast",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a rate"), "{stderr}");
+}
