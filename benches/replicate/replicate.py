@@ -2,8 +2,8 @@
 """Helpers for benches/replicate/run.sh (python3 stdlib only).
 
     replicate.py free-port
-    replicate.py jobs --count N [--key KEY]        # LPUSH N jobs, Redis protocol on stdout, for redis-cli --pipe
-    replicate.py job N                             # print job N's payload
+    replicate.py jobs --count N [--key KEY] [--prefix P]  # LPUSH N jobs, Redis protocol on stdout, for redis-cli --pipe
+    replicate.py job N [PREFIX]                    # print job N's payload
     replicate.py payload-bytes                     # mean payload size over a sample of jobs
     replicate.py redis PORT CMD [ARG...]           # one command, reply printed (a tiny redis-cli)
     replicate.py wait-lazyfree PORT                # until INFO lazyfree_pending_objects is 0
@@ -11,8 +11,8 @@
     replicate.py stats-end PORT STATE.json OUT.json
     replicate.py run OUT.json STDOUT STDERR -- CMD...          # wall clock, peak RSS, CPU (/usr/bin/time -v)
     replicate.py baseline OUT.json OUTPUT -- redis-benchmark ...  # runs it, parses its requests/s
-    replicate.py check-copy SRC_PORT DST_PORT KEY N RESULT.json OUT.json COPIED DUPS [--full]
-    replicate.py check-dry DST_PORT KEY N RESULT.json OUT.json    # a --dry-run on an empty target
+    replicate.py check-copy SRC_PORT DST_PORT KEY N RESULT.json OUT.json COPIED DUPS [--extra E] [--full]
+    replicate.py check-dry DST_PORT KEY N RESULT.json OUT.json [--extra E]  # a --dry-run (target: E other jobs)
     replicate.py record RESULTS.json NAME [key=value | KEY=@file.json ...]
     replicate.py report RESULTS.json [--markdown BENCHMARKS.md]
 
@@ -29,12 +29,17 @@ index 0:
      "priority":"high","retries":3,"creation_time":"2025-01-14T10:30:00.123Z",
      "trace_id":"","span_id":"9e3779b97f4a7c15"}
 
+The non-empty-target case first gives the target E jobs of the same shape
+whose ids occur nowhere in the source (`other-0000001` .. , `--prefix
+other`), pushed the same way, so other-0000001 is the target's right end.
+
 The RESP client, the SLOWLOG/commandstats accounting and the lazy-free wait
 are imported from benches/writes/bench.py.
 """
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -76,14 +81,17 @@ RSS_TARGET_MIB = 100
 # ---------------------------------------------------------------- seed data
 
 
-def job(n):
+OTHER = "other"  # the id prefix of the jobs already in a non-empty target
+
+
+def job(n, prefix="job"):
     ms = n % 1000
     sec = (n // 1000) % 60
     minute = (n // 60000) % 60
     hour = 10 + (n // 3600000) % 10
     span = (n * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     return (
-        f'{{"id":"job-{n:07d}","filepath":"/data/invoices/2026/{n:07d}.pdf","filesize":{1024 + (n * 7919) % 1048576},'
+        f'{{"id":"{prefix}-{n:07d}","filepath":"/data/invoices/2026/{n:07d}.pdf","filesize":{1024 + (n * 7919) % 1048576},'
         f'"priority":"high","retries":3,"creation_time":"2025-01-14T{hour:02d}:{minute:02d}:{sec:02d}.{ms:03d}Z",'
         f'"trace_id":"","span_id":"{span:016x}"}}'
     ).encode()
@@ -93,13 +101,13 @@ def bulk(b):
     return b"$%d\r\n%s\r\n" % (len(b), b)
 
 
-def jobs(out, count, key):
+def jobs(out, count, key, prefix="job"):
     head_key = bulk(key.encode())
     buf, size = [], 0
     for start in range(1, count + 1, PER_COMMAND):
         end = min(count, start + PER_COMMAND - 1)
         parts = [b"*%d\r\n$5\r\nLPUSH\r\n" % (end - start + 3), head_key]
-        parts.extend(bulk(job(n)) for n in range(start, end + 1))
+        parts.extend(bulk(job(n, prefix)) for n in range(start, end + 1))
         chunk = b"".join(parts)
         buf.append(chunk)
         size += len(chunk)
@@ -178,9 +186,16 @@ def baseline(out_path, output_path, argv):
 # ---------------------------------------------------------------- checks
 
 
-def check_copy(src_port, dst_port, key, n, result_path, out_path, want_copied, want_dups, full):
+def check_copy(src_port, dst_port, key, n, result_path, out_path, want_copied, want_dups, full, extra=0):
+    """A copy of the source's n jobs; with extra > 0 onto a target that held extra other jobs
+    (other-0000001 at its right end): those stay at the consumer end and the copies follow them."""
     rerun = want_copied == 0
-    c = Check(f"replicate of {n:,} jobs" + (" (re-run over a full copy)" if rerun else ""))
+    what = f"replicate of {n:,} jobs"
+    if rerun:
+        what += " (re-run over a full copy)"
+    if extra:
+        what += f" onto a target holding {extra:,} other jobs"
+    c = Check(what)
     it = wb.read_result(c, result_path, "copied", want_copied)
     if it:
         c.expect(it.get("context") == "dst", f"the result is for context {it.get('context')!r}, expected 'dst'")
@@ -188,9 +203,10 @@ def check_copy(src_port, dst_port, key, n, result_path, out_path, want_copied, w
                  f"skipped_duplicates is {it.get('skipped_duplicates')!r}, expected {want_dups}")
     src, dst = Redis(src_port), Redis(dst_port)
     ls, ld = src.cmd("LLEN", key), dst.cmd("LLEN", key)
-    c.facts.update({"llen_src": ls, "llen_dst": ld})
+    c.facts.update({"llen_src": ls, "llen_dst": ld, "extra": extra})
     c.expect(ls == n, f"source LLEN {key} is {ls}, expected {n} (a copy leaves the source alone)")
-    c.expect(ld == n, f"target LLEN {key} is {ld}, expected {n}")
+    c.expect(ld == n + extra, f"target LLEN {key} is {ld}, expected {n + extra}"
+             + (f" ({n:,} copied + {extra:,} already there)" if extra else ""))
     for name, r in (("source", src), ("target", dst)):
         dbsize = r.cmd("DBSIZE")
         c.expect(dbsize == 1, f"{name} DBSIZE is {dbsize}, expected 1 ({key} only)")
@@ -198,14 +214,28 @@ def check_copy(src_port, dst_port, key, n, result_path, out_path, want_copied, w
     for name, r in (("src", src), ("dst", dst)):
         ends[name] = [r.cmd("LINDEX", key, 0), r.cmd("LINDEX", key, -1)]
     c.facts["ends"] = {k: [job_id(x) for x in v] for k, v in ends.items()}
-    c.expect(ends["dst"][0] == ends["src"][0],
-             f"target LINDEX 0 is {job_id(ends['dst'][0])}, source's is {job_id(ends['src'][0])}")
-    c.expect(ends["dst"][1] == ends["src"][1],
-             f"target LINDEX -1 is {job_id(ends['dst'][1])}, source's is {job_id(ends['src'][1])}")
     c.expect(ends["src"][0] == job(n) and ends["src"][1] == job(1),
              f"the source's ends are {job_id(ends['src'][0])} .. {job_id(ends['src'][1])}, expected "
              f"job-{n:07d} .. job-0000001 (the seed)")
-    # 1,001 positions spread over the list (the ends included), same payload on both sides.
+    c.expect(ends["dst"][0] == ends["src"][0],
+             f"target LINDEX 0 is {job_id(ends['dst'][0])}, source's is {job_id(ends['src'][0])}")
+    if extra:
+        # The jobs that were there run first: the oldest of them is still the consumer end,
+        # the newest of them is next to the oldest copied job, which is the source's right end.
+        joint = [dst.cmd("LINDEX", key, -extra), dst.cmd("LINDEX", key, -(extra + 1))]
+        c.facts["joint"] = [job_id(x) for x in joint]
+        c.expect(ends["dst"][1] == job(1, OTHER),
+                 f"target LINDEX -1 is {job_id(ends['dst'][1])}, expected {OTHER}-0000001 (the jobs already "
+                 f"there stay at the consumer end)")
+        c.expect(joint[0] == job(extra, OTHER),
+                 f"target LINDEX -{extra} is {job_id(joint[0])}, expected {OTHER}-{extra:07d}")
+        c.expect(joint[1] == ends["src"][1],
+                 f"target LINDEX -{extra + 1} is {job_id(joint[1])}, source's LINDEX -1 is "
+                 f"{job_id(ends['src'][1])} (the copies come after the jobs already there, oldest first)")
+    else:
+        c.expect(ends["dst"][1] == ends["src"][1],
+                 f"target LINDEX -1 is {job_id(ends['dst'][1])}, source's is {job_id(ends['src'][1])}")
+    # 1,001 positions spread over the copied jobs (the ends included), same payload on both sides.
     idx = sorted({i * (n - 1) // 1000 for i in range(1001)})
     for r in (src, dst):
         r.sock.sendall(b"".join(b"*3\r\n$6\r\nLINDEX\r\n" + bulk(key.encode()) + bulk(str(i).encode()) for i in idx))
@@ -219,23 +249,42 @@ def check_copy(src_port, dst_port, key, n, result_path, out_path, want_copied, w
     c.facts["sampled"] = len(idx)
     if diff > 3:
         c.expect(False, f"{diff} of {len(idx)} sampled positions differ")
+    # And up to 101 positions over the jobs that were already there (the target's right end).
+    if extra:
+        kdx = sorted({k * (extra - 1) // 100 for k in range(101)})
+        dst.sock.sendall(b"".join(b"*3\r\n$6\r\nLINDEX\r\n" + bulk(key.encode()) + bulk(str(n + k).encode())
+                                  for k in kdx))
+        bad = 0
+        for k in kdx:
+            v = dst.read()
+            if v != job(extra - k, OTHER):
+                bad += 1
+                if bad <= 3:
+                    c.expect(False, f"target index {n + k}: {job_id(v)}, expected {OTHER}-{extra - k:07d}")
+        c.facts["sampled_extra"] = len(kdx)
+        if bad > 3:
+            c.expect(False, f"{bad} of {len(kdx)} sampled positions of the jobs already there differ")
     if full:
-        _check_all(c, dst, key, n)
+        _check_all(c, dst, key, n, extra)
         c.facts["full_check"] = True
     if not c.problems:
+        there = (f"; {OTHER}-{extra:07d} .. {OTHER}-0000001 still at the consumer end, the copies after them "
+                 f"({c.facts['sampled_extra']:,} of them sampled)"
+                 if extra else "")
         print(
             f"  ok: copied {it.get('copied'):,}, skipped_duplicates {it.get('skipped_duplicates'):,}; "
-            f"LLEN {ld:,} on both; ends {job_id(ends['dst'][0])} .. {job_id(ends['dst'][1])} on both; "
-            f"{len(idx):,} sampled positions equal"
+            f"LLEN {ls:,} source, {ld:,} target; ends {job_id(ends['dst'][0])} .. {job_id(ends['dst'][1])} "
+            f"on the target; {len(idx):,} sampled positions equal{there}"
             + ("; every payload in the target compared with the seed, in order" if full else ""),
             file=sys.stderr,
         )
     return c.done(out_path)
 
 
-def check_dry(dst_port, key, n, result_path, out_path):
-    """A --dry-run on an empty target: the plan counts every job as to copy, and nothing is written."""
-    c = Check(f"replicate --dry-run of {n:,} jobs")
+def check_dry(dst_port, key, n, result_path, out_path, extra=0):
+    """A --dry-run onto a target holding extra other jobs (0: empty): the plan counts every job as
+    to copy, none as there, and nothing is written."""
+    c = Check(f"replicate --dry-run of {n:,} jobs" + (f" onto a target holding {extra:,} other jobs" if extra else ""))
     try:
         doc = json.load(open(result_path))
     except (OSError, ValueError) as e:
@@ -249,27 +298,38 @@ def check_dry(dst_port, key, n, result_path, out_path):
         c.expect(it.get("status") == "ok", f"status {it.get('status')!r}, expected 'ok'")
         c.expect(it.get("copied") == n and it.get("skipped_duplicates") == 0,
                  f"copied {it.get('copied')!r}, skipped_duplicates {it.get('skipped_duplicates')!r}, expected {n} and 0")
-    dbsize = Redis(dst_port).cmd("DBSIZE")
-    c.expect(dbsize == 0, f"the target's DBSIZE is {dbsize} after a dry run, expected 0")
+    r = Redis(dst_port)
+    dbsize, llen = r.cmd("DBSIZE"), r.cmd("LLEN", key)
+    c.expect(dbsize == (1 if extra else 0) and llen == extra,
+             f"the target's DBSIZE is {dbsize}, LLEN {key} {llen} after a dry run, expected "
+             f"{1 if extra else 0} and {extra} (as before it)")
+    if extra:
+        c.expect(r.cmd("LINDEX", key, 0) == job(extra, OTHER) and r.cmd("LINDEX", key, -1) == job(1, OTHER),
+                 "the target's ends changed in a dry run")
     if not c.problems:
-        print(f"  ok: dry run plans {n:,} to copy, 0 already there; the target still empty", file=sys.stderr)
+        print(f"  ok: dry run plans {n:,} to copy, 0 already there; the target "
+              + (f"still holds its {extra:,} jobs, unchanged" if extra else "still empty"), file=sys.stderr)
     return c.done(out_path)
 
 
-def _check_all(c, r, key, n):
-    """Every payload of the target, left to right, against job(n) .. job(1)."""
-    k = n
-    bad = 0
+def _check_all(c, r, key, n, extra=0):
+    """Every payload of the target, left to right, against job(n) .. job(1), then (extra > 0)
+    other(extra) .. other(1)."""
+    want = ((k, "job") for k in range(n, 0, -1))
+    if extra:
+        want = itertools.chain(want, ((k, OTHER) for k in range(extra, 0, -1)))
+    total, seen, bad = n + extra, 0, 0
     for v in r.lrange_pages(key):
-        if k < 1:
-            c.expect(False, f"{key} has more than {n} jobs")
+        w = next(want, None)
+        if w is None:
+            c.expect(False, f"{key} has more than {total} jobs")
             return
-        if v != job(k):
+        if v != job(*w):
             bad += 1
             if bad <= 3:
-                c.expect(False, f"{key}[{n - k}] is {job_id(v)}, expected job-{k:07d} unchanged")
-        k -= 1
-    c.expect(k == 0, f"{key} ends after {n - k} jobs, expected {n}")
+                c.expect(False, f"{key}[{seen}] is {job_id(v)}, expected {w[1]}-{w[0]:07d} unchanged")
+        seen += 1
+    c.expect(seen == total, f"{key} ends after {seen} jobs, expected {total}")
     if bad > 3:
         c.expect(False, f"{bad} payloads in all differ from the seed")
 
@@ -355,18 +415,24 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def lrange_calls(stats):
+    return (stats or {}).get("per_command", {}).get("lrange", {}).get("calls", 0)
+
+
 def report(args):
     doc = json.load(open(args.results))
     m, R = doc["meta"], doc["runs"]
-    N, NB = m["jobs"], m.get("jobs_big")
+    N, NB, E = m["jobs"], m.get("jobs_big"), m.get("target_extra")
     one, big, again = summarize(R.get("copy")), summarize(R.get("copy_big")), summarize(R.get("rerun"))
-    dry = summarize(R.get("dry"))
+    ne = summarize(R.get("nonempty"))
+    dry, dry_ne = summarize(R.get("dry")), summarize(R.get("dry_nonempty"))
     b1, bb = summarize_baseline(R.get("baseline")), summarize_baseline(R.get("baseline_big"))
-    ok = all(s["ok"] for s in (one, big, again, dry) if s)
+    bne = summarize_baseline(R.get("baseline_nonempty"))
+    ok = all(s["ok"] for s in (one, ne, big, again, dry, dry_ne) if s)
     rows = []  # (case, qctl wall, jobs/s, baseline, ratio, rss)
-    targets = []
+    targets = []  # (case, met)
 
-    def row(label, s, base, jobs):
+    def row(label, short, s, base, jobs):
         rate = jobs / s["wall"]
         ratio = rate / base["rps"] if base else None
         rows.append((
@@ -379,24 +445,31 @@ def report(args):
             "n/a" if s["rss"] is None else f"**{fmt_kib(s['rss'])}** ({verdict(s['rss'] / 1024 < RSS_TARGET_MIB)})",
         ))
         if ratio is not None:
-            targets.append(ratio >= RATIO_TARGET)
+            targets.append((f"{short} ratio", ratio >= RATIO_TARGET))
         if s["rss"] is not None:
-            targets.append(s["rss"] / 1024 < RSS_TARGET_MIB)
+            targets.append((f"{short} RSS", s["rss"] / 1024 < RSS_TARGET_MIB))
         return rate, ratio
 
+    def runs_label(s):
+        return f"median of {s['n']}" if s["n"] > 1 else "1 run"
+
     if one:
-        row(f"{N:,} jobs (median of {one['n']})" if one["n"] > 1 else f"{N:,} jobs (1 run)", one, b1, N)
+        row(f"{N:,} jobs onto the **empty** target (the shortcut: no fingerprint work; {runs_label(one)})",
+            f"{N:,} onto the empty target", one, b1, N)
+    if ne:
+        row(f"{N:,} jobs onto a target **already holding {E:,} other jobs** (the general path: every job checked "
+            f"against the target's fingerprints; {runs_label(ne)})",
+            f"{N:,} onto {E:,} other jobs", ne, bne, N)
     if big:
-        row(f"{NB:,} jobs (1 run)", big, bb, NB)
+        row(f"{NB:,} jobs onto the **empty** target (the shortcut; 1 run)", f"{NB:,} onto the empty target", big, bb, NB)
+
+    def plan_row(label, s):
+        rows.append((label, fmt_s(s["wall"]), "—", "—", "—", "n/a" if s["rss"] is None else fmt_kib(s["rss"])))
+
     if dry:
-        rows.append((
-            f"`--dry-run` on the empty target, {N:,} jobs (the plan alone; 1 run)",
-            fmt_s(dry["wall"]),
-            "—",
-            "—",
-            "—",
-            "n/a" if dry["rss"] is None else fmt_kib(dry["rss"]),
-        ))
+        plan_row(f"`--dry-run` on the empty target, {N:,} jobs (the plan alone; 1 run)", dry)
+    if dry_ne:
+        plan_row(f"`--dry-run` on a target holding {E:,} other jobs, {N:,} jobs (the plan alone; 1 run)", dry_ne)
     if again:
         rows.append((
             f"re-run over the {N:,} copied jobs: 0 copied, {N:,} skipped",
@@ -406,18 +479,25 @@ def report(args):
             "—",
             "n/a" if again["rss"] is None else fmt_kib(again["rss"]),
         ))
-    targets_met = all(targets) if targets else None
-    if one and b1 and len(R["copy"]) == len(R["baseline"]):
-        m["pair_ratios"] = ", ".join(
-            f"{N / c['run']['wall_s'] / b['baseline']['rps']:.3f}" for c, b in zip(R["copy"], R["baseline"])
-        )
+    targets_met = all(t for _, t in targets) if targets else None
+    for key, s, base_key in (("pair_ratios", one, "baseline"), ("pair_ratios_nonempty", ne, "baseline_nonempty")):
+        copies = R.get("copy" if key == "pair_ratios" else "nonempty") or []
+        bases = R.get(base_key) or []
+        if s and bases and len(copies) == len(bases):
+            m[key] = ", ".join(
+                f"{N / c['run']['wall_s'] / b['baseline']['rps']:.3f}" for c, b in zip(copies, bases)
+            )
 
     # ---- console ----
     print()
-    nruns = one["n"] if one else 0
-    print(f"Replicate ({N:,} jobs: {nruns} run{'' if nruns == 1 else 's'}, medians; {NB or 0:,} jobs: 1 run):")
+    head = [f"{N:,} jobs: {plural(one['n'] if one else 0, 'run')} onto the empty target"]
+    if ne:
+        head.append(f"{plural(ne['n'], 'run')} onto {E:,} other jobs")
+    if big:
+        head.append(f"{NB:,} jobs: 1 run")
+    print(f"Replicate ({', '.join(head)}; medians):")
     for label, wall, rate, base, ratio, rss in rows:
-        label = label.replace("`", "")
+        label = label.replace("`", "").replace("**", "")
         if base == "—":
             print(f"  {label}: qctl {wall}" + ("" if rate == "—" else f", {rate} jobs/s") + f"; peak RSS {rss}")
             continue
@@ -425,26 +505,41 @@ def report(args):
               f"peak RSS {re.sub(r'[*]', '', rss)}")
     print(f"  verifications: {'all passed' if ok else 'FAILED (see MISSED lines above)'}")
     if targets_met is not None:
-        print(f"  targets (ratio >= {RATIO_TARGET}, peak RSS < {RSS_TARGET_MIB} MiB): {'met' if targets_met else 'NOT met'}")
+        missed = [name for name, t in targets if not t]
+        print(f"  targets (ratio >= {RATIO_TARGET}, peak RSS < {RSS_TARGET_MIB} MiB; "
+              f"{', '.join(name for name, _ in targets)}): "
+              + ("all met" if targets_met else f"NOT met ({', '.join(missed)})"))
     print()
 
     if args.markdown:
-        update_markdown(args.markdown, markdown(m, one, big, again, dry, b1, bb, rows, ok, targets_met))
+        S = {"one": one, "ne": ne, "big": big, "again": again, "dry": dry, "dry_ne": dry_ne,
+             "b1": b1, "bne": bne, "bb": bb}
+        update_markdown(args.markdown, markdown(m, S, rows, ok, targets, targets_met))
         print(f"updated {args.markdown}")
     return 0 if ok else 3
 
 
-def where_time_goes(m, s, N, rerun=False):
-    """A paragraph from one summary: qctl's own split, and what each server ran (the median run)."""
+def times(x):
+    if x < 0.05:
+        return "not at all"
+    return "once" if abs(x - 1) < 0.05 else "twice" if abs(x - 2) < 0.05 else f"{x:.1f} times"
+
+
+def where_time_goes(m, s, N, target_jobs=0, plan=None):
+    """A paragraph from one summary: qctl's own split, and what each server ran (the median run).
+
+    target_jobs: the jobs in the target before the run; plan: the summary of a --dry-run onto the
+    same kind of target, whose reads are the plan's (the rest of the run's reads are the copy's)."""
     rep = s["rep"]
-    windows = N // m["window"] + 1  # the last LRANGE is the short (possibly empty) one
+    W = m["window"]
+    windows = N // W + 1  # the last LRANGE is the short (possibly empty) one
+    pages = target_jobs // W + 1  # the same, for the target's fingerprints
     parts = []
     dur = s["duration_ms"]
     if dur is not None:
         parts.append(
             f"qctl's own `duration_ms` (the copy, after the plan) is {dur / 1000:.2f} s of the {s['wall']:.2f} s wall; "
-            f"the other {s['wall'] - dur / 1000:.2f} s are start-up, connecting, the plan (which counts what is "
-            f"missing) and the output"
+            f"the other {s['wall'] - dur / 1000:.2f} s are start-up, connecting, the plan and the output"
         )
     if s.get("cpu") is not None:
         parts.append(f"qctl used {s['cpu']:.2f} s of CPU (user + system) in all")
@@ -455,18 +550,28 @@ def where_time_goes(m, s, N, rerun=False):
                 f"the two servers' main threads {srv[0]:.2f} s (source) and {srv[1]:.2f} s (target): {busy}"
             )
     text = "; ".join(parts) + "." if parts else ""
+    prep = plan["rep"] if plan else {}
     for side, name in (("src", "source"), ("dst", "target")):
         st = rep.get(f"stats_{side}")
         if not st:
             continue
-        lr = st["per_command"].get("lrange", {}).get("calls", 0)
-        passes = ""
-        if side == "src" and lr:
-            passes = f" ({lr:,} `LRANGE` for {windows:,} windows of {m['window']:,}: the source is read {lr / windows:.1f} times)"
-        if side == "dst" and lr and not rerun:
-            passes = " (`LRANGE` on the empty target: the fingerprints, read by the plan and again by the copy)"
-        if side == "dst" and lr and rerun:
-            passes = f" ({lr:,} `LRANGE` for {windows:,} windows: the target's fingerprints are read {lr / windows:.1f} times)"
+        lr = lrange_calls(st)
+        unit = windows if side == "src" else pages
+        split = ""
+        if plan and prep.get(f"stats_{side}"):
+            p_lr = lrange_calls(prep[f"stats_{side}"])
+            split = (f"; the plan alone (its `--dry-run`) ran {p_lr:,} `LRANGE` there, so the plan reads it "
+                     f"{times(p_lr / unit)} and the copy {times((lr - p_lr) / unit)}")
+        if side == "src":
+            passes = (f" ({lr:,} `LRANGE` for {windows:,} windows of {W:,}: the source is read "
+                      f"{times(lr / windows)}{split})")
+        elif target_jobs == 0:
+            passes = (f" ({lr:,} `LRANGE` of the empty target list, returning nothing: the target's fingerprints "
+                      f"are read {times(lr / pages)} and come out empty{split})") if lr else \
+                " (no `LRANGE`: the target's list is not read)"
+        else:
+            passes = (f" ({lr:,} `LRANGE` for the {target_jobs:,} jobs it held before the run, {plural(pages, 'page')} "
+                      f"of up to {W:,}: the target's fingerprints are read {times(lr / pages)}{split})")
         text += (
             f" The {name} server ran {per_command(st)}{passes}: main-thread CPU {st['cpu_main_s']:.2f} s, "
             f"longest command {fmt_us(st['usec_max'])} (`{st['max_command'][:50]}`)."
@@ -474,12 +579,43 @@ def where_time_goes(m, s, N, rerun=False):
     return text.strip()
 
 
-def markdown(m, one, big, again, dry, b1, bb, rows, ok, targets_met):
-    N, NB = m["jobs"], m.get("jobs_big")
+def plural(n, what):
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def plan_text(m, dry, copy, N, where):
+    """What the plan alone costs and reads, from a --dry-run onto the same kind of target."""
+    windows = N // m["window"] + 1
+    st = dry["rep"].get("stats_src") or {}
+    lr = lrange_calls(st)
+    text = (f"The plan on its own (the same command with `--dry-run`, once, {where}) takes {fmt_s(dry['wall'])}, "
+            f"{dry['wall'] / copy['wall']:.0%} of the copy's median wall time")
+    if dry.get("cpu") is not None:
+        text += f" (qctl CPU {dry['cpu']:.2f} s)"
+    if lr:
+        text += (f", and reads the source {times(lr / windows)} ({lr:,} `LRANGE`) to count what is missing, "
+                 f"fingerprinting every job")
+    elif st:
+        text += (f", and reads no job of the source (the source server ran only {per_command(st)}): "
+                 f"it takes the count to copy from the source's length")
+    return text + "."
+
+
+def markdown(m, S, rows, ok, targets, targets_met):
+    one, ne, big, again, dry, dry_ne = (S[k] for k in ("one", "ne", "big", "again", "dry", "dry_ne"))
+    b1, bne = S["b1"], S["bne"]
+    N, NB, E = m["jobs"], m.get("jobs_big"), m.get("target_extra")
     machine = f"{m['nproc']} CPUs ({m['cpu']}), {m['kernel']}, {m['mem_total_mib']:,} MiB RAM"
     cmd = "qctl replicate --from src --to dst --what queues --queue high --yes-i-typed=dst -o json"
-    sampled = (one or again or {}).get("rep", {}).get("check", {}).get("sampled", 1001)
+    sampled = (one or ne or again or {}).get("rep", {}).get("check", {}).get("sampled", 1001)
+    sampled_extra = (ne or {}).get("rep", {}).get("check", {}).get("sampled_extra")
     knobs = m.get("knobs", "")
+    general = (
+        f" A second case measures the general path: before each of its runs the target's `{m['key']}` is given "
+        f"{E:,} jobs of the same shape whose ids occur nowhere in the source (`other-0000001` .. "
+        f"`other-{E:07d}`, pushed the same way), so qctl has to fingerprint the target and check every source "
+        f"job against it."
+    ) if ne else ""
     lines = [
         START,
         HEADING,
@@ -500,10 +636,14 @@ def markdown(m, one, big, again, dry, b1, bb, rows, ok, targets_met):
         cmd,
         "```",
         "",
+        f"**Which case is the shortcut.** When the target list is empty, qctl does no fingerprint work at all: "
+        f"nothing is there to skip, so nothing is checked. The cases onto the **empty** target measure that "
+        f"shortcut only.{general}",
+        "",
         f"The baseline, in the same run on the target server just before each qctl run (then `FLUSHALL`): "
         f"`redis-benchmark -h 127.0.0.1 -p PORT -t lpush -P 100 -d 200 -n JOBS -q` (its own key `mylist`, 50 "
-        f"clients, 200-byte values), its requests/s as it prints them. qctl's rate is jobs / wall seconds of the "
-        f"whole qctl process; ratio = qctl jobs/s / baseline requests/s (target ≥ {RATIO_TARGET}); peak RSS target "
+        f"clients, 200-byte values), its requests/s as it prints them. qctl's rate is copied jobs / wall seconds of "
+        f"the whole qctl process; ratio = qctl jobs/s / baseline requests/s (target ≥ {RATIO_TARGET}); peak RSS target "
         f"< {RSS_TARGET_MIB} MiB.",
         "",
         "| case | qctl wall | qctl jobs/s | baseline (redis-benchmark LPUSH) | ratio | qctl peak RSS |",
@@ -511,59 +651,83 @@ def markdown(m, one, big, again, dry, b1, bb, rows, ok, targets_met):
     ]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")
+    considered = "; ".join(name for name, _ in targets)
+    missed = [name for name, t in targets if not t]
     lines += [
         "",
         f"Every verification passed: {'yes' if ok else '**NO** (see the script output)'}. "
-        + ("" if targets_met is None else f"Targets: {'all met' if targets_met else '**not all met**'}."),
+        + ("" if targets_met is None else
+           "Targets, judged on the empty target (the shortcut)"
+           + (f" and on the target already holding {E:,} other jobs (the general path) alike" if ne else
+              " only (this run skipped the non-empty-target case, `NONEMPTY_RUN=0`)")
+           + f", every copy row's ratio and peak RSS ({considered}): "
+           + ("**all met**." if targets_met else f"**not all met** (missed: {', '.join(missed)}).")),
         "",
         f"Checked after every qctl run: the `ActionResult` (`status: ok` for `dst`, `copied` = {N:,} and "
-        f"`skipped_duplicates` = 0; on the re-run `copied` = 0 and `skipped_duplicates` = {N:,}), LLEN {N:,} on "
-        f"both servers and nothing else in either keyspace, the target's `LINDEX 0` and `LINDEX -1` equal to the "
-        f"source's (job-{N:07d} and job-0000001: copies go in the same orientation), the same payload on both "
-        f"sides (and the seed's) at {sampled:,} positions spread over the list, and once (the last {N:,}-job copy) every payload of the "
-        f"target against the seed, in order. The audit log has one `\"result\":\"ok\"` line per qctl run.",
+        f"`skipped_duplicates` = 0; on the re-run `copied` = 0 and `skipped_duplicates` = {N:,}), the source "
+        f"unchanged (LLEN {N:,}) and nothing but `{m['key']}` in either keyspace, the target's `LINDEX 0` equal "
+        f"to the source's (job-{N:07d}: copies go in the same orientation), the same payload on both sides (and "
+        f"the seed's) at {sampled:,} positions spread over the copied jobs; onto the empty target, LLEN {N:,} and "
+        f"`LINDEX -1` equal to the source's (job-0000001), and once (the last {N:,}-job copy) every payload of the "
+        f"target against the seed, in order."
+        + (f" Onto the target holding {E:,} other jobs: LLEN {N + E:,}, `LINDEX -1` still `other-0000001` (the jobs "
+           f"already there run first), `LINDEX -{E}` `other-{E:07d}` and `LINDEX -{E + 1}` the source's `LINDEX -1` "
+           f"(the copies follow them, oldest first), {sampled_extra or 101:,} positions of the jobs already there "
+           f"unchanged, and once (its last run) every payload of the target, {N:,} copies then {E:,} others, in order."
+           if ne else "")
+        + " Each `--dry-run`: the planned counts (every job to copy, none already there) and the target as it was. "
+          "The audit log has one `\"result\":\"ok\"` line per qctl run (dry runs write none).",
         "",
     ]
     if one:
-        plan = ""
-        if dry:
-            st = dry["rep"].get("stats_src") or {}
-            lr = st.get("per_command", {}).get("lrange", {}).get("calls")
-            plan = (
-                f" The plan on its own (the same command with `--dry-run`, once, on the empty target) takes "
-                f"{fmt_s(dry['wall'])}, {dry['wall'] / one['wall']:.0%} of the copy's wall time"
-                + (f", and reads the whole source ({lr:,} `LRANGE`)" if lr else "")
-                + (f"; qctl CPU {dry['cpu']:.2f} s" if dry.get("cpu") is not None else "")
-                + ". The copy then reads the source again."
-            )
         lines += [
-            f"**Where the time goes ({N:,} jobs, the median run).** " + where_time_goes(m, one, N) + plan,
+            f"**Where the time goes: onto the empty target ({N:,} jobs, the median run; the shortcut).** "
+            + where_time_goes(m, one, N, 0, dry)
+            + (" " + plan_text(m, dry, one, N, "on the empty target") if dry else ""),
             "",
         ]
-        if b1:
-            pairs = m.get("pair_ratios", "")
-            lines += [
-                f"Baseline: {b1['rps']:,.0f} requests/s (median of {b1['n']}, from {b1['rps_min']:,.0f} to "
-                f"{b1['rps_max']:,.0f}: the machine is shared; the whole redis-benchmark process took "
-                f"{fmt_s(b1['wall'])} for {N:,} LPUSHes, {N / b1['wall']:,.0f}/s by wall clock). The ratio in the "
-                f"table is median over median"
-                + (f"; run by run (each qctl run against the baseline just before it) it was {pairs}" if pairs else "")
-                + ".",
-                "",
-            ]
+    if ne:
+        lines += [
+            f"**Where the time goes: onto a target already holding {E:,} other jobs ({N:,} jobs, the median run; "
+            f"the general path).** "
+            + where_time_goes(m, ne, N, E, dry_ne)
+            + (" " + plan_text(m, dry_ne, ne, N, f"on a target holding the {E:,} other jobs") if dry_ne else "")
+            + (f" Against the empty target's median wall of {fmt_s(one['wall'])}, the general path takes "
+               f"{ne['wall'] / one['wall']:.2f}× as long" + (f", {ne['cpu'] / one['cpu']:.2f}× the qctl CPU"
+                                                            if ne.get("cpu") and one.get("cpu") else "") + "."
+               if one else ""),
+            "",
+        ]
+    if b1 or bne:
+        text = ""
+        for label, b, pairs in (("empty-target", b1, m.get("pair_ratios")),
+                                (f"{E or 0:,}-other-jobs", bne, m.get("pair_ratios_nonempty"))):
+            if not b:
+                continue
+            text += (
+                f"{'Baseline' if not text else ' Baselines'} of the {label} runs: {b['rps']:,.0f} requests/s "
+                f"(median of {b['n']}, from {b['rps_min']:,.0f} to {b['rps_max']:,.0f}; the whole redis-benchmark "
+                f"process took {fmt_s(b['wall'])} for {N:,} LPUSHes, {N / b['wall']:,.0f}/s by wall clock)"
+                + (f"; run by run (each qctl run against the baseline just before it) the ratio was {pairs}"
+                   if pairs else "")
+                + "."
+            )
+        lines += [text + " The machine is shared; the ratios in the table are median over median.", ""]
     if big:
         lines += [
-            f"**{NB:,} jobs.** Peak RSS {fmt_kib(big['rss'])} (the {N:,}-job runs: "
-            f"{fmt_kib(one['rss']) if one else 'n/a'}): memory is bounded by the window and the target's "
-            f"fingerprints (8 bytes a job, the target being empty here), not by the queue. "
-            + where_time_goes(m, big, NB),
+            f"**{NB:,} jobs, onto the empty target.** Peak RSS {fmt_kib(big['rss'])} (the {N:,}-job runs: "
+            f"{fmt_kib(one['rss']) if one else 'n/a'} onto the empty target"
+            + (f", {fmt_kib(ne['rss'])} onto the {E:,} other jobs" if ne else "")
+            + "): memory is bounded by the window and the target's fingerprints (8 bytes a job of the target, "
+            "none here), not by the queue. "
+            + where_time_goes(m, big, NB, 0),
             "",
         ]
     if again:
         lines += [
             f"**Re-run over a full copy** (the \"re-run after a failure\" cost: the same command again on the "
             f"{N:,} jobs already there, nothing to copy): {fmt_s(again['wall'])}, peak RSS {fmt_kib(again['rss'])}. "
-            + where_time_goes(m, again, N, rerun=True),
+            + where_time_goes(m, again, N, N),
             "",
         ]
     lines += [
@@ -576,13 +740,15 @@ def markdown(m, one, big, again, dry, b1, bb, rows, ok, targets_met):
         f"{knobs + ' ' if knobs else ''}bash benches/replicate/run.sh",
         "```",
         "",
-        "Knobs (environment): `JOBS` (1000000), `JOBS_BIG` (5000000), `RUNS` (3: runs of the `JOBS` case, each "
-        "with its own baseline), `BIG_RUN=0` (skip the `JOBS_BIG` case), `QCTL_BIN` (a built qctl), `QCTL_REV` "
+        "Knobs (environment): `JOBS` (1000000), `JOBS_BIG` (5000000), `RUNS` (3: runs of the `JOBS` case onto the "
+        "empty target, and of the one onto a non-empty target, each run with its own baseline), `TARGET_EXTRA` "
+        "(1000: the other jobs the non-empty target holds), `NONEMPTY_RUN=0` (skip the non-empty-target case), "
+        "`BIG_RUN=0` (skip the `JOBS_BIG` case), `QCTL_BIN` (a built qctl), `QCTL_REV` "
         "(build that git revision, exported to `/tmp/qctl-bench-src/<sha>`, in `/tmp/qctl-bench-target-rev`, "
         "instead of the work tree), "
         "`NO_MARKDOWN=1` (print only), `KEEP_WORK=1` (keep the temp dir: contexts file, audit log, qctl output, "
         "per-run JSON). The script checks `MemAvailable` first and stops, saying so, if the two servers would not "
-        "hold `JOBS_BIG` jobs each.",
+        "hold the biggest case.",
         END,
     ]
     return lines
@@ -620,14 +786,15 @@ def main():
         ap = argparse.ArgumentParser(prog="replicate.py jobs")
         ap.add_argument("--count", type=int, required=True)
         ap.add_argument("--key", default="jobqueue:high_priority")
+        ap.add_argument("--prefix", default="job", help="the ids' prefix (job-0000001, ...)")
         a = ap.parse_args(rest)
         try:
-            jobs(sys.stdout.buffer, a.count, a.key)
+            jobs(sys.stdout.buffer, a.count, a.key, a.prefix)
             sys.stdout.buffer.flush()
         except BrokenPipeError:
             sys.exit("replicate.py: the reader went away (redis-cli --pipe failed?)")
-    elif cmd == "job" and len(rest) == 1:
-        print(job(int(rest[0])).decode())
+    elif cmd == "job" and len(rest) in (1, 2):
+        print(job(int(rest[0]), *rest[1:]).decode())
     elif cmd == "payload-bytes":
         print(payload_bytes())
     elif cmd == "redis" and len(rest) >= 2:
@@ -642,11 +809,29 @@ def main():
         sys.exit(run(rest[0], rest[1], rest[2], rest[4:]))
     elif cmd == "baseline" and len(rest) >= 4 and rest[2] == "--":
         sys.exit(baseline(rest[0], rest[1], rest[3:]))
-    elif cmd == "check-copy" and len(rest) in (8, 9) and rest[8:] in ([], ["--full"]):
-        sys.exit(check_copy(rest[0], rest[1], rest[2], int(rest[3]), rest[4], rest[5], int(rest[6]), int(rest[7]),
-                            rest[8:] == ["--full"]))
-    elif cmd == "check-dry" and len(rest) == 5:
-        sys.exit(check_dry(rest[0], rest[1], int(rest[2]), rest[3], rest[4]))
+    elif cmd == "check-copy":
+        ap = argparse.ArgumentParser(prog="replicate.py check-copy")
+        for name in ("src_port", "dst_port", "key"):
+            ap.add_argument(name)
+        ap.add_argument("n", type=int)
+        ap.add_argument("result")
+        ap.add_argument("out")
+        ap.add_argument("copied", type=int)
+        ap.add_argument("dups", type=int)
+        ap.add_argument("--extra", type=int, default=0, help="other jobs the target held before the copy")
+        ap.add_argument("--full", action="store_true", help="compare every payload of the target")
+        a = ap.parse_args(rest)
+        sys.exit(check_copy(a.src_port, a.dst_port, a.key, a.n, a.result, a.out, a.copied, a.dups, a.full, a.extra))
+    elif cmd == "check-dry":
+        ap = argparse.ArgumentParser(prog="replicate.py check-dry")
+        ap.add_argument("dst_port")
+        ap.add_argument("key")
+        ap.add_argument("n", type=int)
+        ap.add_argument("result")
+        ap.add_argument("out")
+        ap.add_argument("--extra", type=int, default=0, help="other jobs the target holds")
+        a = ap.parse_args(rest)
+        sys.exit(check_dry(a.dst_port, a.key, a.n, a.result, a.out, a.extra))
     elif cmd == "record" and len(rest) >= 2:
         record(rest[0], rest[1], rest[2:])
     elif cmd == "report":

@@ -2,6 +2,10 @@
 # Replicate benchmark for qctl: `qctl replicate` copying a 1,000,000-job
 # queue (and a 5,000,000-job one) from one local redis-server to another,
 # against `redis-benchmark -t lpush -P 100 -d 200` on the same target server.
+# Onto an empty target qctl takes a shortcut (no fingerprint work at all), so
+# the 1,000,000-job copy is also measured onto a target already holding
+# TARGET_EXTRA other jobs: the general path, where qctl fingerprints the
+# target and checks every source job against it.
 # Reproduce with:
 #
 #     bash benches/replicate/run.sh
@@ -33,9 +37,22 @@
 #    the seed), and the target flushed for the next run;
 # 4. after the last of those, the same qctl command again over the full copy
 #    (copies 0, reports JOBS duplicates): the re-run-after-a-failure cost;
-# 5. the same with JOBS_BIG jobs, one baseline and one qctl run (BIG_RUN=0
+# 5. the general path (NONEMPTY_RUN=0 skips it): the target flushed, then
+#    given TARGET_EXTRA jobs of the same shape whose ids occur nowhere in the
+#    source (`other-0000001` .., LPUSHed oldest first the same way, so
+#    other-0000001 is the target's right end); the command with --dry-run
+#    once on that target (the plan alone: JOBS to copy, 0 already there, the
+#    target unchanged); then RUNS times: a baseline as in 3 (on the flushed
+#    target), the TARGET_EXTRA other jobs pushed again, the qctl run as in 3,
+#    checked (copied JOBS, skipped_duplicates 0; target LLEN JOBS +
+#    TARGET_EXTRA; the jobs already there still at the consumer end,
+#    LINDEX -1 other-0000001, and the copies after them in the source's
+#    order: the target's LINDEX 0 the source's LINDEX 0, its
+#    LINDEX -(TARGET_EXTRA+1) the source's LINDEX -1; sampled positions of
+#    both parts, once every payload), and the target flushed;
+# 6. the same with JOBS_BIG jobs, one baseline and one qctl run (BIG_RUN=0
 #    skips it);
-# 6. checks the audit log (one ok line per qctl run), prints a summary and
+# 7. checks the audit log (one ok line per qctl run), prints a summary and
 #    rewrites its section of BENCHMARKS.md, between the markers
 #    <!-- replicate:start --> and <!-- replicate:end --> (appended at the end
 #    when they are absent).
@@ -43,13 +60,17 @@
 # Needs: cargo, redis-server, redis-cli, redis-benchmark (Debian: redis-tools),
 # python3 (stdlib only); /usr/bin/time (Debian package `time`) for the RSS
 # figures, skipped without it.
-# Environment: JOBS (1000000), JOBS_BIG (5000000), RUNS (3), BIG_RUN (1; 0
-# skips the JOBS_BIG case), QCTL_BIN, QCTL_REV, NO_MARKDOWN=1 (print only),
-# KEEP_WORK=1 (keep the temp dir).
+# Environment: JOBS (1000000), JOBS_BIG (5000000), RUNS (3: runs of the JOBS
+# copy onto the empty target, and again of the one onto the non-empty
+# target), TARGET_EXTRA (1000: the other jobs the non-empty target holds
+# before each of its runs), NONEMPTY_RUN (1; 0 skips the non-empty-target
+# case), BIG_RUN (1; 0 skips the JOBS_BIG case), QCTL_BIN, QCTL_REV,
+# NO_MARKDOWN=1 (print only), KEEP_WORK=1 (keep the temp dir).
 # Exit status: 0 when every verification passed, 3 when one failed (qctl
 # exited non-zero, gave a wrong count, or left Redis in the wrong state),
 # anything else when the benchmark itself failed. Missing the issue's targets
-# (ratio >= 0.5, RSS < 100 MiB) is reported, not an exit status.
+# (ratio >= 0.5, RSS < 100 MiB, judged on the empty target and on the
+# non-empty one) is reported, not an exit status.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +78,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 JOBS=${JOBS:-1000000}
 JOBS_BIG=${JOBS_BIG:-5000000}
 RUNS=${RUNS:-3}
+TARGET_EXTRA=${TARGET_EXTRA:-1000}
+NONEMPTY_RUN=${NONEMPTY_RUN:-1}
 BIG_RUN=${BIG_RUN:-1}
 PYTHON=${PYTHON:-python3}
 BENCH_TARGET_DIR=/tmp/qctl-bench-target
@@ -68,10 +91,13 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 now() { date +%s%N; }
 
-for n in JOBS JOBS_BIG RUNS; do
+for n in JOBS JOBS_BIG RUNS TARGET_EXTRA; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer (got '${!n}')"
 done
-[[ $BIG_RUN == 0 || $BIG_RUN == 1 ]] || die "BIG_RUN must be 0 or 1 (got '$BIG_RUN')"
+(( TARGET_EXTRA <= 9999999 )) || die "TARGET_EXTRA must be at most 9999999 (ids other-0000001 .. other-9999999)"
+for n in BIG_RUN NONEMPTY_RUN; do
+    [[ ${!n} == 0 || ${!n} == 1 ]] || die "$n must be 0 or 1 (got '${!n}')"
+done
 for tool in redis-server redis-cli redis-benchmark "$PYTHON"; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-server redis-tools python3)"
 done
@@ -86,6 +112,7 @@ fi
 # (the source's list, then the target's copy, or redis-benchmark's mylist),
 # plus room for the seeding pipe, qctl and redis-benchmark.
 BIGGEST=$JOBS
+(( NONEMPTY_RUN == 1 )) && BIGGEST=$(( JOBS + TARGET_EXTRA ))
 (( BIG_RUN == 1 && JOBS_BIG > BIGGEST )) && BIGGEST=$JOBS_BIG
 MEM_AVAIL_MIB=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
 MEM_TOTAL_MIB=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
@@ -235,19 +262,34 @@ flush() { # PORT
     helper wait-lazyfree "$1"
 }
 
+# pipe_jobs PORT COUNT PREFIX: COUNT jobs (ids PREFIX-0000001 ..) LPUSHed into KEY.
+pipe_jobs() {
+    local port=$1 count=$2 prefix=$3
+    helper jobs --count "$count" --key "$KEY" --prefix "$prefix" | redis-cli -p "$port" --pipe >"$WORK/pipe.log" 2>&1 \
+        || { cat "$WORK/pipe.log" >&2; die "redis-cli --pipe failed while pushing $count $prefix jobs"; }
+    grep -q '^errors: 0,' "$WORK/pipe.log" || { cat "$WORK/pipe.log" >&2; die "redis-cli --pipe reported errors"; }
+}
+
 # seed COUNT: FLUSHALL both, then COUNT jobs LPUSHed into the source's queue.
 seed() {
     local count=$1 t0 t1 llen
     flush "$SRC_PORT"
     flush "$DST_PORT"
     t0=$(now)
-    helper jobs --count "$count" --key "$KEY" | src_cli --pipe >"$WORK/pipe.log" 2>&1 \
-        || { cat "$WORK/pipe.log" >&2; die "redis-cli --pipe failed while seeding"; }
+    pipe_jobs "$SRC_PORT" "$count" job
     t1=$(now)
-    grep -q '^errors: 0,' "$WORK/pipe.log" || { cat "$WORK/pipe.log" >&2; die "redis-cli --pipe reported errors"; }
     llen=$(src_cli LLEN "$KEY")
     [[ $llen == "$count" && $(src_cli DBSIZE) == 1 ]] || die "after seeding, LLEN $KEY is $llen (expected $count), DBSIZE $(src_cli DBSIZE)"
     log "seeded $count jobs in $(( (t1 - t0) / 1000000 )) ms (source used_memory_rss $(( $(src_cli INFO memory | sed -n 's/^used_memory_rss:\([0-9]*\).*/\1/p') / 1048576 )) MiB)"
+}
+
+# prefill: the flushed target's queue given TARGET_EXTRA other jobs (other-0000001 ..).
+prefill() {
+    local llen
+    [[ $(dst_cli DBSIZE) == 0 ]] || die "the target is not empty before it is given its $TARGET_EXTRA other jobs"
+    pipe_jobs "$DST_PORT" "$TARGET_EXTRA" other
+    llen=$(dst_cli LLEN "$KEY")
+    [[ $llen == "$TARGET_EXTRA" ]] || die "after prefilling the target, LLEN $KEY is $llen (expected $TARGET_EXTRA)"
 }
 
 # baseline TAG COUNT: redis-benchmark LPUSH on the (empty) target, then FLUSHALL.
@@ -286,7 +328,7 @@ measure() {
     fi
 }
 
-# verify TAG JOBS COPIED DUPS [--full]: checks the run; 3 marks it failed.
+# verify TAG JOBS COPIED DUPS [--extra=E] [--full]: checks the run; 3 marks it failed.
 verify() {
     local tag=$1 count=$2 code=0
     helper check-copy "$SRC_PORT" "$DST_PORT" "$KEY" "$count" "$WORK/$tag.out.json" "$WORK/$tag.check.json" \
@@ -309,24 +351,47 @@ copy_run() {
         "stats_dst=@$WORK/$tag.stats_dst.json" "check=@$WORK/$tag.check.json"
 }
 
+# dry_run NAME TAG EXTRA: the same command with --dry-run, the plan alone (no
+# write, no audit line), onto the target as it is (EXTRA other jobs), checked.
+dry_run() {
+    local name=$1 tag=$2 extra=$3 code=0 what="empty target"
+    (( extra == 0 )) || what="target holding $extra other jobs"
+    log "$tag: QCTL_CONFIG=contexts.yaml qctl ${REPL_ARGS[*]} --dry-run ($JOBS jobs, $what)"
+    helper stats-begin "$SRC_PORT" "$WORK/$tag.src.state"
+    helper stats-begin "$DST_PORT" "$WORK/$tag.dst.state"
+    helper run "$WORK/$tag.run.json" "$WORK/$tag.out.json" "$WORK/$tag.err" -- "$QCTL_BIN" "${REPL_ARGS[@]}" --dry-run
+    printf '  source: ' >&2
+    helper stats-end "$SRC_PORT" "$WORK/$tag.src.state" "$WORK/$tag.stats_src.json"
+    printf '  target: ' >&2
+    helper stats-end "$DST_PORT" "$WORK/$tag.dst.state" "$WORK/$tag.stats_dst.json"
+    helper check-dry "$DST_PORT" "$KEY" "$JOBS" "$WORK/$tag.out.json" "$WORK/$tag.check.json" --extra "$extra" || code=$?
+    case $code in
+        0) ;;
+        3) FAILED=1 ;;
+        *) die "replicate.py check-dry failed ($code)" ;;
+    esac
+    helper record "$RESULTS" "$name" "run=@$WORK/$tag.run.json" "stats_src=@$WORK/$tag.stats_src.json" \
+        "stats_dst=@$WORK/$tag.stats_dst.json" "check=@$WORK/$tag.check.json"
+}
+
+# nonempty_run NAME TAG [--full]: one qctl run onto the target holding its
+# TARGET_EXTRA other jobs, checked, recorded.
+nonempty_run() {
+    local name=$1 tag=$2
+    [[ $(dst_cli DBSIZE) == 1 && $(dst_cli LLEN "$KEY") == "$TARGET_EXTRA" ]] \
+        || die "the target does not hold exactly its $TARGET_EXTRA other jobs before $tag"
+    log "$tag: QCTL_CONFIG=contexts.yaml qctl ${REPL_ARGS[*]} ($JOBS jobs onto $TARGET_EXTRA other jobs)"
+    measure "$tag"
+    verify "$tag" "$JOBS" "$JOBS" 0 --extra="$TARGET_EXTRA" "${@:3}"
+    helper record "$RESULTS" "$name" "run=@$WORK/$tag.run.json" "stats_src=@$WORK/$tag.stats_src.json" \
+        "stats_dst=@$WORK/$tag.stats_dst.json" "check=@$WORK/$tag.check.json"
+}
+
 helper record "$RESULTS" meta "jobs=$JOBS" "runs=$RUNS" "key=$KEY" "window=$WINDOW"
 
 # ---- 3. JOBS: the plan alone, then baseline and copy, RUNS times ----
 seed "$JOBS"
-# The same command with --dry-run: the plan alone (no write, no audit line).
-log "dry run: QCTL_CONFIG=contexts.yaml qctl ${REPL_ARGS[*]} --dry-run ($JOBS jobs, empty target)"
-helper stats-begin "$SRC_PORT" "$WORK/dry.src.state"
-helper run "$WORK/dry.run.json" "$WORK/dry.out.json" "$WORK/dry.err" -- "$QCTL_BIN" "${REPL_ARGS[@]}" --dry-run
-printf '  source: ' >&2
-helper stats-end "$SRC_PORT" "$WORK/dry.src.state" "$WORK/dry.stats_src.json"
-code=0
-helper check-dry "$DST_PORT" "$KEY" "$JOBS" "$WORK/dry.out.json" "$WORK/dry.check.json" || code=$?
-case $code in
-    0) ;;
-    3) FAILED=1 ;;
-    *) die "replicate.py check-dry failed ($code)" ;;
-esac
-helper record "$RESULTS" dry "run=@$WORK/dry.run.json" "stats_src=@$WORK/dry.stats_src.json" "check=@$WORK/dry.check.json"
+dry_run dry dry 0
 for i in $(seq "$RUNS"); do
     baseline "baseline-$i" "$JOBS"
     helper record "$RESULTS" baseline "baseline=@$WORK/baseline-$i.json"
@@ -343,7 +408,27 @@ verify rerun "$JOBS" 0 "$JOBS"
 helper record "$RESULTS" rerun "run=@$WORK/rerun.run.json" "stats_src=@$WORK/rerun.stats_src.json" \
     "stats_dst=@$WORK/rerun.stats_dst.json" "check=@$WORK/rerun.check.json"
 
-# ---- 5. JOBS_BIG ----
+# ---- 5. JOBS onto a target already holding TARGET_EXTRA other jobs ----
+if [[ $NONEMPTY_RUN == 1 ]]; then
+    helper record "$RESULTS" meta "target_extra=$TARGET_EXTRA"
+    flush "$DST_PORT"
+    prefill
+    dry_run dry_nonempty dry-nonempty "$TARGET_EXTRA"
+    flush "$DST_PORT"
+    for i in $(seq "$RUNS"); do
+        baseline "baseline-nonempty-$i" "$JOBS"
+        helper record "$RESULTS" baseline_nonempty "baseline=@$WORK/baseline-nonempty-$i.json"
+        prefill
+        full=()
+        (( i == RUNS )) && full=(--full)
+        nonempty_run nonempty "nonempty-$i" "${full[@]}"
+        flush "$DST_PORT"
+    done
+else
+    log "NONEMPTY_RUN=0: skipping the copy onto a target already holding $TARGET_EXTRA other jobs"
+fi
+
+# ---- 6. JOBS_BIG ----
 if [[ $BIG_RUN == 1 ]]; then
     helper record "$RESULTS" meta "jobs_big=$JOBS_BIG"
     seed "$JOBS_BIG"
@@ -359,7 +444,7 @@ stop_pid "$SRC_PID" "redis-server (src)"; SRC_PID=
 stop_pid "$DST_PID" "redis-server (dst)"; DST_PID=
 T_END=$(now)
 
-# ---- 6. audit log, report ----
+# ---- 7. audit log, report ----
 AUDIT_LINES=0
 [[ -f $AUDIT ]] && AUDIT_LINES=$(grep -c '"result":"ok"' "$AUDIT" || true)
 if (( AUDIT_LINES != QCTL_RUNS )); then
@@ -376,6 +461,8 @@ knobs=()  # the knobs this run was given, for the Reproduce line
 (( JOBS == 1000000 )) || knobs+=("JOBS=$JOBS")
 (( JOBS_BIG == 5000000 )) || knobs+=("JOBS_BIG=$JOBS_BIG")
 (( RUNS == 3 )) || knobs+=("RUNS=$RUNS")
+(( TARGET_EXTRA == 1000 )) || knobs+=("TARGET_EXTRA=$TARGET_EXTRA")
+(( NONEMPTY_RUN == 1 )) || knobs+=("NONEMPTY_RUN=$NONEMPTY_RUN")
 (( BIG_RUN == 1 )) || knobs+=("BIG_RUN=$BIG_RUN")
 [[ -n ${QCTL_REV:-} && -z $QCTL_BIN_GIVEN ]] && knobs+=("QCTL_REV=$QCTL_REV")
 helper record "$RESULTS" meta \
