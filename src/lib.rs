@@ -6,11 +6,13 @@
 pub mod actions;
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod connect;
 pub mod contexts;
 pub mod error;
 pub mod fanout;
 pub mod inspect;
+pub mod man;
 pub mod output;
 pub mod select;
 pub mod settings;
@@ -20,9 +22,15 @@ use clap::Parser;
 use cli::{Cli, Command, OutputFormat};
 use error::{CliError, ExitCode};
 use settings::Settings;
+use std::io::Write;
 
 /// Runs qctl with the process's arguments and returns the exit code.
 pub fn run() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash qctl -- ...`): answered
+    // before anything else can print.
+    if let Some(code) = complete::from_env() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -72,6 +80,25 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::Ok);
     }
+    match &cli.command {
+        Command::Completion { shell } => {
+            let script = complete::registration(*shell)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            return Ok(ExitCode::Ok);
+        }
+        Command::GenerateMan { dir } => {
+            let pages = man::write_pages(dir).map_err(|e| {
+                CliError::failure(format!("{}: cannot write man pages: {e}", dir.display()))
+            })?;
+            if !cli.global.quiet {
+                eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
+            }
+            return Ok(ExitCode::Ok);
+        }
+        _ => {}
+    }
     let config = contexts::load(cli.global.config.as_deref())?;
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
@@ -87,6 +114,8 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
-        Command::Version => unreachable!("handled above"),
+        Command::Version | Command::Completion { .. } | Command::GenerateMan { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
