@@ -89,6 +89,12 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
             return Ok(ExitCode::Ok);
         }
         Command::GenerateMan { dir } => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(
+                    CliError::usage(format!("{}: not a directory", dir.display()))
+                        .with_hint("name the directory to write the pages into, e.g. man"),
+                );
+            }
             let pages = man::write_pages(dir).map_err(|e| {
                 CliError::failure(format!("{}: cannot write man pages: {e}", dir.display()))
             })?;
