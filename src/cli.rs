@@ -1,9 +1,13 @@
 //! clap types only: the command surface of SPEC sections 3 and 4.
 //!
 //! Nothing here talks to Redis or reads the contexts file; `settings`
-//! resolves these into plain structs the commands use.
+//! resolves these into plain structs the commands use. The completers
+//! attached with `add = ...` (from `complete`) read the contexts file, but
+//! run only when a shell asks for completions (`COMPLETE=bash qctl -- ...`).
 
+use crate::complete;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -53,7 +57,7 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
 
     /// Target context; repeatable, comma-separated, globs allowed ('prod-*')
-    #[arg(long = "context", global = true, value_name = "NAME")]
+    #[arg(long = "context", global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::context_list))]
     pub context: Vec<String>,
 
     /// Label selector, kubectl syntax: env=prod,region in (a,b),!canary
@@ -140,6 +144,20 @@ pub enum Command {
     Bench(BenchArgs),
     /// Start throwaway local Redis servers with realistic queue data and take a short tour
     Demo(DemoArgs),
+    /// Print the shell script that sets up completion (context and queue names come from the contexts file)
+    #[command(long_about = COMPLETION_LONG_ABOUT)]
+    Completion {
+        /// The shell to print the script for
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: Shell,
+    },
+    /// Write the man pages (qctl.1, qctl-get.1, ...) into DIR
+    #[command(name = "__generate-man", hide = true)]
+    GenerateMan {
+        /// Directory to write into (created if missing)
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +195,33 @@ pub struct DemoArgs {
     /// Stop and remove the servers after the tour (the default off a terminal)
     #[arg(long)]
     pub no_wait: bool,
+}
+
+const COMPLETION_LONG_ABOUT: &str = "\
+Print the shell script that sets up completion of qctl's verbs, flags, and \
+context and queue names. The script calls `qctl` from PATH on every TAB, and \
+qctl answers from the contexts file (QCTL_CONFIG, else \
+~/.config/qctl/config.yaml), without connecting to Redis.
+
+bash: `source <(qctl completion bash)` in ~/.bashrc
+
+zsh: `qctl completion zsh > _qctl` in a directory on $fpath
+
+fish: `qctl completion fish > ~/.config/fish/completions/qctl.fish`
+
+powershell: `qctl completion powershell | Out-String | Invoke-Expression` in $PROFILE
+
+elvish: `eval (qctl completion elvish | slurp)` in ~/.config/elvish/rc.elv";
+
+/// The shells `qctl completion` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    #[value(alias = "pwsh")]
+    Powershell,
+    Elvish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,7 +305,7 @@ pub struct RestoreDlqArgs {
 #[derive(Debug, Args)]
 pub struct RequeueArgs {
     /// The work queue to move jobs to: a schema name (high, low) or a full key
-    #[arg(long, value_name = "QUEUE")]
+    #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues))]
     pub to: String,
     /// Move at most N jobs per target (the oldest first)
     #[arg(long, value_name = "N", value_parser = parse_count)]
@@ -289,21 +334,22 @@ pub enum ReplicateWhat {
 #[derive(Debug, Args)]
 pub struct ReplicateArgs {
     /// The context to copy from
-    #[arg(long, value_name = "CONTEXT")]
+    #[arg(long, value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
     pub from: String,
     /// The contexts to copy to (comma-separated or repeated); exactly these are the targets
     #[arg(
         long,
         value_name = "CONTEXT[,CONTEXT...]",
         required = true,
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = ArgValueCompleter::new(complete::context_name)
     )]
     pub to: Vec<String>,
     /// What to copy
     #[arg(long, value_enum, value_name = "WHAT[,WHAT...]", value_delimiter = ',', default_values_t = [ReplicateWhat::Queues])]
     pub what: Vec<ReplicateWhat>,
     /// Only these queues (schema names such as high, low); repeatable
-    #[arg(long = "queue", value_name = "NAME")]
+    #[arg(long = "queue", value_name = "NAME", add = ArgValueCompleter::new(complete::source_work_queues))]
     pub queues: Vec<String>,
     /// Move instead of copy: jobs leave the source only once they are on every target (the source is confirmed like a target)
     #[arg(long = "move")]
@@ -312,7 +358,8 @@ pub struct ReplicateArgs {
     #[arg(
         long = "config-param",
         value_name = "NAME[,NAME...]",
-        value_delimiter = ','
+        value_delimiter = ',',
+        add = ArgValueCandidates::new(complete::config_params)
     )]
     pub config_params: Vec<String>,
     /// Make config changes permanent with CONFIG REWRITE
@@ -360,6 +407,7 @@ pub struct GetWorkersArgs {
 #[derive(Debug, Args)]
 pub struct GetJobsArgs {
     /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key
+    #[arg(add = ArgValueCompleter::new(complete::any_queues))]
     pub queue: String,
     /// How many jobs to show per context
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10)]
@@ -374,7 +422,7 @@ pub struct GetJobsArgs {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// Contexts to compare, the first the baseline (default: the selection; globs allowed)
-    #[arg(value_name = "CONTEXT")]
+    #[arg(value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
     pub contexts: Vec<String>,
     /// Highlight and flag differences beyond this many percent [default: 10, or preferences.compare.threshold]
     #[arg(long, value_name = "PCT", value_parser = parse_percent)]
@@ -412,6 +460,7 @@ pub enum ConfigCommand {
     /// Set the current context
     UseContext {
         /// Context name
+        #[arg(add = ArgValueCompleter::new(complete::context_name))]
         name: String,
     },
     /// Create a context, or change one
@@ -419,6 +468,7 @@ pub enum ConfigCommand {
     /// Remove a context
     DeleteContext {
         /// Context name
+        #[arg(add = ArgValueCompleter::new(complete::context_name))]
         name: String,
     },
     /// Print the merged contexts file (secrets REDACTED unless --raw)
@@ -437,18 +487,19 @@ pub enum ConfigCommand {
 #[derive(Debug, Args)]
 pub struct SetContextArgs {
     /// Context name
+    #[arg(add = ArgValueCompleter::new(complete::context_name))]
     pub name: String,
     /// Cluster entry it points at (required for a new context)
-    #[arg(long = "cluster", value_name = "CLUSTER")]
+    #[arg(long = "cluster", value_name = "CLUSTER", add = ArgValueCompleter::new(complete::cluster_name))]
     pub cluster_name: Option<String>,
     /// User entry (empty to clear)
-    #[arg(long, value_name = "USER")]
+    #[arg(long, value_name = "USER", add = ArgValueCompleter::new(complete::user_name))]
     pub user: Option<String>,
     /// Queue schema (empty for the built-in default)
-    #[arg(long, value_name = "SCHEMA")]
+    #[arg(long, value_name = "SCHEMA", add = ArgValueCompleter::new(complete::schema_name))]
     pub schema: Option<String>,
     /// Colour in tables and plans (empty to clear)
-    #[arg(long = "context-color", value_name = "COLOR")]
+    #[arg(long = "context-color", value_name = "COLOR", add = ArgValueCandidates::new(complete::colors))]
     pub context_color: Option<String>,
     /// Label KEY=VALUE to set, or KEY- to remove; repeatable
     #[arg(long = "label", value_name = "KEY=VALUE")]

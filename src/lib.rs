@@ -6,12 +6,14 @@
 pub mod actions;
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod connect;
 pub mod contexts;
 pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod inspect;
+pub mod man;
 pub mod output;
 pub mod select;
 pub mod settings;
@@ -21,9 +23,15 @@ use clap::Parser;
 use cli::{Cli, Command, OutputFormat};
 use error::{CliError, ExitCode};
 use settings::Settings;
+use std::io::Write;
 
 /// Runs qctl with the process's arguments and returns the exit code.
 pub fn run() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash qctl -- ...`): answered
+    // before anything else can print.
+    if let Some(code) = complete::from_env() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -73,9 +81,34 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         return Ok(ExitCode::Ok);
     }
-    if let Command::Demo(a) = &cli.command {
-        // Its own servers and contexts file: the user's is not read.
-        return demo::run(a);
+    match &cli.command {
+        Command::Completion { shell } => {
+            let script = complete::registration(*shell)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            return Ok(ExitCode::Ok);
+        }
+        Command::GenerateMan { dir } => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(
+                    CliError::usage(format!("{}: not a directory", dir.display()))
+                        .with_hint("name the directory to write the pages into, e.g. man"),
+                );
+            }
+            let pages = man::write_pages(dir).map_err(|e| {
+                CliError::failure(format!("{}: cannot write man pages: {e}", dir.display()))
+            })?;
+            if !cli.global.quiet {
+                eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
+            }
+            return Ok(ExitCode::Ok);
+        }
+        Command::Demo(a) => {
+            // Its own servers and contexts file: the user's is not read.
+            return demo::run(a);
+        }
+        _ => {}
     }
     let config = contexts::load(cli.global.config.as_deref())?;
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
@@ -93,6 +126,9 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
         Command::Bench(a) => actions::bench::run(&config, &settings, a),
-        Command::Version | Command::Demo(_) => unreachable!("handled above"),
+        Command::Version
+        | Command::Demo(_)
+        | Command::Completion { .. }
+        | Command::GenerateMan { .. } => unreachable!("handled above"),
     }
 }

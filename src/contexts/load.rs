@@ -42,7 +42,7 @@ pub fn expand_tilde(p: &str) -> PathBuf {
     }
 }
 
-fn locate(flag: Option<&Path>) -> ConfigLocation {
+pub(crate) fn locate(flag: Option<&Path>) -> ConfigLocation {
     if let Some(p) = flag {
         return ConfigLocation::Flag(p.to_path_buf());
     }
@@ -569,7 +569,10 @@ fn user(path: &Path, u: &serde_saphyr::Spanned<model::RawUser>) -> Result<User> 
     })
 }
 
-fn schema(path: &Path, s: &serde_saphyr::Spanned<model::RawSchema>) -> Result<QueueSchema> {
+pub(crate) fn schema(
+    path: &Path,
+    s: &serde_saphyr::Spanned<model::RawSchema>,
+) -> Result<QueueSchema> {
     let raw = &s.value;
     let loc = s.referenced;
     let kind_name = raw.kind.as_deref().unwrap_or("go-redis-work-queue");

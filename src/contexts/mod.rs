@@ -9,6 +9,8 @@ mod model;
 mod write;
 
 pub use load::{ConfigLocation, default_path, expand_tilde, from_text, load};
+/// For shell completion, which reads the files leniently and quietly.
+pub(crate) use load::{locate, parse_file, schema as parse_schema};
 pub use model::Mode;
 pub(crate) use model::RawFile;
 pub use write::{ContextEdit, delete_context, set_context, use_context};

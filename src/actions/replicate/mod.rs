@@ -28,7 +28,7 @@ use std::sync::Arc;
 mod config;
 mod moving;
 
-pub use config::{ALLOW_LIST, ConfigChange};
+pub use config::{ALLOW_LIST, ConfigChange, NAMED_ONLY};
 
 pub struct Replicate {
     source: Arc<ReadTarget>,
