@@ -27,6 +27,23 @@ const LOW: &str = "jobqueue:low_priority";
 const DONE: &str = "jobqueue:completed";
 const DEAD: &str = "jobqueue:dead_letter";
 
+/// `println!` that never panics (a closed pipe, a hung-up terminal): the
+/// servers must still be cleaned up.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `eprintln!`, the same way.
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 /// The running servers and their files; dropping it stops and removes
 /// them.
 struct Lab {
@@ -120,6 +137,15 @@ impl Lab {
                     .arg("--cluster-config-file")
                     .arg(dir.join("nodes.conf"));
             }
+            // If qctl itself is killed (SIGKILL, OOM), its servers go too.
+            // SAFETY: prctl is async-signal-safe; nothing else runs here.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
             cmd.args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -130,7 +156,8 @@ impl Lab {
             self.children.push(child);
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(5) {
-                if ping(port) {
+                let pid = self.children.last().map(Child::id);
+                if pid.is_some() && server_pid(port) == pid {
                     return Ok(port);
                 }
                 if let Some(c) = self.children.last_mut()
@@ -153,14 +180,19 @@ impl Lab {
     }
 }
 
-fn ping(port: u16) -> bool {
-    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
-        return false;
-    };
-    let Ok(mut c) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
-        return false;
-    };
-    redis::cmd("PING").query::<String>(&mut c).is_ok()
+/// The pid of the redis-server answering on `port` (so a server of
+/// someone else's that won a port race is never used).
+fn server_pid(port: u16) -> Option<u32> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut c = client
+        .get_connection_with_timeout(Duration::from_millis(200))
+        .ok()?;
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("process_id:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn conn(port: u16) -> Result<redis::Connection> {
@@ -479,7 +511,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let quiet = args.no_wait && !std::io::stderr().is_terminal();
     let say = |s: &str| {
         if !quiet {
-            eprintln!("{s}");
+            err!("{s}");
         }
     };
 
@@ -567,9 +599,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         if interrupted() {
             return Ok(ExitCode::Interrupted);
         }
-        println!();
-        println!("# {why}");
-        println!("$ qctl {}", cmd.join(" "));
+        out!();
+        out!("# {why}");
+        out!("$ qctl {}", cmd.join(" "));
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let status = Command::new(&exe)
@@ -579,7 +611,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             .status()
             .map_err(|e| fail(format!("cannot run {}: {e}", exe.display())))?;
         if !status.success() && !interrupted() {
-            println!("(exit code {})", status.code().unwrap_or(-1));
+            out!("(exit code {})", status.code().unwrap_or(-1));
         }
     }
     if interrupted() {
@@ -588,8 +620,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
 
     let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if args.no_wait || !terminal {
-        println!();
-        println!(
+        out!();
+        out!(
             "(the demo servers are stopped and removed now; run `qctl demo` on a terminal to keep them up)"
         );
         return Ok(ExitCode::Ok);
@@ -599,20 +631,20 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         _ => exe.display().to_string(),
     };
     traffic(prod, eu.clone(), stop.clone());
-    println!();
-    println!("The servers stay up, with a little traffic, until Ctrl-C. In another shell, try:");
-    println!();
-    println!("  export QCTL_CONFIG={}", config.display());
-    println!("  {qctl} get clusters -A --watch");
-    println!("  {qctl} get queues -l env=prod");
-    println!("  {qctl} health -A");
-    println!("  {qctl} replicate --from staging --to prod-us --dry-run");
-    println!();
-    println!("Ctrl-C stops and removes them.");
+    out!();
+    out!("The servers stay up, with a little traffic, until Ctrl-C. In another shell, try:");
+    out!();
+    out!("  export QCTL_CONFIG={}", config.display());
+    out!("  {qctl} get clusters -A --watch");
+    out!("  {qctl} get queues -l env=prod");
+    out!("  {qctl} health -A");
+    out!("  {qctl} replicate --from staging --to prod-us --dry-run");
+    out!();
+    out!("Ctrl-C stops and removes them.");
     while !interrupted() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("stopping the demo servers...");
+    err!("stopping the demo servers...");
     drop(lab);
     Ok(ExitCode::Ok)
 }

@@ -48,12 +48,37 @@ contexts:
   - {{ name: staging, cluster: s }}
   - {{ name: prod, cluster: p, protected: true }}
   - {{ name: prod-eu, cluster: eu }}
+  - {{ name: staging-admin, cluster: s }}
 "#,
             source.url(),
             prod.url(),
             cluster.seed_urls()[0]
         ),
     );
+    // Two names for one server: never a copy onto itself.
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "staging",
+            "--to",
+            "staging-admin",
+            "--yes-i-typed=staging-admin",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        action_results(&doc)["staging-admin"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("same Redis server"),
+        "{doc}"
+    );
+    assert_eq!(llen(&mut source.conn(), HIGH), 12_000);
     let args = |extra: &[&'static str]| -> Vec<&'static str> {
         let mut v = vec![
             "replicate",
@@ -287,8 +312,6 @@ contexts:
     assert_eq!(r["prod"]["copied"], n as u64);
     assert_eq!(llen(&mut s, HIGH), n);
 
-    let client = source.client();
-    let workers = Workers::start(4, "jobqueue:", move || client.get_connection().unwrap());
     let confirm = "--yes-i-typed=prod-eu,staging,prod";
     let run = |fault: Option<&str>| {
         let mut cmd = ws.qctl();
@@ -316,7 +339,9 @@ contexts:
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(llen(&mut s, staging), 5000);
-    // ... then to the end.
+    // ... then to the end, while a worker fleet consumes the source.
+    let client = source.client();
+    let workers = Workers::start(4, "jobqueue:", move || client.get_connection().unwrap());
     let out = run(None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -654,6 +679,10 @@ fn a_cluster_source_copies_and_moves() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(action_results(&doc)["t"]["copied"], 7000, "{doc}");
+    // The target holds another job with one of the ids: a move confirms by
+    // bytes, so the source's job is still moved, not dropped.
+    let other = r#"{"id":"d-5","retries":9}"#.to_string();
+    push_all(&mut target.conn(), DLQ, std::slice::from_ref(&other));
     let (code, doc, stderr) = run_json(
         &ws,
         &cfg,
@@ -678,10 +707,9 @@ fn a_cluster_source_copies_and_moves() {
     assert_eq!(llen(&mut c, DLQ), 0);
     assert_eq!(llen(&mut c, HIGH), 7000, "a copy leaves the source alone");
     let mut t = target.conn();
-    assert!(
-        lrange(&mut t, DLQ) == dead_list,
-        "moved in the source's order"
-    );
+    let got = lrange(&mut t, DLQ);
+    assert!(got[..300] == dead_list[..], "moved in the source's order");
+    assert_eq!(got[300], other, "the target's own job still runs first");
     assert!(
         lrange(&mut t, HIGH) == lrange(&mut c, HIGH),
         "copied in order"

@@ -213,9 +213,11 @@ impl Action for Bench {
         loop {
             // Enqueue what the rate allows by now.
             if enqueued < self.count {
-                let due = ((started.elapsed().as_secs_f64() * self.rate).floor() as u64 + 1)
-                    .min(self.count);
-                while enqueued < due {
+                // Clamped before the cast: a huge --rate means "all now".
+                let due = ((started.elapsed().as_secs_f64() * self.rate).floor())
+                    .min(self.count as f64) as u64;
+                let due = due.saturating_add(1).min(self.count);
+                while enqueued < due && !step.interrupted() {
                     let n = (due - enqueued).min(BATCH);
                     let mut cmd = redis::cmd("LPUSH");
                     cmd.arg(&p.key);
@@ -239,7 +241,7 @@ impl Action for Bench {
                 if a.error.is_some() {
                     break;
                 }
-                if enqueued == self.count {
+                if enqueued == self.count && deadline.is_none() {
                     deadline = Some(Instant::now() + self.wait);
                 }
             }

@@ -12,6 +12,27 @@ use std::hash::BuildHasher;
 /// Jobs read (and pushed) per round trip.
 pub const WINDOW: i64 = 5_000;
 
+/// How jobs are told apart: by `id` (a copy: the SPEC's rule), or by
+/// their exact bytes (a move: a job leaves the source only when the very
+/// same payload is on the target, so a different job that happens to
+/// share its id never stands in for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Id,
+    Bytes,
+}
+
+impl Identity {
+    pub fn of(self, job: &[u8]) -> u64 {
+        match self {
+            Identity::Id => fingerprint(job),
+            Identity::Bytes => {
+                foldhash::fast::FixedState::with_seed(0x7163_746c).hash_one((b'b', job))
+            }
+        }
+    }
+}
+
 /// The identity of a job: its `id` when it has one, else its bytes.
 pub fn fingerprint(job: &[u8]) -> u64 {
     let h = foldhash::fast::FixedState::with_seed(0x7163_746c);
@@ -65,13 +86,22 @@ impl Fingerprints {
 
 /// The fingerprints of every job in `key`.
 pub async fn fingerprints(conn: &Conn, key: &str) -> RedisResult<Fingerprints> {
+    fingerprints_by(conn, key, Identity::Id).await
+}
+
+/// The fingerprints of every job in `key`, by `identity`.
+pub async fn fingerprints_by(
+    conn: &Conn,
+    key: &str,
+    identity: Identity,
+) -> RedisResult<Fingerprints> {
     let mut out = Vec::new();
     let mut off: i64 = 0;
     loop {
         let page: Vec<Vec<u8>> = conn
             .query(redis::cmd("LRANGE").arg(key).arg(off).arg(off + WINDOW - 1))
             .await?;
-        out.extend(page.iter().map(|j| fingerprint(j)));
+        out.extend(page.iter().map(|j| identity.of(j)));
         if (page.len() as i64) < WINDOW {
             break;
         }
@@ -138,6 +168,15 @@ impl Drop for Windows {
 /// Splits a window into the jobs to copy (in order) and the number already
 /// in the target.
 pub fn missing<'a>(window: &'a [Vec<u8>], existing: &Fingerprints) -> (Vec<&'a [u8]>, u64) {
+    missing_by(window, existing, Identity::Id)
+}
+
+/// `missing`, by `identity`.
+pub fn missing_by<'a>(
+    window: &'a [Vec<u8>],
+    existing: &Fingerprints,
+    identity: Identity,
+) -> (Vec<&'a [u8]>, u64) {
     if existing.is_empty() {
         return (window.iter().map(Vec::as_slice).collect(), 0);
     }
@@ -145,7 +184,7 @@ pub fn missing<'a>(window: &'a [Vec<u8>], existing: &Fingerprints) -> (Vec<&'a [
     let out = window
         .iter()
         .filter(|j| {
-            let there = existing.contains(fingerprint(j));
+            let there = existing.contains(identity.of(j));
             dup += u64::from(there);
             !there
         })
@@ -202,6 +241,41 @@ if redis.call('GET', KEYS[2]) ~= ARGV[1] then
 end
 return redis.call('UNLINK', KEYS[1])
 "#;
+
+/// Extends the lock KEYS[1] to ARGV[2] ms if ARGV[1] still holds it.
+const REFRESH: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+/// Keeps a move's lock alive while it runs (every third of its TTL), so a
+/// slow step (reading a big target's fingerprints, a slow push) never lets
+/// it lapse; stops when dropped.
+pub struct LockKeeper(tokio::task::JoinHandle<()>);
+
+impl LockKeeper {
+    pub fn start(conn: &Conn, k: &MoveKeys, holder: &str) -> Self {
+        let (conn, lock, holder) = (conn.clone(), k.lock.clone(), holder.to_string());
+        LockKeeper(tokio::spawn(async move {
+            let ttl = super::requeue::LOCK_TTL;
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let script = redis::Script::new(REFRESH);
+                let mut inv = script.prepare_invoke();
+                inv.key(&lock).arg(&holder).arg(ttl.as_millis() as u64);
+                let _ = conn.invoke::<i64>(&inv).await;
+            }
+        }))
+    }
+}
+
+impl Drop for LockKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// Claims the next window of a move (see `CLAIM`).
 pub async fn claim(conn: &Conn, k: &MoveKeys, holder: &str, n: i64) -> RedisResult<Vec<Vec<u8>>> {

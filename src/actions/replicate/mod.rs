@@ -198,6 +198,16 @@ impl Replicate {
             warnings.extend(w);
         }
         let src_conn = self.source().await.map_err(|e| self.source_error(&e))?;
+        if same_server(&src_conn, &self.source.ep, conn, &t.ep).await {
+            return Err(ContextError {
+                context: t.context().to_string(),
+                kind: ErrorKind::Config,
+                message: format!(
+                    "it is the same Redis server and database as the source {}: replicate would copy its queues onto themselves; left alone",
+                    self.source.context()
+                ),
+            });
+        }
         let mut queues = Vec::new();
         for name in &self.queues {
             let (src, dst) = self.keys(t, name)?;
@@ -226,11 +236,17 @@ impl Replicate {
                 0
             };
             super::list_length(conn, &dst).await?;
-            let existing = copy::fingerprints(conn, &dst)
+            // A move confirms a job only by its exact bytes.
+            let identity = if self.mover.is_some() {
+                copy::Identity::Bytes
+            } else {
+                copy::Identity::Id
+            };
+            let existing = copy::fingerprints_by(conn, &dst, identity)
                 .await
                 .map_err(|e| conn.error(&e))?;
             let (mut to_copy, mut duplicates) = {
-                let (m, d) = copy::missing(&staged_jobs, &existing);
+                let (m, d) = copy::missing_by(&staged_jobs, &existing, identity);
                 (m.len() as u64, d)
             };
             // An empty target lacks every job: the count is the length.
@@ -240,7 +256,7 @@ impl Replicate {
                 let mut windows = copy::Windows::start(&src_conn, &src);
                 while let Some(w) = windows.next().await {
                     let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
-                    let (missing, dup) = copy::missing(&w, &existing);
+                    let (missing, dup) = copy::missing_by(&w, &existing, identity);
                     to_copy += missing.len() as u64;
                     duplicates += dup;
                 }
@@ -621,6 +637,64 @@ async fn copy_queue(
         (Ok(stopped), Ok(())) => Ok((copied, dups, stopped)),
         (Err(e), _) => Err((copied, dups, e)),
         (Ok(_), Err(e)) => Err((copied, dups, dst.error(&e))),
+    }
+}
+
+/// The run_id of every node (`None` when INFO is not allowed).
+async fn run_ids(conn: &Conn) -> Option<Vec<String>> {
+    let mut ids = Vec::new();
+    for node in conn.nodes() {
+        let info: String = conn
+            .query_node(&node, redis::cmd("INFO").arg("server"))
+            .await
+            .ok()?;
+        ids.push(
+            info.lines()
+                .find_map(|l| l.strip_prefix("run_id:"))?
+                .trim()
+                .to_string(),
+        );
+    }
+    Some(ids)
+}
+
+/// The database number of a URL (`/N`; 0 when absent).
+fn db_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.path().trim_matches('/').to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "0".into())
+}
+
+/// Whether two contexts reach the same server and database (two context
+/// names for one Redis, e.g. with different users): by run_id, or by
+/// address when INFO is not allowed.
+async fn same_server(
+    a: &Conn,
+    a_ep: &crate::connect::Endpoint,
+    b: &Conn,
+    b_ep: &crate::connect::Endpoint,
+) -> bool {
+    let db = |ep: &crate::connect::Endpoint| ep.urls.first().map(|u| db_of(u)).unwrap_or_default();
+    if db(a_ep) != db(b_ep) {
+        return false;
+    }
+    match (run_ids(a).await, run_ids(b).await) {
+        (Some(x), Some(y)) => x.iter().any(|id| y.contains(id)),
+        _ => {
+            let host = |u: &String| {
+                url::Url::parse(u).ok().map(|u| {
+                    format!(
+                        "{}:{}",
+                        u.host_str().unwrap_or(""),
+                        u.port().unwrap_or(6379)
+                    )
+                })
+            };
+            let ha: Vec<_> = a_ep.urls.iter().filter_map(host).collect();
+            b_ep.urls.iter().filter_map(host).any(|h| ha.contains(&h))
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use crate::systems::copy::MoveKeys;
 use crate::systems::requeue as mv;
 use indicatif::ProgressBar;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// The shared state of one `--move` run.
@@ -75,10 +75,10 @@ struct Dest {
     context: String,
     conn: Conn,
     key: String,
-    /// Fingerprints in the target list when the queue's move started.
+    /// Fingerprints (of exact bytes) in the target list when the queue's
+    /// move started. Claims never overlap, so nothing pushed since needs
+    /// remembering: a job is never claimed twice.
     existing: copy::Fingerprints,
-    /// Fingerprints pushed since.
-    pushed: HashSet<u64>,
     copied: u64,
     dups: u64,
 }
@@ -87,16 +87,7 @@ impl Dest {
     /// Pushes the jobs of `window` the target lacks (oldest first, so the
     /// oldest ends nearest the consumer). Returns how many it pushed.
     async fn push(&mut self, window: &[Vec<u8>]) -> Result<u64, ContextError> {
-        let (missing, dup) = copy::missing(window, &self.existing);
-        let mut fresh: Vec<&[u8]> = Vec::with_capacity(missing.len());
-        let mut dups = dup;
-        for j in missing {
-            if self.pushed.insert(copy::fingerprint(j)) {
-                fresh.push(j);
-            } else {
-                dups += 1;
-            }
-        }
+        let (fresh, dups) = copy::missing_by(window, &self.existing, copy::Identity::Bytes);
         if !fresh.is_empty() {
             self.conn
                 .query::<u64>(redis::cmd("LPUSH").arg(&self.key).arg(&fresh))
@@ -208,9 +199,11 @@ impl Replicate {
                     break;
                 }
             }
+            let keeper = copy::LockKeeper::start(&src, &k, &holder);
             let r = self
                 .move_queue(&src, &k, &holder, qi, &members, &mut tallies, m, &step)
                 .await;
+            drop(keeper);
             let _ = mv::unlock(&src, &k.lock, &holder).await;
             moved += r.moved;
             recovered += r.recovered;
@@ -232,6 +225,23 @@ impl Replicate {
                         context: p.clone(),
                         kind: ErrorKind::RefusedByUser,
                         message: msg.clone(),
+                    });
+                }
+            }
+        }
+        // Nothing moved because the source failed first: every target says so.
+        if moved == 0
+            && let Some(e) = tallies.get(&from).and_then(|t| t.error.clone())
+        {
+            for p in &m.to {
+                if let Some(t) = tallies.get_mut(p)
+                    && t.error.is_none()
+                    && t.copied == 0
+                {
+                    t.error = Some(ContextError {
+                        context: p.clone(),
+                        kind: e.kind,
+                        message: format!("nothing moved: {}", e.message),
                     });
                 }
             }
@@ -283,7 +293,11 @@ impl Replicate {
         // Every target's fingerprints, read concurrently.
         let reads = futures_util::future::join_all(members.iter().map(|(_, c, keys)| {
             let key = keys[qi].clone();
-            async move { copy::fingerprints(c, &key).await.map_err(|e| c.error(&e)) }
+            async move {
+                copy::fingerprints_by(c, &key, copy::Identity::Bytes)
+                    .await
+                    .map_err(|e| c.error(&e))
+            }
         }))
         .await;
         let mut dests = Vec::with_capacity(members.len());
@@ -295,7 +309,6 @@ impl Replicate {
                     conn: conn.clone(),
                     key: keys[qi].clone(),
                     existing,
-                    pushed: HashSet::new(),
                     copied: 0,
                     dups: 0,
                 }),
