@@ -182,6 +182,11 @@ pub async fn read(
 /// A CONFIG GET the server refused, as the target's error.
 pub fn refused(conn: &Conn, e: &redis::RedisError, what: &str) -> ContextError {
     let mut err = conn.error(e);
+    // Only a server's own refusal (NOPERM, an unknown or renamed command)
+    // is a refusal; a timeout or a lost connection says what it is.
+    if e.code().is_none() {
+        return err;
+    }
     err.message = format!(
         "it refuses CONFIG {what} ({}): managed Redis and restricted ACL users often do; its config is left alone (run with --what queues to copy jobs only)",
         err.message

@@ -593,8 +593,14 @@ async fn copy_queue(
         if step.interrupted() {
             break Ok(true);
         }
+        // The reader ends right after the last (short) window, which ends
+        // this loop first: running dry here means it died.
         let Some(window) = windows.next().await else {
-            break Ok(false);
+            break Err(ContextError {
+                context: src.context.clone(),
+                kind: ErrorKind::Redis,
+                message: "reading the source stopped unexpectedly; run replicate again to finish (copied jobs are skipped)".into(),
+            });
         };
         let window = match window {
             Ok(w) => w,
