@@ -328,14 +328,18 @@ fn seed_standalone(port: u16, d: &Data, config: &[(&str, &str)]) -> Result<()> {
         .map_err(|e| fail(format!("seeding the demo data failed: {e}")))
 }
 
-fn seed_cluster(ports: &[u16], d: &Data) -> Result<()> {
+fn cluster_conn(ports: &[u16]) -> Result<redis::cluster::ClusterConnection> {
     let urls: Vec<String> = ports
         .iter()
         .map(|p| format!("redis://127.0.0.1:{p}/"))
         .collect();
-    let mut c = redis::cluster::ClusterClient::new(urls)
+    redis::cluster::ClusterClient::new(urls)
         .and_then(|c| c.get_connection())
-        .map_err(|e| fail(format!("cannot reach the demo cluster: {e}")))?;
+        .map_err(|e| fail(format!("cannot reach the demo cluster: {e}")))
+}
+
+fn seed_cluster(ports: &[u16], d: &Data) -> Result<()> {
+    let mut c = cluster_conn(ports)?;
     for cmd in commands(d) {
         cmd.query::<()>(&mut c)
             .map_err(|e| fail(format!("seeding the demo cluster failed: {e}")))?;
@@ -448,14 +452,7 @@ fn watch_signals(flag: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
 fn traffic(prod: u16, eu: Vec<u16>, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let Ok(mut p) = conn(prod) else { return };
-        let urls: Vec<String> = eu
-            .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}/"))
-            .collect();
-        let Ok(mut e) = redis::cluster::ClusterClient::new(urls).and_then(|c| c.get_connection())
-        else {
-            return;
-        };
+        let Ok(mut e) = cluster_conn(&eu) else { return };
         let mut n = 0u64;
         while !stop.load(Ordering::SeqCst) {
             n += 1;

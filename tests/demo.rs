@@ -5,8 +5,6 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Demo directories left in `tmp`.
@@ -58,47 +56,16 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
     let ws = Workspace::new();
     let tmp = ws.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let std = ws.qctl_std();
-    let mut child = std::process::Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{} demo", common::workspace::qctl_bin().display()),
-            "/dev/null",
-        ])
-        .envs(
-            std.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .env("TMPDIR", &tmp)
-        .env("TERM", "dumb")
-        .current_dir(ws.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let sink = seen.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let mut cmd = ws.on_pty(&format!("{} demo", common::workspace::qctl_bin().display()));
+    cmd.env("TMPDIR", &tmp);
+    let mut pty = Pty::spawn(cmd);
     assert!(
-        wait_for(Duration::from_secs(60), || text().contains("Ctrl-C stops")),
+        pty.wait_for_text("Ctrl-C stops", Duration::from_secs(60)),
         "the demo never got to waiting:\n{}",
-        text()
+        pty.text()
     );
     // The printed line works: the servers are up.
-    let out = text();
+    let out = pty.text();
     let config = out
         .lines()
         .find_map(|l| l.trim().strip_prefix("export QCTL_CONFIG="))
@@ -118,21 +85,14 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
         "five servers while it waits"
     );
     // Ctrl-C, typed on the terminal.
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"\x03").unwrap();
-    stdin.flush().unwrap();
+    pty.send(b"\x03");
     assert!(
-        wait_for(Duration::from_secs(20), || child
-            .try_wait()
-            .unwrap()
-            .is_some()),
+        pty.exits_within(Duration::from_secs(20)),
         "still running after Ctrl-C:\n{}",
-        text()
+        pty.text()
     );
-    let status = child.wait().unwrap();
-    drop(stdin);
-    reader.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{}", text());
+    let (code, text) = pty.finish();
+    assert_eq!(code, 0, "{text}");
     assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
         &tmp
     ) == 0));

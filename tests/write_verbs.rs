@@ -8,8 +8,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const DLQ: &str = "jobqueue:dead_letter";
@@ -864,53 +862,19 @@ fn audit_lines_are_written_0600_and_carry_no_secret() {
 /// Runs qctl on a real pseudo-terminal (util-linux `script`), waits for the
 /// prompt, types `answer`, and returns the exit code and what it printed.
 fn on_a_terminal(ws: &Workspace, cfg: &std::path::Path, args: &str, answer: &str) -> (i32, String) {
-    let cmdline = format!(
+    let mut pty = Pty::spawn(ws.on_pty(&format!(
         "{} --config {} {args}",
         common::workspace::qctl_bin().display(),
         cfg.display()
-    );
-    let std = ws.qctl_std();
-    let mut cmd = std::process::Command::new("script");
-    cmd.args(["-q", "-e", "-c", &cmdline, "/dev/null"])
-        .envs(
-            std.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .env("TERM", "dumb")
-        .current_dir(ws.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("`script` (util-linux) runs");
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut stdout = child.stdout.take().unwrap();
-    let sink = seen.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
+    )));
     assert!(
-        wait_for(Duration::from_secs(20), || String::from_utf8_lossy(
-            &seen.lock().unwrap()
-        )
-        .contains("to confirm")),
+        pty.wait_for_text("to confirm", Duration::from_secs(20)),
         "no prompt: {}",
-        String::from_utf8_lossy(&seen.lock().unwrap())
+        pty.text()
     );
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(answer.as_bytes()).unwrap();
-    stdin.write_all(b"\r").unwrap();
-    stdin.flush().unwrap();
-    let status = child.wait().unwrap();
-    drop(stdin);
-    reader.join().unwrap();
-    let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    (status.code().unwrap_or(-1), text)
+    pty.send(answer.as_bytes());
+    pty.send(b"\r");
+    pty.finish()
 }
 
 #[test]
@@ -1007,18 +971,12 @@ fn progress_bars_only_on_a_terminal() {
         common::workspace::qctl_bin().display(),
         f.cfg.display()
     );
-    let std = f.ws.qctl_std();
-    let out = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", &cmdline, "/dev/null"])
-        .envs(
-            std.get_envs()
-                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
-        )
-        .env("TERM", "xterm")
-        .current_dir(f.ws.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        f.ws.on_pty(&cmdline)
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("/2000 jobs"), "no progress bar: {text}");

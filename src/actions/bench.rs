@@ -174,11 +174,7 @@ impl Action for Bench {
     }
 
     async fn apply(&self, conn: &Conn, t: &ReadTarget, p: &BenchPlan, step: Step) -> Applied {
-        let run = crate::systems::requeue::holder()
-            .rsplit(' ')
-            .next()
-            .unwrap_or("run")
-            .to_string();
+        let run = crate::systems::requeue::batch_id();
         let priority = if self.queue == "low" { "low" } else { "high" };
         let before = json!({"queue": p.key, "waiting": p.waiting, "run": run});
         let fail = |msg: String, a: &mut Applied| {

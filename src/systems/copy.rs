@@ -33,12 +33,19 @@ impl Identity {
     }
 }
 
+/// One fixed seed: fingerprints must agree between runs and processes.
+const HASH: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x7163_746c);
+
+/// A job's identity by its exact bytes.
+fn bytes_fingerprint(job: &[u8]) -> u64 {
+    HASH.hash_one((b'b', job))
+}
+
 /// The identity of a job: its `id` when it has one, else its bytes.
 pub fn fingerprint(job: &[u8]) -> u64 {
-    let h = foldhash::fast::FixedState::with_seed(0x7163_746c);
     match super::gowork::job_id_ref(job) {
-        Some(id) => h.hash_one((b'i', id.as_bytes())),
-        None => h.hash_one((b'b', job)),
+        Some(id) => HASH.hash_one((b'i', id.as_bytes())),
+        None => bytes_fingerprint(job),
     }
 }
 

@@ -258,7 +258,8 @@ pub struct StepCount {
     pub taken: u64,
 }
 
-fn batch_id() -> String {
+/// A fresh run id: 16 hex digits.
+pub fn batch_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());

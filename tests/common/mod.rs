@@ -28,11 +28,13 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod net;
+pub mod pty;
 pub mod queue;
 pub mod tls;
 pub mod workspace;
 
 pub use net::{BlackHole, ClosedPort, free_port};
+pub use pty::Pty;
 pub use queue::*;
 pub use tls::TlsFiles;
 pub use workspace::Workspace;

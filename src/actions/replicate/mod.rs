@@ -36,6 +36,8 @@ pub struct Replicate {
     queues: Vec<String>,
     cs: ConnSettings,
     conn: tokio::sync::OnceCell<std::result::Result<Conn, ContextError>>,
+    /// The source's node run_ids (read once; `None` when INFO is refused).
+    source_ids: tokio::sync::OnceCell<Option<Vec<String>>>,
     /// `--what config`.
     config: Option<ConfigPart>,
     /// `--move`.
@@ -198,7 +200,8 @@ impl Replicate {
             warnings.extend(w);
         }
         let src_conn = self.source().await.map_err(|e| self.source_error(&e))?;
-        if same_server(&src_conn, &self.source.ep, conn, &t.ep).await {
+        let src_ids = self.source_ids.get_or_init(|| run_ids(&src_conn)).await;
+        if same_server(src_ids.as_deref(), &self.source.ep, conn, &t.ep).await {
             return Err(ContextError {
                 context: t.context().to_string(),
                 kind: ErrorKind::Config,
@@ -675,9 +678,9 @@ fn db_of(url: &str) -> String {
 
 /// Whether two contexts reach the same server and database (two context
 /// names for one Redis, e.g. with different users): by run_id, or by
-/// address when INFO is not allowed.
+/// address when INFO is not allowed. `a_ids` are the first server's run_ids.
 async fn same_server(
-    a: &Conn,
+    a_ids: Option<&[String]>,
     a_ep: &crate::connect::Endpoint,
     b: &Conn,
     b_ep: &crate::connect::Endpoint,
@@ -686,7 +689,7 @@ async fn same_server(
     if db(a_ep) != db(b_ep) {
         return false;
     }
-    match (run_ids(a).await, run_ids(b).await) {
+    match (a_ids, run_ids(b).await) {
         (Some(x), Some(y)) => x.iter().any(|id| y.contains(id)),
         _ => {
             let host = |u: &String| {
@@ -838,6 +841,7 @@ pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result
         queues,
         cs: ConnSettings::from(settings),
         conn: tokio::sync::OnceCell::new(),
+        source_ids: tokio::sync::OnceCell::new(),
         config: config_part,
         mover,
     };
