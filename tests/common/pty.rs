@@ -9,17 +9,22 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 impl Workspace {
-    /// `script -q -e -c CMDLINE /dev/null` with this workspace's qctl
-    /// environment (TERM=dumb unless changed): `cmdline` runs on a pty.
+    /// `script -q -e -c "exec CMDLINE" /dev/null` with this workspace's
+    /// qctl environment (TERM=dumb unless changed): `cmdline`, one simple
+    /// command, runs on a pty. `exec` puts qctl itself in the terminal's
+    /// foreground group: a shell waiting in between would get Ctrl-C too,
+    /// and dash (Debian's /bin/sh) then exits 130 whatever qctl returns.
     pub fn on_pty(&self, cmdline: &str) -> Command {
         let std = self.qctl_std();
         let mut cmd = Command::new("script");
-        cmd.args(["-q", "-e", "-c", cmdline, "/dev/null"])
+        cmd.args(["-q", "-e", "-c", &format!("exec {cmdline}"), "/dev/null"])
             .envs(
                 std.get_envs()
                     .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
             )
             .env("TERM", "dumb")
+            // The same shell on every machine (script runs $SHELL -c).
+            .env("SHELL", "/bin/sh")
             .current_dir(self.path());
         cmd
     }
