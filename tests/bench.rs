@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use std::time::Duration;
 
 #[test]
 fn bench_times_marked_jobs_through_real_workers() {
@@ -139,4 +140,84 @@ fn bench_times_marked_jobs_through_real_workers() {
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("not a rate"), "{stderr}");
+}
+
+#[test]
+fn bench_on_a_cluster_whose_completed_list_is_capped() {
+    // A retention job keeps completed at 200 entries the whole time (it is
+    // full from the start): qctl must find its jobs by the entry it saw
+    // last, not by the list's length.
+    let cluster = RedisCluster::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            r#"apiVersion: qctl/v1
+clusters:
+  - {{ name: eu, mode: cluster, nodes: [{seed}] }}
+contexts:
+  - {{ name: eu, cluster: eu, schema: tagged }}
+queue-schemas:
+  - name: tagged
+    kind: go-redis-work-queue
+    queues: {{ high: "{{q}}:high_priority", low: "{{q}}:low_priority" }}
+    completed: "{{q}}:completed"
+    dead-letter: "{{dlq}}:dead_letter"
+    processing-pattern: "{{q}}:worker:*:processing"
+    heartbeat-pattern: "{{q}}:processing:worker:*"
+"#,
+            seed = cluster.seed_urls()[0]
+        ),
+    );
+    let cap = 200;
+    let old: Vec<String> = (0..cap).map(|i| job(&format!("old-{i}"))).collect();
+    push_all(&mut cluster.conn(), "{q}:completed", &old);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let retention = {
+        let stop = stop.clone();
+        let mut c = cluster.conn();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _: () = redis::cmd("LTRIM")
+                    .arg("{q}:completed")
+                    .arg(0)
+                    .arg(cap - 1)
+                    .query(&mut c)
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let client = cluster.client();
+    let workers = Workers::start(3, "{q}:", move || client.get_connection().unwrap());
+    let (code, doc, stderr) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "bench",
+            "--context",
+            "eu",
+            "--count",
+            "500",
+            "--rate",
+            "1000",
+            "--wait-timeout",
+            "20s",
+            "--yes-i-typed=eu",
+            "-o",
+            "json",
+        ],
+    );
+    workers.stop();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    retention.join().unwrap();
+    assert_eq!(code, 0, "{stderr}\n{doc}");
+    let r = action_results(&doc);
+    assert_eq!(r["eu"]["enqueued"], 500, "{doc}");
+    assert_eq!(r["eu"]["completed"], 500, "{doc}");
+    assert_eq!(
+        lrange(&mut cluster.conn(), "{q}:completed").len(),
+        cap as usize,
+        "the cap held: qctl trims nothing itself"
+    );
 }

@@ -9,8 +9,9 @@
 //! latency (enqueue to first seen in `completed`, to within the 50 ms poll).
 //! It never clears or trims `completed`: it reads only what was pushed
 //! there since it started (the head of the list, down to the entry that
-//! was newest when it started; a retention job trimming the tail
-//! meanwhile can hide a completion, which then counts as not seen).
+//! was newest when it started). A retention job capping the list
+//! meanwhile is fine; one that trims away entries before the next 50 ms
+//! poll read them makes those count as not seen, and the error says so.
 
 use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::BenchArgs;
@@ -20,7 +21,6 @@ use crate::error::{ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(50);
@@ -60,35 +60,78 @@ fn payload(run: &str, n: u64, priority: &str, size: usize) -> String {
     format!("{head}{}\"}}", "x".repeat(pad))
 }
 
-/// Watches the head of a list for new entries since `len` (LPUSHed by
-/// workers): the ids of our jobs among them.
+/// Entries read from a list's head per poll at most.
+const TAIL_LIMIT: u64 = 100_000;
+
+/// The length and the newest entry, read together.
+const TAIL_START: &str = "return {redis.call('LLEN', KEYS[1]), redis.call('LINDEX', KEYS[1], 0)}";
+
+/// What was LPUSHed to KEYS[1] since the newest entry seen (ARGV[2], when
+/// ARGV[3] is 1) at length ARGV[1]: `{length now, lost, entries}`.
+/// Exact when nothing left the tail meanwhile (the seen entry is then at
+/// index `length now - ARGV[1]`); when a retention job trimmed the list
+/// (LTRIM to a cap) the seen entry is looked up by value instead (LPOS).
+/// `lost` is 1 when it is gone altogether, or more than ARGV[4] entries
+/// came in: the newest ARGV[4] are returned and older ones were missed.
+const TAIL_POLL: &str = r#"
+local len = redis.call('LLEN', KEYS[1])
+local limit = tonumber(ARGV[4])
+local function top(n) if n <= 0 then return {} end return redis.call('LRANGE', KEYS[1], 0, n - 1) end
+if ARGV[3] ~= '1' then
+  if len > limit then return {len, 1, top(limit)} end
+  return {len, 0, top(len)}
+end
+local new = len - tonumber(ARGV[1])
+if new >= 0 and new <= limit and redis.call('LINDEX', KEYS[1], new) == ARGV[2] then
+  return {len, 0, top(new)}
+end
+local pos = redis.call('LPOS', KEYS[1], ARGV[2], 'MAXLEN', limit + 1)
+if pos then return {len, 0, top(pos)} end
+return {len, 1, top(math.min(len, limit))}
+"#;
+
+/// Watches the head of a list for entries LPUSHed since it started (by
+/// workers): one script per poll, which copes with the list being capped
+/// by a retention job meanwhile.
 struct Tail {
     key: String,
     len: u64,
+    /// The newest entry seen; `None` while the list has been empty.
+    head: Option<Vec<u8>>,
+    /// Entries were trimmed away before qctl read them.
+    lost: bool,
+    script: redis::Script,
 }
 
 impl Tail {
     async fn start(conn: &Conn, key: &str) -> redis::RedisResult<Tail> {
-        let len: u64 = conn.query(redis::cmd("LLEN").arg(key)).await?;
+        let script = redis::Script::new(TAIL_START);
+        let mut inv = script.prepare_invoke();
+        inv.key(key);
+        let (len, head): (u64, Option<Vec<u8>>) = conn.invoke(&inv).await?;
         Ok(Tail {
             key: key.to_string(),
             len,
+            head,
+            lost: false,
+            script: redis::Script::new(TAIL_POLL),
         })
     }
 
-    /// New entries since the last call, in one command: everything from
-    /// the head down to the newest entry already seen (counted from the
-    /// tail, which pushes at the head do not move).
+    /// New entries since the last call, newest first.
     async fn poll(&mut self, conn: &Conn) -> redis::RedisResult<Vec<Vec<u8>>> {
-        let fresh: Vec<Vec<u8>> = conn
-            .query(
-                redis::cmd("LRANGE")
-                    .arg(&self.key)
-                    .arg(0)
-                    .arg(-(self.len as i64) - 1),
-            )
-            .await?;
-        self.len += fresh.len() as u64;
+        let mut inv = self.script.prepare_invoke();
+        inv.key(&self.key)
+            .arg(self.len)
+            .arg(self.head.as_deref().unwrap_or_default())
+            .arg(if self.head.is_some() { 1 } else { 0 })
+            .arg(TAIL_LIMIT);
+        let (len, lost, fresh): (u64, u8, Vec<Vec<u8>>) = conn.invoke(&inv).await?;
+        self.len = len;
+        self.lost |= lost == 1;
+        if let Some(first) = fresh.first() {
+            self.head = Some(first.clone());
+        }
         Ok(fresh)
     }
 }
@@ -199,7 +242,10 @@ impl Action for Bench {
             }
         };
         let prefix = format!("qctl-bench-{run}-");
-        let mut sent: HashMap<String, Instant> = HashMap::new();
+        // When job n was sent, in microseconds from `started`; SEEN once
+        // it showed up (8 bytes a job, indexed by its number).
+        const SEEN: u64 = u64::MAX;
+        let mut sent: Vec<u64> = Vec::new();
         let mut latencies: Vec<f64> = Vec::new();
         let (mut enqueued, mut completed, mut dead_lettered) = (0u64, 0u64, 0u64);
         let started = Instant::now();
@@ -217,10 +263,10 @@ impl Action for Bench {
                     let n = (due - enqueued).min(BATCH);
                     let mut cmd = redis::cmd("LPUSH");
                     cmd.arg(&p.key);
-                    let at = Instant::now();
+                    let at = started.elapsed().as_micros() as u64;
                     for i in enqueued..enqueued + n {
                         cmd.arg(payload(&run, i, priority, self.payload_size));
-                        sent.insert(format!("{prefix}{i}"), at);
+                        sent.push(at);
                     }
                     if let Err(e) = conn.query::<u64>(&cmd).await {
                         fail(
@@ -250,19 +296,26 @@ impl Action for Bench {
                             let Some(id) = crate::systems::gowork::job_id_ref(&e) else {
                                 continue;
                             };
-                            if !id.starts_with(&prefix) {
+                            let Some(slot) = id
+                                .strip_prefix(&prefix)
+                                .and_then(|n| n.parse::<usize>().ok())
+                                .and_then(|n| sent.get_mut(n))
+                            else {
+                                continue;
+                            };
+                            if *slot == SEEN {
                                 continue;
                             }
-                            if let Some(at) = sent.remove(id.as_ref()) {
-                                if is_dead {
-                                    dead_lettered += 1;
-                                } else {
-                                    completed += 1;
-                                    latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
-                                    last_done = now;
-                                }
-                                step.progress.inc(1);
+                            let at = started + Duration::from_micros(*slot);
+                            *slot = SEEN;
+                            if is_dead {
+                                dead_lettered += 1;
+                            } else {
+                                completed += 1;
+                                latencies.push(now.duration_since(at).as_secs_f64() * 1000.0);
+                                last_done = now;
                             }
+                            step.progress.inc(1);
                         }
                     }
                     Err(e) => {
@@ -319,6 +372,14 @@ impl Action for Bench {
             if let Some(e) = &mut a.error {
                 e.kind = ErrorKind::RefusedByUser;
             }
+        } else if a.error.is_none() && missing > 0 && (done.lost || dead.lost) {
+            fail(
+                format!(
+                    "{missing} of {enqueued} bench jobs not seen: {} was trimmed (a retention cap?) faster than qctl read it, so completions went by unseen; raise the cap while benching, or bench fewer jobs",
+                    if done.lost { &p.completed } else { &p.dead },
+                ),
+                &mut a,
+            );
         } else if a.error.is_none() && missing > 0 {
             fail(
                 format!(
