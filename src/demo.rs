@@ -493,7 +493,7 @@ fn traffic(prod: u16, eu: Vec<u16>, stop: Arc<AtomicBool>) {
     });
 }
 
-pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     for bin in ["redis-server", "redis-cli"] {
         if on_path(bin).is_none() {
             return Err(fail(format!(
@@ -505,7 +505,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let _signals = watch_signals(stop.clone());
     let interrupted = || stop.load(Ordering::SeqCst);
-    let quiet = args.no_wait && !std::io::stderr().is_terminal();
+    // Status lines are progress: -q, or --no-wait off a terminal, drops them.
+    let quiet = quiet || (args.no_wait && !std::io::stderr().is_terminal());
     let say = |s: &str| {
         if !quiet {
             err!("{s}");

@@ -3,16 +3,19 @@
 //! order the targets were given (file order), whatever order they finished in.
 
 use crate::error::{ContextError, ErrorKind};
+use crate::progress::Waiting;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Runs `job(i)` for every index, bounded and budgeted.
+/// Runs `job(i)` for every index, bounded and budgeted; `waiting` (a
+/// spinner on a terminal) hears of each context as it ends.
 pub async fn fan_out<T, F, Fut>(
     names: &[String],
     max_concurrency: usize,
     budget: Option<Duration>,
+    waiting: Option<Arc<Waiting>>,
     job: F,
 ) -> Vec<Result<T, ContextError>>
 where
@@ -26,6 +29,7 @@ where
         let fut = job(i);
         let sem = sem.clone();
         let name = name.clone();
+        let waiting = waiting.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore never closes");
             // The budget starts when this context starts, not when the command did.
@@ -40,6 +44,9 @@ where
                 },
                 None => fut.await,
             };
+            if let Some(w) = &waiting {
+                w.done(i);
+            }
             (i, result)
         });
     }
@@ -53,6 +60,10 @@ where
                 eprintln!("warning: internal error in a context job: {e}");
             }
         }
+    }
+    if let Some(w) = &waiting {
+        // Cleared before anyone prints the results.
+        w.finish();
     }
     slots
         .into_iter()
@@ -101,6 +112,7 @@ mod tests {
             &names,
             2,
             Some(Duration::from_millis(200)),
+            None,
             |i| async move {
                 // Later indexes finish first; index 3 never finishes.
                 if i == 3 {

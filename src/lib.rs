@@ -15,6 +15,7 @@ pub mod fanout;
 pub mod inspect;
 pub mod man;
 pub mod output;
+pub mod progress;
 pub mod select;
 pub mod settings;
 pub mod systems;
@@ -106,7 +107,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         }
         Command::Demo(a) => {
             // Its own servers and contexts file: the user's is not read.
-            return demo::run(a);
+            return demo::run(a, cli.global.quiet);
         }
         _ => {}
     }

@@ -582,3 +582,56 @@ queue-schemas:
         assert_eq!(items(&doc)[2]["payload_base64"], "//4AQQ==");
     }
 }
+
+#[test]
+fn a_slow_fan_out_names_who_is_left_on_a_terminal_only() {
+    // One context answers at once, one never does: after a moment a
+    // spinner on stderr says who is left; off a terminal, or with -q,
+    // nothing but results.
+    let ok = RedisServer::start();
+    let stuck = BlackHole::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                standalone("fast", &ok.url()),
+                standalone("stuck", &format!("redis://127.0.0.1:{}", stuck.port)),
+            ],
+            "",
+            "",
+        ),
+    );
+    let cmdline = |extra: &str| {
+        format!(
+            "{} --config {} get queues -A --timeout 2s{extra}",
+            common::workspace::qctl_bin().display(),
+            cfg.display()
+        )
+    };
+    let on_terminal = |extra: &str| {
+        let out = ws
+            .on_pty(&cmdline(extra))
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, text) = on_terminal("");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("reading: 1/2 contexts done; left: stuck"),
+        "no spinner naming the stuck context: {text}"
+    );
+    assert!(text.contains("fast"), "{text}");
+    let (code, text) = on_terminal(" -q");
+    assert_eq!(code, Some(3), "{text}");
+    assert!(!text.contains("contexts done"), "-q shows progress: {text}");
+    let (code, _, stderr) = run_raw(&ws, &cfg, &["get", "queues", "-A", "--timeout", "2s"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(!stderr.contains("contexts done"), "{stderr}");
+}

@@ -247,8 +247,12 @@ pub fn run_on<A: Action>(
 
     // 1. Pre-flight: connect to every target and measure, concurrently.
     // Budgets are per round trip (the connection's response timeout).
-    let pre: Vec<Pre<A::Plan>> =
-        rt.block_on(fan_out(&names, settings.max_concurrency, None, |i| {
+    let pre: Vec<Pre<A::Plan>> = rt.block_on(fan_out(
+        &names,
+        settings.max_concurrency,
+        None,
+        crate::progress::Waiting::start(p.quiet, "checking targets", &names),
+        |i| {
             let target = resolved[i].clone();
             let action = action.clone();
             async move {
@@ -257,7 +261,8 @@ pub fn run_on<A: Action>(
                 let plan = action.plan(&conn, &t).await?;
                 Ok((conn, t, Arc::new(plan)))
             }
-        }));
+        },
+    ));
     let views: Vec<Option<PlanView>> = pre
         .iter()
         .map(|r| r.as_ref().ok().map(|(_, _, plan)| action.view(plan)))
@@ -345,6 +350,12 @@ pub fn run_on<A: Action>(
     let steps = strategy::steps(w.strategy, names.len(), canary_first, w.max_parallel);
     let interrupted = Arc::new(AtomicBool::new(false));
     let bars = progress_bars::<A>(settings, &names, &views);
+    // Verbs without per-job bars get the spinner naming who is left.
+    let waiting = if A::PROGRESS {
+        None
+    } else {
+        crate::progress::Waiting::start(p.quiet, A::NAME, &names)
+    };
     let args = audit::scrub_args(&std::env::args().collect::<Vec<_>>());
     let pre = Arc::new(pre);
     let (outcomes, stopped_by) = rt.block_on(async {
@@ -375,7 +386,9 @@ pub fn run_on<A: Action>(
                     interrupted: interrupted.clone(),
                     progress: bars[i].clone(),
                 };
+                let waiting = waiting.clone();
                 set.spawn(async move {
+                    let _done = crate::progress::DoneOnDrop(waiting, i);
                     let _permit = sem.acquire_owned().await.expect("never closed");
                     if st.interrupted() {
                         return (i, None);
@@ -409,6 +422,9 @@ pub fn run_on<A: Action>(
             }
         }
         signals.abort();
+        if let Some(w) = &waiting {
+            w.finish();
+        }
         (done, stopped_by)
     });
     // Targets never started: why.

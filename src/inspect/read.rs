@@ -119,15 +119,22 @@ pub fn read_all<R: Reader>(
     let cs = ConnSettings::from(settings);
     let reader = Arc::new(reader);
     let budget = settings.timeout + extra_budget;
+    let waiting = crate::progress::Waiting::start(settings.printer.quiet, "reading", names);
     runtime().block_on(async {
-        fan_out(names, settings.max_concurrency, Some(budget), |i| {
-            let target = targets[i].clone();
-            let reader = reader.clone();
-            async move {
-                let t = target?;
-                read_one(&*reader, &t, cs).await
-            }
-        })
+        fan_out(
+            names,
+            settings.max_concurrency,
+            Some(budget),
+            waiting,
+            |i| {
+                let target = targets[i].clone();
+                let reader = reader.clone();
+                async move {
+                    let t = target?;
+                    read_one(&*reader, &t, cs).await
+                }
+            },
+        )
         .await
     })
 }
