@@ -561,12 +561,14 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     seed_cluster(
         &eu,
         &Data {
+            // A second prod region, close to prod-us but for its DLQ
+            // and a worker that died.
             tag: "eu",
-            high: 960,
-            low: 400,
-            completed: 8000,
+            high: 1795,
+            low: 640,
+            completed: 11_500,
             dead: 420,
-            live_workers: 6,
+            live_workers: 8,
             dead_workers: 1,
         },
     )?;
@@ -575,14 +577,18 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
         .map_err(|e| fail(format!("cannot write {}: {e}", config.display())))?;
 
     let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
-    let tour: [(&str, &[&str]); 4] = [
+    let tour: [(&str, &[&str]); 5] = [
         (
             "Every context at a glance: health, queue depths, workers, memory.",
             &["get", "clusters", "-A"],
         ),
         (
-            "prod-us as the baseline: staging's settings drifted, prod-eu's dead letters pile up.",
-            &["compare", "prod-us", "staging", "prod-eu"],
+            "Two prod regions side by side: figures more than 10% off the baseline are anomalies.",
+            &["compare", "prod-us", "prod-eu"],
+        ),
+        (
+            "Staging is smaller by design (--threshold 100 flags only what doubled); its settings drifted.",
+            &["compare", "prod-us", "staging", "--threshold", "100"],
         ),
         (
             "A worker on staging died with jobs in flight.",
@@ -636,7 +642,9 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     out!("  {qctl} get clusters -A --watch");
     out!("  {qctl} get queues -l env=prod");
     out!("  {qctl} health -A");
-    out!("  {qctl} replicate --from staging --to prod-us --dry-run");
+    out!("  {qctl} get jobs dead-letter --context prod-eu --limit 5");
+    out!("  {qctl} replicate --from prod-us --to staging --what config --dry-run");
+    out!("  {qctl} purge-dlq --context staging      # asks you to type the name");
     out!();
     out!("Ctrl-C stops and removes them.");
     while !interrupted() {

@@ -33,7 +33,8 @@ fn the_tour_runs_off_a_terminal_and_leaves_nothing_behind() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     for cmd in [
         "$ qctl get clusters -A",
-        "$ qctl compare prod-us staging prod-eu",
+        "$ qctl compare prod-us prod-eu",
+        "$ qctl compare prod-us staging --threshold 100",
         "$ qctl get workers --context staging",
         "$ qctl purge-dlq --context prod-eu --dry-run",
     ] {

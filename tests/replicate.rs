@@ -480,6 +480,11 @@ contexts:
     let sets = |srv: &RedisServer| command_calls(srv).get("config|set").copied().unwrap_or(0);
     let (code, doc, stderr) = run_json(&ws, &cfg, &[&base[..], &["--dry-run"]].concat());
     assert_eq!(code, 3, "managed refuses CONFIG: {stderr}");
+    // A config-only plan talks about contexts, not jobs.
+    assert!(
+        stderr.contains("CONTEXT   PLAN") && stderr.contains("total: 2 contexts"),
+        "{stderr}"
+    );
     let r = action_results(&doc);
     let changes = r["prod"]["config_changes"].as_array().unwrap();
     let mut params: Vec<&str> = changes

@@ -89,6 +89,11 @@ pub trait Action: Send + Sync + 'static {
     fn dry_extra(&self, _plan: &Self::Plan) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
     }
+    /// Whether this run touches jobs at all (the plan's JOBS column and
+    /// total); replicate `--what config` does not.
+    fn moves_jobs(&self) -> bool {
+        true
+    }
     /// Whether results carry a `backup_key` column.
     const KEEPS_BACKUPS: bool = false;
     /// Whether a write is long enough to deserve a progress bar.
@@ -280,6 +285,7 @@ pub fn run_on<A: Action>(
             &views,
             &color_of,
             w.dry_run,
+            action.moves_jobs(),
         );
     }
 
@@ -570,6 +576,7 @@ fn print_plan<A: Action>(
     views: &[Option<PlanView>],
     color_of: &dyn Fn(&str) -> Option<String>,
     dry_run: bool,
+    jobs: bool,
 ) {
     let mut printer = settings.printer.clone();
     printer.color = settings.stderr_color;
@@ -612,7 +619,18 @@ fn print_plan<A: Action>(
         };
         rows.push(row);
     }
-    let table = printer.render_table(&["CONTEXT", "JOBS", "PLAN"], rows);
+    let table = if jobs {
+        printer.render_table(&["CONTEXT", "JOBS", "PLAN"], rows)
+    } else {
+        let rows = rows
+            .into_iter()
+            .map(|mut r| {
+                r.remove(1);
+                r
+            })
+            .collect();
+        printer.render_table(&["CONTEXT", "PLAN"], rows)
+    };
     let mut out = String::new();
     out.push_str(&format!(
         "{}{headline}\n\n",
@@ -623,11 +641,13 @@ fn print_plan<A: Action>(
         out.push_str(line);
         out.push('\n');
     }
-    out.push_str(&format!(
-        "\ntotal: {total} job{} on {measured} context{}\n",
-        if total == 1 { "" } else { "s" },
-        if measured == 1 { "" } else { "s" }
-    ));
+    let contexts = format!("{measured} context{}", if measured == 1 { "" } else { "s" });
+    if jobs {
+        let s = if total == 1 { "" } else { "s" };
+        out.push_str(&format!("\ntotal: {total} job{s} on {contexts}\n"));
+    } else {
+        out.push_str(&format!("\ntotal: {contexts}\n"));
+    }
     for n in notes {
         out.push_str(&format!("note: {n}\n"));
     }

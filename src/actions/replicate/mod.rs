@@ -403,7 +403,17 @@ impl Action for Replicate {
         }
     }
 
+    fn moves_jobs(&self) -> bool {
+        !self.queues.is_empty()
+    }
+
     fn headline(&self) -> String {
+        if self.queues.is_empty() {
+            return format!(
+                "replicate from {}: config (allow-listed parameters, set on every primary of each target)",
+                self.source.context()
+            );
+        }
         let what = if self.queues.is_empty() {
             "config".to_string()
         } else if self.config.is_some() {
