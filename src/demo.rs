@@ -652,5 +652,6 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     }
     err!("stopping the demo servers...");
     drop(lab);
-    Ok(ExitCode::Ok)
+    // Ctrl-C is how the demo ends, and exits 130 like every Ctrl-C.
+    Ok(ExitCode::Interrupted)
 }

@@ -1432,7 +1432,7 @@ fn cluster_mode_compare_sample_and_watch() {
         assert_eq!(p["errors"], json!([]));
     }
     let (status, stderr) = w.signal(libc::SIGINT);
-    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
 
     // get workers --watch on the cluster: live and orphaned workers.
     let mut w = Watch::spawn(
@@ -1459,7 +1459,7 @@ fn cluster_mode_compare_sample_and_watch() {
         assert_eq!(orphaned, 2, "{p}");
     }
     let (status, stderr) = w.signal(libc::SIGTERM);
-    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
 
     // --sample on the cluster while a fleet drains it (RPOP + LPUSH: the
     // untagged keys live in different slots).
@@ -1587,8 +1587,8 @@ fn watch_json_polls_each_context_until_sigint() {
     let (status, stderr) = w.signal(libc::SIGINT);
     assert_eq!(
         status.code(),
-        Some(0),
-        "Ctrl-C ends a watch with 0: {status:?} {stderr}"
+        Some(130),
+        "Ctrl-C ends a watch with 130: {status:?} {stderr}"
     );
 }
 
@@ -1654,8 +1654,8 @@ fn watch_workers_stops_on_sigterm_and_other_get_verbs_watch_too() {
     let (status, stderr) = w.signal(libc::SIGTERM);
     assert_eq!(
         status.code(),
-        Some(0),
-        "SIGTERM ends a watch with 0: {status:?} {stderr}"
+        Some(130),
+        "SIGTERM ends a watch with 130: {status:?} {stderr}"
     );
 
     // get clusters --watch
@@ -1671,7 +1671,7 @@ fn watch_workers_stops_on_sigterm_and_other_get_verbs_watch_too() {
         assert_eq!(p["items"][0]["orphaned_jobs"], 3, "{p}");
     }
     let (status, _) = w.signal(libc::SIGINT);
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130));
 
     // get jobs --watch
     let mut w = Watch::spawn(
@@ -1702,7 +1702,7 @@ fn watch_workers_stops_on_sigterm_and_other_get_verbs_watch_too() {
         assert_eq!(ids, vec!["h-0", "h-1"], "next job first: {p}");
     }
     let (status, _) = w.signal(libc::SIGINT);
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130));
 
     // A table watch on a pipe prints the header once, then rows.
     let mut w = Watch::spawn(&ws, &cfg, &["get", "queues", "-w", "--interval", "300ms"]);
@@ -1710,7 +1710,7 @@ fn watch_workers_stops_on_sigterm_and_other_get_verbs_watch_too() {
         l.iter().filter(|l| l.starts_with("only")).count() >= 8
     });
     let (status, _) = w.signal(libc::SIGINT);
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(130));
     assert!(lines[0].starts_with("CONTEXT"), "{lines:#?}");
     assert_eq!(
         lines.iter().filter(|l| l.starts_with("CONTEXT")).count(),
@@ -1778,7 +1778,7 @@ fn watch_reports_a_refused_context_each_poll_and_keeps_the_others() {
         }
     }
     let (status, stderr) = w.signal(libc::SIGINT);
-    assert_eq!(status.code(), Some(0), "{status:?}: {stderr}");
+    assert_eq!(status.code(), Some(130), "{status:?}: {stderr}");
 }
 
 #[test]

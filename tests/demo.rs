@@ -93,7 +93,7 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
         pty.text()
     );
     let (code, text) = pty.finish();
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(code, 130, "Ctrl-C exits 130 (SPEC section 7): {text}");
     assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
         &tmp
     ) == 0));

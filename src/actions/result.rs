@@ -117,9 +117,15 @@ impl ActionResult {
                     Status::Error => "red",
                     Status::Skipped => "yellow",
                 };
+                // A dry run's counts are what would change: said so, since
+                // "ok  420" under PURGED reads as done.
+                let status = match (r.status, self.dry_run) {
+                    (Status::Ok, true) => "ok (dry run)",
+                    (s, _) => s.as_str(),
+                };
                 let mut row = vec![
                     Styled::colored(&r.context, r.color.as_deref()),
-                    Styled::colored(r.status.as_str(), Some(status_color)),
+                    Styled::colored(status, Some(status_color)),
                 ];
                 for c in counts {
                     row.push(

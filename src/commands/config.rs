@@ -353,13 +353,16 @@ fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
         for w in &v.warnings {
             p.warn(w);
         }
+        let n = |count: usize, what: &str| {
+            format!("{count} {what}{}", if count == 1 { "" } else { "s" })
+        };
         p.stdout(&format!(
-            "{}: valid ({} contexts, {} clusters, {} users, {} queue schemas)\n",
+            "{}: valid ({}, {}, {}, {})\n",
             v.files.join(":"),
-            v.contexts,
-            v.clusters,
-            v.users,
-            v.queue_schemas
+            n(v.contexts, "context"),
+            n(v.clusters, "cluster"),
+            n(v.users, "user"),
+            n(v.queue_schemas, "queue schema")
         ))?;
     }
     Ok(ExitCode::Ok)

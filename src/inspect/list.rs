@@ -303,7 +303,10 @@ impl<'a> ListRun<'a> {
             // Every context failed before it could be polled (an unset
             // password variable...): nothing to watch.
             (WatchEnd::Stopped, _) if !any_answer => Ok(ExitCode::Failure),
-            (WatchEnd::Signal, _) | (WatchEnd::Stopped, _) => Ok(ExitCode::Ok),
+            // Ctrl-C or SIGTERM: SPEC section 7's 130, as for any
+            // interrupted command (a closed stdout stays 0).
+            (WatchEnd::Signal, _) => Ok(ExitCode::Interrupted),
+            (WatchEnd::Stopped, _) => Ok(ExitCode::Ok),
         }
     }
 }

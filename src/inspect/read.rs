@@ -293,7 +293,7 @@ where
         let mut int = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
         let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
         // If the loop below is stuck writing to a blocked stdout, a signal
-        // still ends the watch (with 0, like the normal path).
+        // still ends the watch (with 130, like the normal path).
         let mut int2 = signal(SignalKind::interrupt()).expect("a SIGINT handler installs");
         let mut term2 = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
         tokio::spawn(async move {
@@ -302,7 +302,7 @@ where
                 _ = term2.recv() => {}
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
-            std::process::exit(0);
+            std::process::exit(crate::error::ExitCode::Interrupted as i32);
         });
         loop {
             tokio::select! {
