@@ -101,6 +101,38 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
 }
 
 #[test]
+fn sigterm_while_it_waits_cleans_up_too() {
+    // A terminal closed by a window manager or `kill` sends SIGTERM, not
+    // Ctrl-C: the servers and files go all the same.
+    let ws = Workspace::new();
+    let tmp = ws.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut cmd = ws.on_pty(&format!("{} demo", common::workspace::qctl_bin().display()));
+    cmd.env("TMPDIR", &tmp);
+    let mut pty = Pty::spawn(cmd);
+    assert!(
+        pty.wait_for_text("Ctrl-C stops", Duration::from_secs(60)),
+        "the demo never got to waiting:\n{}",
+        pty.text()
+    );
+    assert_eq!(redis_server_count_in(&tmp), 5);
+    let pid = pty.command_pid().expect("qctl runs under script");
+    // SAFETY: kill(2) on a process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(
+        pty.exits_within(Duration::from_secs(20)),
+        "still running after SIGTERM:\n{}",
+        pty.text()
+    );
+    let (code, text) = pty.finish();
+    assert_eq!(code, 130, "{text}");
+    assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
+        &tmp
+    ) == 0));
+    assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+}
+
+#[test]
 fn without_redis_server_it_says_how_to_install_it() {
     let ws = Workspace::new();
     let empty = ws.path().join("empty-bin");

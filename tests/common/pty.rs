@@ -85,6 +85,14 @@ impl Pty {
         stdin.flush().unwrap();
     }
 
+    /// The pid of the command on the terminal (`script`'s child, which
+    /// `exec` made the command itself).
+    pub fn command_pid(&self) -> Option<i32> {
+        let id = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
     /// Whether the process exited within `timeout`.
     pub fn exits_within(&mut self, timeout: Duration) -> bool {
         super::wait_for(timeout, || self.child.try_wait().unwrap().is_some())
