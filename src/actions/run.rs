@@ -94,6 +94,14 @@ pub trait Action: Send + Sync + 'static {
     fn moves_jobs(&self) -> bool {
         true
     }
+    /// Whether the targets' applies are one operation (replicate
+    /// `--move`: the first to run drives it, the others wait for its
+    /// outcome). Then none waits for a `--max-concurrency` slot, and a
+    /// Ctrl-C does not turn a participant into "never started": it gets
+    /// its share of what the operation did.
+    fn one_operation(&self) -> bool {
+        false
+    }
     /// Whether results carry a `backup_key` column.
     const KEEPS_BACKUPS: bool = false;
     /// Whether a write is long enough to deserve a progress bar.
@@ -382,7 +390,13 @@ pub fn run_on<A: Action>(
             if interrupted.load(Ordering::SeqCst) || stopped_by.is_some() {
                 break;
             }
-            let sem = Arc::new(tokio::sync::Semaphore::new(settings.max_concurrency.max(1)));
+            let one = action.one_operation();
+            let slots = if one {
+                step.len()
+            } else {
+                settings.max_concurrency
+            };
+            let sem = Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
             let mut set = tokio::task::JoinSet::new();
             for &i in step {
                 let pre = pre.clone();
@@ -396,7 +410,7 @@ pub fn run_on<A: Action>(
                 set.spawn(async move {
                     let _done = crate::progress::DoneOnDrop(waiting, i);
                     let _permit = sem.acquire_owned().await.expect("never closed");
-                    if st.interrupted() {
+                    if st.interrupted() && !one {
                         return (i, None);
                     }
                     let (conn, t, plan) = match &pre[i] {

@@ -296,7 +296,8 @@ impl System {
 /// Crash injection for the tests of the crash-safe protocols:
 /// `QCTL_FAULT=POINT:N` aborts the process, like `kill -9`, the Nth time
 /// it reaches `POINT` (`requeue-after-stage`, `requeue-after-push`,
-/// `move-after-claim`, `move-after-push`).
+/// `move-after-claim`, `move-after-push`); `QCTL_FAULT=POINT:N:int`
+/// sends it SIGINT there instead, a Ctrl-C at exactly that point.
 pub(crate) fn fault(point: &str) {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -304,9 +305,11 @@ pub(crate) fn fault(point: &str) {
     let Ok(spec) = std::env::var("QCTL_FAULT") else {
         return;
     };
-    let Some((p, n)) = spec.split_once(':') else {
+    let mut parts = spec.split(':');
+    let (Some(p), Some(n)) = (parts.next(), parts.next()) else {
         return;
     };
+    let interrupt = parts.next() == Some("int");
     let seen = {
         let mut g = SEEN.lock().unwrap_or_else(|e| e.into_inner());
         let c = g
@@ -317,6 +320,12 @@ pub(crate) fn fault(point: &str) {
         *c
     };
     if p == point && n.parse::<u64>().ok() == Some(seen) {
+        if interrupt {
+            eprintln!("QCTL_FAULT: SIGINT at {point} #{seen}");
+            // SAFETY: raise(3) on this process; the gate handles SIGINT.
+            unsafe { libc::raise(libc::SIGINT) };
+            return;
+        }
         eprintln!("QCTL_FAULT: aborting at {point} #{seen}");
         std::process::abort();
     }

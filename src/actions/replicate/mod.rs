@@ -403,6 +403,10 @@ impl Action for Replicate {
         }
     }
 
+    fn one_operation(&self) -> bool {
+        self.mover.is_some()
+    }
+
     fn moves_jobs(&self) -> bool {
         !self.queues.is_empty()
     }
