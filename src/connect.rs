@@ -262,12 +262,39 @@ fn url_for(url: &str, tls: &TlsSettings) -> String {
 
 impl Conn {
     /// Connects within `connect_timeout`; every later round trip is bounded
-    /// by `response_timeout`.
+    /// by `response_timeout`. For reads: on Redis Cluster a command that
+    /// fails on a dropped connection or a timeout is retried once.
     pub async fn open(
         ep: &Endpoint,
         connect_timeout: Duration,
         response_timeout: Duration,
         verbose: bool,
+    ) -> Result<Conn, ContextError> {
+        Self::open_with(ep, connect_timeout, response_timeout, verbose, 1).await
+    }
+
+    /// As [`Conn::open`], for write verbs: the cluster client never sends a
+    /// command twice. Its retry after a timeout or a dropped connection
+    /// re-sends a command the server may already have run (a second LPUSH
+    /// of a window, a second claim script); the write protocols are
+    /// idempotent across *runs*, so a failed step is an error to re-run,
+    /// never a silent retry. (A MOVED/ASK redirect, which only happens while
+    /// slots migrate, is then an error too.)
+    pub async fn open_for_writes(
+        ep: &Endpoint,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+        verbose: bool,
+    ) -> Result<Conn, ContextError> {
+        Self::open_with(ep, connect_timeout, response_timeout, verbose, 0).await
+    }
+
+    async fn open_with(
+        ep: &Endpoint,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+        verbose: bool,
+        retries: u32,
     ) -> Result<Conn, ContextError> {
         let cfg_err = |message: String| ContextError {
             context: ep.context.clone(),
@@ -337,7 +364,7 @@ impl Conn {
                 let mut b = redis::cluster::ClusterClientBuilder::new(urls)
                     .connection_timeout(connect_timeout)
                     .response_timeout(response_timeout)
-                    .retries(1);
+                    .retries(retries);
                 if let Some(u) = &ep.username {
                     b = b.username(u);
                 }

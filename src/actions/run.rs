@@ -270,7 +270,8 @@ pub fn run_on<A: Action>(
             let action = action.clone();
             async move {
                 let t = target?;
-                let conn = Conn::open(&t.ep, cs.connect_timeout, cs.timeout, cs.verbose).await?;
+                let conn = Conn::open_for_writes(&t.ep, cs.connect_timeout, cs.timeout, cs.verbose)
+                    .await?;
                 let plan = action.plan(&conn, &t).await?;
                 Ok((conn, t, Arc::new(plan)))
             }
