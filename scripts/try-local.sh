@@ -9,8 +9,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "redis-server not found on PATH: install it with \`sudo apt-get install -y redis-server\`" >&2
     exit 1
 fi
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 not found on PATH (it picks free ports): sudo apt-get install -y python3" >&2
+    exit 1
+fi
 cargo build --release --quiet
-QCTL="$PWD/target/release/qctl"
+# cargo puts the binary under CARGO_TARGET_DIR when it is set.
+QCTL="${QCTL_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/qctl}"
 
 dir=$(mktemp -d -t qctl-try-XXXXXX)
 pids=()

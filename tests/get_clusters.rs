@@ -457,6 +457,21 @@ fn health_exit_codes() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("gone      unhealthy   reachable: refused")
     );
+    // In JSON it is an item (every context has a verdict) and an error.
+    let (code, doc, _) = run_json(
+        &ws,
+        &cfg,
+        &["health", "--context", "good,gone", "-o", "json"],
+    );
+    assert_eq!(code, 5);
+    assert_eq!(doc["items"][1]["context"], "gone", "{doc}");
+    assert_eq!(doc["items"][1]["healthy"], false);
+    assert_eq!(doc["items"][1]["checks"][0]["name"], "reachable");
+    assert_eq!(doc["items"][1]["checks"][0]["ok"], false);
+    assert_eq!(doc["errors"][0]["context"], "gone");
+    // Nothing answered: a failure (1) before a failed check (5).
+    let (code, _, _) = run_json(&ws, &cfg, &["health", "--context", "gone", "-o", "json"]);
+    assert_eq!(code, 1);
 }
 
 #[test]

@@ -89,6 +89,17 @@ pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
                     Styled::colored("unhealthy", Some("red")),
                     Styled::plain(format!("reachable: {}: {}", e.kind, e.message)),
                 ]);
+                // An item too, so that a script reading `items` sees every
+                // context's verdict; `errors` says why it did not answer.
+                items.push(HealthItem {
+                    context: e.context.clone(),
+                    healthy: false,
+                    checks: vec![Check {
+                        name: "reachable",
+                        ok: false,
+                        message: format!("{}: {}", e.kind, e.message),
+                    }],
+                });
                 errors.push(e);
             }
         }

@@ -368,8 +368,14 @@ pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
         name: "orphaned-jobs",
         ok: orphaned <= t.max_orphaned_jobs,
         message: format!(
-            "{orphaned} jobs in {} dead workers' lists (max {})",
-            f.orphaned_workers, t.max_orphaned_jobs
+            "{orphaned} job{} in {} (max {})",
+            if orphaned == 1 { "" } else { "s" },
+            if f.orphaned_workers == 1 {
+                "1 dead worker's list".to_string()
+            } else {
+                format!("{} dead workers' lists", f.orphaned_workers)
+            },
+            t.max_orphaned_jobs
         ),
     });
     match (p.info.used_memory, p.info.maxmemory) {
