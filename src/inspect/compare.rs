@@ -393,7 +393,23 @@ fn targets(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<V
             names.len(),
             names.join(", ")
         ))
-        .with_hint("name them, the baseline first: qctl compare staging prod-us-east (or select several with --context 'prod-*', -l or -A)"));
+        .with_hint({
+            // An example from the user's own file.
+            let mut ex: Vec<&str> = names.iter().map(String::as_str).collect();
+            for c in &config.contexts {
+                if ex.len() < 2 && !ex.contains(&c.name.as_str()) {
+                    ex.push(&c.name);
+                }
+            }
+            let ex = if ex.len() == 2 {
+                ex.join(" ")
+            } else {
+                "BASELINE OTHER".to_string()
+            };
+            format!(
+                "name them, the baseline first: qctl compare {ex} (or select several with --context 'GLOB', -l or -A)"
+            )
+        }));
     }
     Ok(names)
 }
