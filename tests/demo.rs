@@ -52,19 +52,42 @@ fn the_tour_runs_off_a_terminal_and_leaves_nothing_behind() {
     assert_eq!(redis_server_count_in(&tmp), 0, "servers left running");
 }
 
-#[test]
-fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
-    let ws = Workspace::new();
-    let tmp = ws.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
+/// `qctl demo` on a terminal, up to the point where it waits; its TMPDIR
+/// is `tmp`.
+fn waiting_demo(ws: &Workspace, tmp: &std::path::Path) -> Pty {
+    std::fs::create_dir_all(tmp).unwrap();
     let mut cmd = ws.on_pty(&format!("{} demo", common::workspace::qctl_bin().display()));
-    cmd.env("TMPDIR", &tmp);
-    let mut pty = Pty::spawn(cmd);
+    cmd.env("TMPDIR", tmp);
+    let pty = Pty::spawn(cmd);
     assert!(
         pty.wait_for_text("Ctrl-C stops", Duration::from_secs(60)),
         "the demo never got to waiting:\n{}",
         pty.text()
     );
+    assert_eq!(redis_server_count_in(tmp), 5, "five servers while it waits");
+    pty
+}
+
+/// After `how`, the demo exits 130 and leaves no server and no file.
+fn ends_clean(mut pty: Pty, tmp: &std::path::Path, how: &str) {
+    assert!(
+        pty.exits_within(Duration::from_secs(20)),
+        "still running after {how}:\n{}",
+        pty.text()
+    );
+    let (code, text) = pty.finish();
+    assert_eq!(code, 130, "{how} exits 130: {text}");
+    assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
+        tmp
+    ) == 0));
+    assert!(leftovers(tmp).is_empty(), "{:?}", leftovers(tmp));
+}
+
+#[test]
+fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
+    let ws = Workspace::new();
+    let tmp = ws.path().join("tmp");
+    let mut pty = waiting_demo(&ws, &tmp);
     // The printed line works: the servers are up.
     let out = pty.text();
     let config = out
@@ -81,23 +104,9 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
     assert_eq!(code, 0, "{stderr}");
     let items = doc["items"].as_array().expect("items");
     assert_eq!(items.len(), 3, "{doc}");
-    assert!(
-        redis_server_count_in(&tmp) == 5,
-        "five servers while it waits"
-    );
     // Ctrl-C, typed on the terminal.
     pty.send(b"\x03");
-    assert!(
-        pty.exits_within(Duration::from_secs(20)),
-        "still running after Ctrl-C:\n{}",
-        pty.text()
-    );
-    let (code, text) = pty.finish();
-    assert_eq!(code, 130, "Ctrl-C exits 130 (SPEC section 7): {text}");
-    assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
-        &tmp
-    ) == 0));
-    assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+    ends_clean(pty, &tmp, "Ctrl-C");
 }
 
 #[test]
@@ -106,30 +115,11 @@ fn sigterm_while_it_waits_cleans_up_too() {
     // Ctrl-C: the servers and files go all the same.
     let ws = Workspace::new();
     let tmp = ws.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut cmd = ws.on_pty(&format!("{} demo", common::workspace::qctl_bin().display()));
-    cmd.env("TMPDIR", &tmp);
-    let mut pty = Pty::spawn(cmd);
-    assert!(
-        pty.wait_for_text("Ctrl-C stops", Duration::from_secs(60)),
-        "the demo never got to waiting:\n{}",
-        pty.text()
-    );
-    assert_eq!(redis_server_count_in(&tmp), 5);
+    let pty = waiting_demo(&ws, &tmp);
     let pid = pty.command_pid().expect("qctl runs under script");
     // SAFETY: kill(2) on a process this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    assert!(
-        pty.exits_within(Duration::from_secs(20)),
-        "still running after SIGTERM:\n{}",
-        pty.text()
-    );
-    let (code, text) = pty.finish();
-    assert_eq!(code, 130, "{text}");
-    assert!(wait_for(Duration::from_secs(5), || redis_server_count_in(
-        &tmp
-    ) == 0));
-    assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+    ends_clean(pty, &tmp, "SIGTERM");
 }
 
 #[test]

@@ -86,11 +86,10 @@ impl Action for RestoreDlq {
                     format!("{} -> {} (empty now)", b.key, p.key)
                 } else {
                     format!(
-                        "{} -> {} (now {} job{}; the restored ones are consumed first, being older)",
+                        "{} -> {} (now {}; the restored ones are consumed first, being older)",
                         b.key,
                         p.key,
-                        p.length,
-                        if p.length == 1 { "" } else { "s" }
+                        crate::output::count(p.length, "job")
                     )
                 },
                 ..PlanView::default()

@@ -656,10 +656,10 @@ fn print_plan<A: Action>(
         out.push_str(line);
         out.push('\n');
     }
-    let contexts = format!("{measured} context{}", if measured == 1 { "" } else { "s" });
+    let contexts = crate::output::count(measured as u64, "context");
     if jobs {
-        let s = if total == 1 { "" } else { "s" };
-        out.push_str(&format!("\ntotal: {total} job{s} on {contexts}\n"));
+        let jobs = crate::output::count(total, "job");
+        out.push_str(&format!("\ntotal: {jobs} on {contexts}\n"));
     } else {
         out.push_str(&format!("\ntotal: {contexts}\n"));
     }

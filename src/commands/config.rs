@@ -353,9 +353,7 @@ fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
         for w in &v.warnings {
             p.warn(w);
         }
-        let n = |count: usize, what: &str| {
-            format!("{count} {what}{}", if count == 1 { "" } else { "s" })
-        };
+        let n = |n: usize, what: &str| crate::output::count(n as u64, what);
         p.stdout(&format!(
             "{}: valid ({}, {}, {}, {})\n",
             v.files.join(":"),

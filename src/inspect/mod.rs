@@ -368,8 +368,8 @@ pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
         name: "orphaned-jobs",
         ok: orphaned <= t.max_orphaned_jobs,
         message: format!(
-            "{orphaned} job{} in {} (max {})",
-            if orphaned == 1 { "" } else { "s" },
+            "{} in {} (max {})",
+            crate::output::count(orphaned, "job"),
             if f.orphaned_workers == 1 {
                 "1 dead worker's list".to_string()
             } else {

@@ -25,6 +25,11 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// `n` and `noun`, plural unless `n` is 1: `1 job`, `3 jobs`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A duration as a user would type it: `24h`, `90m`, `30s`, `1h 30m 5s`.
 pub fn duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
