@@ -754,3 +754,128 @@ fn a_cluster_source_copies_and_moves() {
         .unwrap();
     assert!(!staged);
 }
+
+/// Resumes the stopped cluster nodes however the test ends.
+struct Stopped(Vec<i32>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: kill(2) on a redis-server this test started.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+    }
+}
+
+#[test]
+fn a_push_that_times_out_on_a_cluster_is_never_sent_twice() {
+    // The target's nodes stall (SIGSTOP) just as a window's LPUSH goes
+    // out: qctl's round trip times out and the target is an error, but the
+    // server runs the LPUSH once it wakes. A re-run must then find those
+    // jobs there and skip them: each job exactly once, nothing lost.
+    let source = RedisServer::start();
+    let cluster = RedisCluster::start();
+    let src_jobs = jobs("t", 3000);
+    push_all(&mut source.conn(), HIGH, &src_jobs);
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: s, server: \"{}\" }}\n  - {{ name: eu, mode: cluster, nodes: [{}] }}\ncontexts:\n  - {{ name: staging, cluster: s }}\n  - {{ name: prod-eu, cluster: eu }}\n",
+            source.url(),
+            cluster.seed_urls()[0]
+        ),
+    );
+    let resume = ws.path().join("resume");
+    let args = [
+        "replicate",
+        "--from",
+        "staging",
+        "--to",
+        "prod-eu",
+        "--queue",
+        "high",
+        "--timeout",
+        "700ms",
+        "--yes-i-typed=prod-eu",
+        "-o",
+        "json",
+    ];
+    let mut child = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(args)
+        .env("QCTL_FAULT", "copy-before-push:1:pause")
+        .env("QCTL_FAULT_RESUME", &resume)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let paused = paused.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("QCTL_FAULT: paused") {
+                    paused.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        })
+    };
+    assert!(
+        wait_for(Duration::from_secs(30), || paused
+            .load(std::sync::atomic::Ordering::SeqCst)),
+        "qctl never reached its first push"
+    );
+    let stopped = Stopped(
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.pid().expect("running") as i32)
+            .collect(),
+    );
+    for &pid in &stopped.0 {
+        // SAFETY: kill(2) on a redis-server this test started.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    }
+    std::fs::write(&resume, "").unwrap();
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(
+        !status.success(),
+        "a stalled target is an error: {status:?}\n{stderr}"
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = action_results(&doc);
+    assert_eq!(r["prod-eu"]["status"], "error", "{doc}");
+    assert!(
+        r["prod-eu"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{doc}"
+    );
+    // The nodes wake up and run what was sent to them.
+    drop(stopped);
+    let mut c = cluster.conn();
+    assert!(
+        wait_for(Duration::from_secs(10), || llen(&mut c, HIGH) > 0),
+        "the timed-out LPUSH never ran: the test proves nothing"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, doc, stderr) = run_json(&ws, &cfg, &args);
+    assert_eq!(code, 0, "{stderr}\n{doc}");
+    assert_exactly_once(&mut c, &[HIGH.to_string()], &ids_of(&src_jobs));
+}

@@ -296,8 +296,11 @@ impl System {
 /// Crash injection for the tests of the crash-safe protocols:
 /// `QCTL_FAULT=POINT:N` aborts the process, like `kill -9`, the Nth time
 /// it reaches `POINT` (`requeue-after-stage`, `requeue-after-push`,
-/// `move-after-claim`, `move-after-push`); `QCTL_FAULT=POINT:N:int`
-/// sends it SIGINT there instead, a Ctrl-C at exactly that point.
+/// `move-after-claim`, `move-after-push`, `copy-before-push`);
+/// `QCTL_FAULT=POINT:N:int` sends it SIGINT there instead, a Ctrl-C at
+/// exactly that point; `POINT:N:pause` stops there until the file named by
+/// `QCTL_FAULT_RESUME` exists (at most 60 s), for a test to change the
+/// world in between.
 pub(crate) fn fault(point: &str) {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -309,7 +312,7 @@ pub(crate) fn fault(point: &str) {
     let (Some(p), Some(n)) = (parts.next(), parts.next()) else {
         return;
     };
-    let interrupt = parts.next() == Some("int");
+    let action = parts.next();
     let seen = {
         let mut g = SEEN.lock().unwrap_or_else(|e| e.into_inner());
         let c = g
@@ -320,7 +323,16 @@ pub(crate) fn fault(point: &str) {
         *c
     };
     if p == point && n.parse::<u64>().ok() == Some(seen) {
-        if interrupt {
+        if action == Some("pause") {
+            eprintln!("QCTL_FAULT: paused at {point} #{seen}");
+            let resume = std::env::var_os("QCTL_FAULT_RESUME").unwrap_or_default();
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !std::path::Path::new(&resume).exists() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return;
+        }
+        if action == Some("int") {
             eprintln!("QCTL_FAULT: SIGINT at {point} #{seen}");
             // SAFETY: raise(3) on this process; the gate handles SIGINT.
             unsafe { libc::raise(libc::SIGINT) };

@@ -640,6 +640,9 @@ async fn copy_queue(
             Err(e) => break Err(dst.error(&e)),
         }
         let dst2 = dst.clone();
+        if cmd.is_some() {
+            crate::systems::fault("copy-before-push");
+        }
         in_flight = Some(tokio::spawn(async move {
             let r = match cmd {
                 Some(c) => dst2.query::<u64>(&c).await.map(|_| ()),
