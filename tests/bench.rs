@@ -149,26 +149,7 @@ fn bench_on_a_cluster_whose_completed_list_is_capped() {
     // last, not by the list's length.
     let cluster = RedisCluster::start();
     let ws = Workspace::new();
-    let cfg = ws.write(
-        "c.yaml",
-        &format!(
-            r#"apiVersion: qctl/v1
-clusters:
-  - {{ name: eu, mode: cluster, nodes: [{seed}] }}
-contexts:
-  - {{ name: eu, cluster: eu, schema: tagged }}
-queue-schemas:
-  - name: tagged
-    kind: go-redis-work-queue
-    queues: {{ high: "{{q}}:high_priority", low: "{{q}}:low_priority" }}
-    completed: "{{q}}:completed"
-    dead-letter: "{{dlq}}:dead_letter"
-    processing-pattern: "{{q}}:worker:*:processing"
-    heartbeat-pattern: "{{q}}:processing:worker:*"
-"#,
-            seed = cluster.seed_urls()[0]
-        ),
-    );
+    let cfg = ws.write("c.yaml", &tagged_cluster_contexts(&cluster));
     let cap = 200;
     let old: Vec<String> = (0..cap).map(|i| job(&format!("old-{i}"))).collect();
     push_all(&mut cluster.conn(), "{q}:completed", &old);

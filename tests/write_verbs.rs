@@ -569,26 +569,7 @@ fn requeue_while_workers_consume_loses_and_doubles_nothing() {
 fn requeue_across_cluster_slots_survives_a_crash_at_either_step() {
     let cluster = RedisCluster::start();
     let ws = Workspace::new();
-    let cfg = ws.write(
-        "c.yaml",
-        &format!(
-            r#"apiVersion: qctl/v1
-clusters:
-  - {{ name: eu, mode: cluster, nodes: [{seed}] }}
-contexts:
-  - {{ name: eu, cluster: eu, schema: tagged }}
-queue-schemas:
-  - name: tagged
-    kind: go-redis-work-queue
-    queues: {{ high: "{{q}}:high_priority", low: "{{q}}:low_priority" }}
-    completed: "{{q}}:completed"
-    dead-letter: "{{dlq}}:dead_letter"
-    processing-pattern: "{{q}}:worker:*:processing"
-    heartbeat-pattern: "{{q}}:processing:worker:*"
-"#,
-            seed = cluster.seed_urls()[0]
-        ),
-    );
+    let cfg = ws.write("c.yaml", &tagged_cluster_contexts(&cluster));
     let slot = |k: &str| cluster.cli(&["CLUSTER", "KEYSLOT", k]);
     assert_ne!(
         slot("{dlq}:dead_letter"),

@@ -25,6 +25,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$HERE/../lib.sh"
 DELAY_MS=${DELAY_MS:-20}
 RUNS=${RUNS:-10}
 LOOP_RUNS=${LOOP_RUNS:-3}
@@ -34,8 +36,6 @@ PYTHON=${PYTHON:-python3}
 MAX_N=200
 LOOP_N=50
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 for tool in redis-server redis-cli hyperfine "$PYTHON"; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-server hyperfine python3)"
@@ -44,18 +44,6 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qctl-fanout.XXXXXX")
 REDIS_PID=
 PROXY_PID=
-
-stop_pid() { # pid name
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    log "$2 (pid $pid) did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

@@ -75,6 +75,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$HERE/../lib.sh"
 JOBS=${JOBS:-1000000}
 JOBS_BIG=${JOBS_BIG:-5000000}
 RUNS=${RUNS:-3}
@@ -87,9 +89,6 @@ BENCH_SRC_DIR=/tmp/qctl-bench-src
 KEY=jobqueue:high_priority
 REPL_ARGS=(replicate --from src --to dst --what queues --queue high --yes-i-typed=dst -o json)
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s%N; }
 
 for n in JOBS JOBS_BIG RUNS TARGET_EXTRA; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer (got '${!n}')"
@@ -173,18 +172,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/qctl-replicate.XXXXXX")
 SRC_PID=
 DST_PID=
 T_START=$(now)
-
-stop_pid() { # pid name
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    log "$2 (pid $pid) did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

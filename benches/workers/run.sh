@@ -32,6 +32,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$HERE/../lib.sh"
 RUNS=${RUNS:-10}
 WARMUP=${WARMUP:-1}
 WORKERS=${WORKERS:-100000}
@@ -41,9 +43,6 @@ PYTHON=${PYTHON:-python3}
 CONTEXT=bench
 PATTERN='jobqueue:worker:*:processing'
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s%N; }
 
 for tool in redis-server redis-cli hyperfine "$PYTHON"; do
     command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install redis-server hyperfine python3)"
@@ -56,18 +55,6 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qctl-workers.XXXXXX")
 REDIS_PID=
-
-stop_pid() { # pid name
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    log "$2 (pid $pid) did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

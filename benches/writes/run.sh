@@ -44,6 +44,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$HERE/../lib.sh"
 JOBS_PURGE=${JOBS_PURGE:-5000000}
 JOBS_REQUEUE=${JOBS_REQUEUE:-1000000}
 JOBS_SMALL=${JOBS_SMALL:-100}
@@ -58,9 +60,6 @@ MATCH='*"filepath":"/data/invoices/*'
 DLQ=jobqueue:dead_letter
 HIGH=jobqueue:high_priority
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-now() { date +%s%N; }
 
 for n in JOBS_PURGE JOBS_REQUEUE JOBS_SMALL PURGE_RUNS REQUEUE_RUNS UNLINK_RUNS; do
     [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a positive integer (got '${!n}')"
@@ -99,18 +98,6 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/qctl-writes.XXXXXX")
 REDIS_PID=
 T_START=$(now)
-
-stop_pid() { # pid name
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    log "$2 (pid $pid) did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?

@@ -268,3 +268,26 @@ pub fn assert_exactly_once<C: redis::ConnectionLike>(c: &mut C, keys: &[String],
     );
     assert_eq!(seen.len(), want.len());
 }
+
+/// A contexts file with one context `eu` on `cluster`, whose schema keeps
+/// the work queues and worker keys in one slot (`{q}`) and the DLQ in
+/// another (`{dlq}`): moves between them cross slots.
+pub fn tagged_cluster_contexts(cluster: &super::RedisCluster) -> String {
+    format!(
+        r#"apiVersion: qctl/v1
+clusters:
+  - {{ name: eu, mode: cluster, nodes: [{seed}] }}
+contexts:
+  - {{ name: eu, cluster: eu, schema: tagged }}
+queue-schemas:
+  - name: tagged
+    kind: go-redis-work-queue
+    queues: {{ high: "{{q}}:high_priority", low: "{{q}}:low_priority" }}
+    completed: "{{q}}:completed"
+    dead-letter: "{{dlq}}:dead_letter"
+    processing-pattern: "{{q}}:worker:*:processing"
+    heartbeat-pattern: "{{q}}:processing:worker:*"
+"#,
+        seed = cluster.seed_urls()[0]
+    )
+}
