@@ -772,10 +772,12 @@ fn a_push_that_times_out_on_a_cluster_is_never_sent_twice() {
     // The target's nodes stall (SIGSTOP) just as a window's LPUSH goes
     // out: qctl's round trip times out and the target is an error, but the
     // server runs the LPUSH once it wakes. A re-run must then find those
-    // jobs there and skip them: each job exactly once, nothing lost.
+    // jobs there and skip them: each job exactly once, nothing lost. The
+    // stall hits the second window, so the push script is already loaded
+    // on the node (a first EVALSHA would only meet NOSCRIPT on waking).
     let source = RedisServer::start();
     let cluster = RedisCluster::start();
-    let src_jobs = jobs("t", 3000);
+    let src_jobs = jobs("t", 8000);
     push_all(&mut source.conn(), HIGH, &src_jobs);
     let ws = Workspace::new();
     let cfg = ws.write(
@@ -806,7 +808,7 @@ fn a_push_that_times_out_on_a_cluster_is_never_sent_twice() {
         .arg("--config")
         .arg(&cfg)
         .args(args)
-        .env("QCTL_FAULT", "copy-before-push:1:pause")
+        .env("QCTL_FAULT", "copy-before-push:2:pause")
         .env("QCTL_FAULT_RESUME", &resume)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -871,7 +873,7 @@ fn a_push_that_times_out_on_a_cluster_is_never_sent_twice() {
     drop(stopped);
     let mut c = cluster.conn();
     assert!(
-        wait_for(Duration::from_secs(10), || llen(&mut c, HIGH) > 0),
+        wait_for(Duration::from_secs(10), || llen(&mut c, HIGH) > 5000),
         "the timed-out LPUSH never ran: the test proves nothing"
     );
     std::thread::sleep(Duration::from_millis(300));

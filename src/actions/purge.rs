@@ -1,5 +1,5 @@
 //! `qctl purge-dlq`: empties each target's dead-letter list without
-//! blocking Redis. By default the list is renamed, in one MULTI/EXEC, to a
+//! blocking Redis. By default the list is renamed, in one script, to a
 //! backup key in the same hash slot with an expiry (`--keep-backup`), so
 //! the purge is O(1) on the server whatever the length and `restore-dlq`
 //! can undo it; `--no-backup` frees it with UNLINK (in the background).
@@ -11,7 +11,7 @@ use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
-use crate::systems::lists;
+use crate::systems::{guard, lists};
 use serde_json::json;
 use std::time::Duration;
 
@@ -30,15 +30,7 @@ pub struct PurgePlan {
     /// lists, and when CONFIG GET is allowed).
     sync_expiry: bool,
     memory_bytes: Option<u64>,
-}
-
-pub(crate) fn human_bytes(b: u64) -> String {
-    let mib = b as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.1} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
+    warnings: Vec<String>,
 }
 
 impl Action for PurgeDlq {
@@ -90,11 +82,23 @@ impl Action for PurgeDlq {
             c.arg("USAGE").arg(&key).arg("SAMPLES").arg(5);
             memory_bytes = conn.query::<Option<u64>>(&c).await.ok().flatten();
         }
+        let mut warnings = Vec::new();
+        if length > 0 {
+            // The name is a placeholder of the same slot: only the
+            // commands and the key pattern matter to the ACL.
+            let backup = lists::new_backup_key(&key, jiff::Timestamp::now());
+            let needed = lists::purge_needed(&key, self.keep.map(|_| backup.as_str()));
+            if let guard::Checked::Unknown(why) = guard::may_run(conn, &needed).await? {
+                warnings.push(why);
+            }
+            warnings.extend(guard::memory_warning(conn).await);
+        }
         Ok(PurgePlan {
             key,
             length,
             sync_expiry,
             memory_bytes,
+            warnings,
         })
     }
 
@@ -111,13 +115,13 @@ impl Action for PurgeDlq {
                 None => format!("{} -> UNLINK, no backup", p.key),
             }
         };
-        let mut warnings = Vec::new();
+        let mut warnings = p.warnings.clone();
         if p.sync_expiry {
             warnings.push(format!(
                 "lazyfree-lazy-expire is no: when the backup expires, Redis frees its {} jobs{} synchronously and blocks meanwhile; run CONFIG SET lazyfree-lazy-expire yes first, or use --no-backup (UNLINK frees in the background)",
                 p.length,
                 p.memory_bytes
-                    .map(|b| format!(" (~{})", human_bytes(b)))
+                    .map(|b| format!(" (~{})", crate::output::human_bytes(b)))
                     .unwrap_or_default()
             ));
         }
@@ -160,7 +164,7 @@ impl Action for PurgeDlq {
                 counts: vec![("purged", 0)],
                 before: json!({"key": p.key, "planned": p.length}),
                 after: json!(null),
-                error: Some(conn.error(&e)),
+                error: Some(guard::step_error(conn, &e)),
                 ..Applied::default()
             },
         }

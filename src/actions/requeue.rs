@@ -12,6 +12,7 @@ use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use crate::systems::glob::Glob;
+use crate::systems::guard;
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT, WINDOW};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
@@ -24,6 +25,8 @@ pub struct Requeue {
 }
 
 pub struct RequeuePlan {
+    acl: guard::Checked,
+    memory: Option<String>,
     keys: MoveKeys,
     length: u64,
     count: u64,
@@ -95,12 +98,24 @@ impl Action for Requeue {
                 format!("--to {} is the dead-letter queue itself", self.to),
             ));
         }
+        if guard::is_side_key(&dst) {
+            return Err(cerr(
+                conn,
+                ErrorKind::Config,
+                format!(
+                    "--to {} is one of qctl's own side keys (a lock, staging list, backup or receipt), not a queue; nothing was changed",
+                    self.to
+                ),
+            ));
+        }
         let keys = MoveKeys::new(&src, &dst);
         let length = super::list_length(conn, &src).await?;
         super::list_length(conn, &dst).await?;
         let left = mv::leftovers(conn, &keys)
             .await
             .map_err(|e| conn.error(&e))?;
+        let acl = guard::may_run(conn, &keys.needed(keys.same_slot(conn))).await?;
+        let memory = guard::memory_warning(conn).await;
         let limit = self.limit.unwrap_or(u64::MAX);
         let count = match &self.glob {
             None => length.min(limit),
@@ -109,6 +124,8 @@ impl Action for Requeue {
                 .map_err(|e| conn.error(&e))?,
         };
         Ok(RequeuePlan {
+            acl,
+            memory,
             same_slot: keys.same_slot(conn),
             keys,
             length,
@@ -130,6 +147,10 @@ impl Action for Requeue {
                 p.left.staged, p.left.kept
             ));
         }
+        if let guard::Checked::Unknown(why) = &p.acl {
+            warnings.push(why.clone());
+        }
+        warnings.extend(p.memory.clone());
         if let Some(h) = &p.left.lock_holder {
             warnings.push(format!(
                 "another requeue holds the lock on {} ({h})",
@@ -169,12 +190,16 @@ impl Action for Requeue {
             Ok(Err(msg)) => return fail(cerr(conn, ErrorKind::Redis, msg), 0),
             Err(e) => return fail(conn.error(&e), 0),
         }
-        let recovered = match mv::recover(conn, k).await {
+        let recovered = match mv::recover(conn, k, &holder).await {
             Ok(r) => r,
-            Err(e) => return fail(conn.error(&e), 0),
+            Err(e) => {
+                let msg = where_left(conn, k, &e).await;
+                let _ = mv::unlock(conn, &k.lock, &holder).await;
+                return fail(step_error(conn, &e, msg), 0);
+            }
         };
         let filter = Filter {
-            lua_pattern: self.glob.as_ref().map(Glob::to_lua).unwrap_or_default(),
+            glob: self.glob.clone(),
             reset_retries: self.reset_retries,
         };
         // Bound the run by what is there now: jobs that fail again and
@@ -185,10 +210,11 @@ impl Action for Requeue {
         };
         let limit = self.limit.unwrap_or(NO_LIMIT);
         let mut taken = 0u64;
-        let mut error = None;
+        let mut error: Option<redis::RedisError> = None;
+        let mut interrupted = None;
         while taken < budget && moved < limit {
             if step.interrupted() {
-                error = Some(cerr(
+                interrupted = Some(cerr(
                     conn,
                     ErrorKind::RefusedByUser,
                     format!("interrupted (Ctrl-C) after moving {moved} jobs"),
@@ -197,7 +223,7 @@ impl Action for Requeue {
             }
             let room = limit - moved;
             let mut window = WINDOW.min(budget - taken);
-            if self.glob.is_none() {
+            if !filter.chooses() {
                 window = window.min(room);
             }
             match mv::step(conn, k, &filter, window, room, &holder).await {
@@ -210,22 +236,33 @@ impl Action for Requeue {
                     }
                 }
                 Err(e) => {
-                    let mut ce = conn.error(&e);
-                    ce.message = format!(
-                        "{} (after moving {moved} jobs; run requeue again to finish: nothing is lost)",
-                        ce.message
-                    );
-                    error = Some(ce);
+                    error = Some(e);
                     break;
                 }
             }
         }
-        // Put the set-aside jobs back, even after Ctrl-C.
-        let tail = mv::recover(conn, k).await;
+        // Put the set-aside jobs back, even after Ctrl-C or a failed step.
+        let tail = mv::recover(conn, k, &holder).await;
         let _ = mv::unlock(conn, &k.lock, &holder).await;
-        if let (None, Err(e)) = (&error, &tail) {
-            error = Some(conn.error(e));
-        }
+        let error = match (error, &tail) {
+            (Some(e), _) => {
+                let msg = where_left(conn, k, &e).await;
+                Some(step_error(
+                    conn,
+                    &e,
+                    format!("after moving {moved} jobs; {msg}"),
+                ))
+            }
+            (None, Err(e)) => {
+                let msg = where_left(conn, k, e).await;
+                Some(step_error(
+                    conn,
+                    e,
+                    format!("after moving {moved} jobs; {msg}"),
+                ))
+            }
+            (None, Ok(_)) => interrupted,
+        };
         let kept_restored = tail.map(|r| r.kept_restored).unwrap_or(0);
         Applied {
             counts: vec![("moved", moved)],
@@ -245,6 +282,52 @@ impl Action for Requeue {
             warnings: Vec::new(),
             ..Applied::default()
         }
+    }
+}
+
+/// A failed step as the user reads it: what refused, and `tail` (where the
+/// jobs are, how to finish).
+fn step_error(conn: &Conn, e: &redis::RedisError, tail: String) -> ContextError {
+    let mut ce = guard::step_error(conn, e);
+    if guard::step_refusal(e).is_some() {
+        ce.message = format!(
+            "{}; grant the command to this user or use one that has it",
+            ce.message
+        );
+    } else if e.to_string().contains("QCTLCHANGED") {
+        ce.message = "the dead-letter queue's oldest jobs changed under this run (something other than qctl takes jobs from its consumer end); this step moved nothing".into();
+    }
+    ce.message = format!("{} ({tail})", ce.message);
+    ce
+}
+
+/// Where a run that stopped left jobs outside the dead-letter queue, and
+/// the command that puts them back.
+async fn where_left(conn: &Conn, k: &MoveKeys, _e: &redis::RedisError) -> String {
+    match mv::leftovers(conn, k).await {
+        Ok(l) if l.staged == 0 && l.kept == 0 => {
+            "no job is outside the dead-letter queue or the destination: run requeue again to move the rest".into()
+        }
+        Ok(l) => {
+            let mut parts = Vec::new();
+            if l.kept > 0 {
+                parts.push(format!("{} set-aside jobs wait in {}", l.kept, k.kept));
+            }
+            if l.staged > 0 {
+                parts.push(format!(
+                    "{} jobs on their way to {} wait in {}",
+                    l.staged, k.dst, k.staging
+                ));
+            }
+            format!(
+                "{}; run the same requeue again to put them in place (nothing is lost)",
+                parts.join(" and ")
+            )
+        }
+        Err(_) => format!(
+            "jobs may wait in {} or {}; run the same requeue again to put them in place",
+            k.kept, k.staging
+        ),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::contexts::Config;
 use crate::error::{ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
+use crate::systems::guard;
 use crate::systems::lists::{self, Backup};
 use serde_json::json;
 
@@ -25,6 +26,7 @@ pub struct RestorePlan {
     key: String,
     length: u64,
     backup: Option<Backup>,
+    warnings: Vec<String>,
 }
 
 impl Action for RestoreDlq {
@@ -66,10 +68,20 @@ impl Action for RestoreDlq {
                 }
             },
         };
+        let mut warnings = Vec::new();
+        if let Some(b) = &backup {
+            if let guard::Checked::Unknown(why) =
+                guard::may_run(conn, &lists::restore_needed(&b.key, &key)).await?
+            {
+                warnings.push(why);
+            }
+            warnings.extend(guard::memory_warning(conn).await);
+        }
         Ok(RestorePlan {
             key,
             length,
             backup,
+            warnings,
         })
     }
 
@@ -92,6 +104,7 @@ impl Action for RestoreDlq {
                         crate::output::count(p.length, "job")
                     )
                 },
+                warnings: p.warnings.clone(),
                 ..PlanView::default()
             },
         }
@@ -133,9 +146,9 @@ impl Action for RestoreDlq {
                     }
                 }
                 Err(e) => {
-                    let mut ce = conn.error(&e);
+                    let mut ce = guard::step_error(conn, &e);
                     ce.message = format!(
-                        "{} (after restoring {restored} jobs; the rest stays in {})",
+                        "{} (after restoring {restored} jobs; the rest stays in {}: run restore-dlq again to finish)",
                         ce.message, b.key
                     );
                     error = Some(ce);

@@ -123,6 +123,11 @@ pub trait Action: Send + Sync + 'static {
     fn view(&self, plan: &Self::Plan) -> PlanView;
     /// The counts a dry run reports: what would change.
     fn dry_counts(&self, plan: &Self::Plan) -> Vec<(&'static str, u64)>;
+    /// Targets that must not run together, seen across every plan (two
+    /// names for one server, say): (context, why) for each to refuse.
+    fn conflicts(&self, _plans: &[(&str, &Self::Plan)]) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// Writes one target.
     fn apply(
         &self,
@@ -260,7 +265,7 @@ pub fn run_on<A: Action>(
 
     // 1. Pre-flight: connect to every target and measure, concurrently.
     // Budgets are per round trip (the connection's response timeout).
-    let pre: Vec<Pre<A::Plan>> = rt.block_on(fan_out(
+    let mut pre: Vec<Pre<A::Plan>> = rt.block_on(fan_out(
         &names,
         settings.max_concurrency,
         None,
@@ -277,6 +282,23 @@ pub fn run_on<A: Action>(
             }
         },
     ));
+    let conflicts = {
+        let ok: Vec<(&str, &A::Plan)> = names
+            .iter()
+            .zip(&pre)
+            .filter_map(|(n, r)| r.as_ref().ok().map(|(_, _, p)| (n.as_str(), &**p)))
+            .collect();
+        action.conflicts(&ok)
+    };
+    for (context, message) in conflicts {
+        if let Some(i) = names.iter().position(|n| *n == context) {
+            pre[i] = Err(ContextError {
+                context,
+                kind: crate::error::ErrorKind::Config,
+                message,
+            });
+        }
+    }
     let views: Vec<Option<PlanView>> = pre
         .iter()
         .map(|r| r.as_ref().ok().map(|(_, _, plan)| action.view(plan)))

@@ -247,6 +247,16 @@ impl Printer {
     }
 }
 
+/// `12.3 MiB` / `1.5 GiB`.
+pub fn human_bytes(b: u64) -> String {
+    let mib = b as f64 / (1024.0 * 1024.0);
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

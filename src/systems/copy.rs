@@ -4,6 +4,7 @@
 //! payload that is not JSON with an id), so a target of millions of jobs
 //! costs 8 bytes per job, and the source is streamed in windows.
 
+use super::guard::{self, Needed};
 use super::slots::sibling_key;
 use crate::connect::Conn;
 use redis::RedisResult;
@@ -200,13 +201,22 @@ pub fn missing_by<'a>(
     (out, dup)
 }
 
+/// The lock of a queue that replicate reads from with `--move` or writes
+/// into: one key for both roles, so two runs in opposite directions, or two
+/// into one target, never overlap.
+pub fn queue_lock(key: &str) -> String {
+    sibling_key(key, "qctl-replicate:lock")
+}
+
 /// The keys a `--move` uses beside a source list, in its hash slot: the
-/// staging list a window waits in while it is copied, and the lock that
-/// keeps a second move off the same source.
+/// staging list a window waits in while it is copied, the id of that
+/// window (targets keep receipts by it), and the lock that keeps a second
+/// move, or a copy into this queue, off it.
 #[derive(Debug, Clone)]
 pub struct MoveKeys {
     pub src: String,
     pub staging: String,
+    pub marker: String,
     pub lock: String,
 }
 
@@ -215,17 +225,65 @@ impl MoveKeys {
         MoveKeys {
             src: src.to_string(),
             staging: sibling_key(src, "qctl-move:staging"),
-            lock: sibling_key(src, "qctl-move:lock"),
+            marker: sibling_key(src, "qctl-move:window"),
+            lock: queue_lock(src),
         }
+    }
+
+    /// Every command a move sends to the source (for `ACL DRYRUN`).
+    pub fn needed(&self) -> Vec<Needed> {
+        let mut n = Needed::scripts(&[&self.src, &self.staging]);
+        n.extend(lock_needed(&self.lock));
+        n.extend([
+            Needed::new("LRANGE", &self.src, &["0", "-1"]),
+            Needed::new("LTRIM", &self.src, &["0", "-1"]),
+            Needed::new("RPUSH", &self.staging, &["x"]),
+            Needed::new("LRANGE", &self.staging, &["0", "-1"]),
+            Needed::new("SET", &self.marker, &["x"]),
+            Needed::new("GET", &self.marker, &[]),
+            Needed::new("UNLINK", &self.staging, &[]),
+        ]);
+        n
     }
 }
 
+/// The commands of taking, refreshing and releasing a lock.
+pub fn lock_needed(lock: &str) -> Vec<Needed> {
+    vec![
+        Needed::new("SET", lock, &["x", "PX", "1000"]),
+        Needed::new("GET", lock, &[]),
+        Needed::new("PEXPIRE", lock, &["1000"]),
+        Needed::new("DEL", lock, &[]),
+    ]
+}
+
+/// Every command a copy (or, with `receipts`, a move) sends to a target.
+pub fn target_needed(dst: &str, receipts: bool) -> Vec<Needed> {
+    let lock = queue_lock(dst);
+    let mut n = Needed::scripts(&[dst, &lock]);
+    n.extend(lock_needed(&lock));
+    n.push(Needed::new("LPUSH", dst, &["x"]));
+    if receipts {
+        let r = super::requeue::receipts_key(dst);
+        n.extend([
+            Needed::new("ZSCORE", &r, &["x"]),
+            Needed::new("ZADD", &r, &["0", "x"]),
+            Needed::new("ZREMRANGEBYSCORE", &r, &["0", "0"]),
+            Needed::new("PEXPIRE", &r, &["1000"]),
+        ]);
+    }
+    n
+}
+
 /// Moves up to ARGV[1] jobs from the consumer end of KEYS[1] into the
-/// staging list KEYS[2] (same order: its consumer end is the oldest) and
-/// returns them oldest first, if the lock KEYS[3] is held by ARGV[2]
-/// (refreshed to ARGV[3] ms). Refuses while staging holds jobs: a window is
-/// claimed only once the previous one is confirmed everywhere.
+/// staging list KEYS[2] (same order: its consumer end is the oldest), names
+/// the window ARGV[4] in KEYS[4], and returns them oldest first, if the
+/// lock KEYS[3] is held by ARGV[2] (refreshed to ARGV[3] ms). Refuses while
+/// staging holds jobs: a window is claimed only once the previous one is
+/// confirmed everywhere. Copies before it trims.
 const CLAIM: &str = r#"
+qctl_may({'RPUSH', KEYS[2], 'x'}, {'SET', KEYS[4], 'x'}, {'LTRIM', KEYS[1], '0', '-1'},
+  {'PEXPIRE', KEYS[3], '1'})
 if redis.call('GET', KEYS[3]) ~= ARGV[2] then
   return redis.error_reply('QCTLLOCK the move lock ' .. KEYS[3] .. ' is no longer held by this run')
 end
@@ -233,21 +291,86 @@ redis.call('PEXPIRE', KEYS[3], ARGV[3])
 if redis.call('LLEN', KEYS[2]) > 0 then
   return redis.error_reply('QCTLSTAGED ' .. KEYS[2] .. ' still holds jobs of an earlier window')
 end
-local jobs = redis.call('RPOP', KEYS[1], ARGV[1])
-if not jobs then return {} end
-for i = 1, #jobs, 1000 do
-  redis.call('LPUSH', KEYS[2], unpack(jobs, i, math.min(i + 999, #jobs)))
+local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
+local n = #items
+if n == 0 then return {} end
+for i = 1, n, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, n)))
 end
-return jobs
+redis.call('SET', KEYS[4], ARGV[4])
+redis.call('LTRIM', KEYS[1], 0, -n - 1)
+local out = {}
+for i = n, 1, -1 do out[#out + 1] = items[i] end
+return out
 "#;
 
-/// Drops the staging list KEYS[1] if the lock KEYS[2] is held by ARGV[1].
+/// Drops the staging list KEYS[1] and its window id KEYS[3] if the lock
+/// KEYS[2] is held by ARGV[1].
 const CLEAR: &str = r#"
+qctl_may({'UNLINK', KEYS[1]})
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('QCTLLOCK the move lock ' .. KEYS[2] .. ' is no longer held by this run')
 end
-return redis.call('UNLINK', KEYS[1])
+return redis.call('UNLINK', KEYS[1], KEYS[3])
 "#;
+
+/// Pushes jobs into a target list, fenced by its lock. KEYS: dst, lock[,
+/// receipts]. ARGV: holder, window id, now ms, receipt ttl ms, jobs oldest
+/// first. With receipts (a move), a window already receipted is not pushed
+/// again (returns -1). Returns the number pushed.
+const PUSH: &str = r#"
+local moving = KEYS[3] ~= nil
+qctl_may({'LPUSH', KEYS[1], 'x'}, moving and {'ZADD', KEYS[3], '0', 'x'} or {'GET', KEYS[2]},
+  moving and {'ZREMRANGEBYSCORE', KEYS[3], '0', '0'} or {'GET', KEYS[2]},
+  moving and {'PEXPIRE', KEYS[3], '1'} or {'GET', KEYS[2]})
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('QCTLLOCK the replicate lock ' .. KEYS[2] .. ' is no longer held by this run')
+end
+if #ARGV == 4 then return 0 end
+if moving and redis.call('ZSCORE', KEYS[3], ARGV[2]) then return -1 end
+for i = 5, #ARGV, 1000 do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if moving then
+  local now = tonumber(ARGV[3])
+  redis.call('ZADD', KEYS[3], now, ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]))
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
+return #ARGV - 4
+"#;
+
+/// How long a move's receipts outlive their window.
+const RECEIPT_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Pushes `jobs` (oldest first) into `dst` if this run holds its lock.
+/// With `window` (a move), at most once per window id: `Ok(None)` when the
+/// target already had that window. With no jobs it writes nothing and only
+/// checks (the ACL and the lock): a move probes every target so before it
+/// takes the first window out of the source.
+pub async fn push_fenced(
+    conn: &Conn,
+    dst: &str,
+    holder: &str,
+    window: Option<&str>,
+    jobs: &[&[u8]],
+) -> RedisResult<Option<u64>> {
+    let script = guard::script(PUSH);
+    let mut inv = script.prepare_invoke();
+    inv.key(dst).key(queue_lock(dst));
+    if window.is_some() {
+        inv.key(super::requeue::receipts_key(dst));
+    }
+    inv.arg(holder)
+        .arg(window.unwrap_or(""))
+        .arg(jiff::Timestamp::now().as_millisecond())
+        .arg(RECEIPT_TTL_MS);
+    for j in jobs {
+        inv.arg(*j);
+    }
+    let n: i64 = conn.invoke(&inv).await?;
+    Ok((n >= 0).then_some(n as u64))
+}
 
 /// Extends the lock KEYS[1] to ARGV[2] ms if ARGV[1] still holds it.
 const REFRESH: &str = r#"
@@ -257,16 +380,17 @@ end
 return 0
 "#;
 
-/// Keeps a move's lock alive while it runs (every third of its TTL), so a
+/// Keeps a lock alive while a run holds it (every third of its TTL), so a
 /// slow step (reading a big target's fingerprints, a slow push) never lets
-/// it lapse; stops when dropped.
+/// it lapse; stops when dropped. A process that stalls stops refreshing:
+/// its lock lapses, and every later step of it is refused by its fence.
 pub struct LockKeeper(tokio::task::JoinHandle<()>);
 
 impl LockKeeper {
-    pub fn start(conn: &Conn, k: &MoveKeys, holder: &str) -> Self {
-        let (conn, lock, holder) = (conn.clone(), k.lock.clone(), holder.to_string());
+    pub fn start(conn: &Conn, lock: &str, holder: &str) -> Self {
+        let (conn, lock, holder) = (conn.clone(), lock.to_string(), holder.to_string());
         LockKeeper(tokio::spawn(async move {
-            let ttl = super::requeue::LOCK_TTL;
+            let ttl = super::requeue::lock_ttl();
             loop {
                 tokio::time::sleep(ttl / 3).await;
                 let script = redis::Script::new(REFRESH);
@@ -284,27 +408,37 @@ impl Drop for LockKeeper {
     }
 }
 
-/// Claims the next window of a move (see `CLAIM`).
-pub async fn claim(conn: &Conn, k: &MoveKeys, holder: &str, n: i64) -> RedisResult<Vec<Vec<u8>>> {
-    let script = redis::Script::new(CLAIM);
+/// Claims the next window of a move (see `CLAIM`), naming it `window`.
+pub async fn claim(
+    conn: &Conn,
+    k: &MoveKeys,
+    holder: &str,
+    n: i64,
+    window: &str,
+) -> RedisResult<Vec<Vec<u8>>> {
+    let script = guard::script(CLAIM);
     let mut inv = script.prepare_invoke();
     inv.key(&k.src)
         .key(&k.staging)
         .key(&k.lock)
+        .key(&k.marker)
         .arg(n)
         .arg(holder)
-        .arg(super::requeue::LOCK_TTL.as_millis() as u64);
+        .arg(super::requeue::lock_ttl().as_millis() as u64)
+        .arg(window);
     let jobs: Vec<Vec<u8>> = conn.invoke(&inv).await?;
     Ok(jobs)
 }
 
-/// What an interrupted move left in staging, oldest first.
-pub async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<Vec<Vec<u8>>> {
+/// What an interrupted move left in staging, oldest first, with its window
+/// id (a fresh one when an older qctl left it without one).
+pub async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<(Vec<Vec<u8>>, String)> {
     let mut jobs: Vec<Vec<u8>> = conn
         .query(redis::cmd("LRANGE").arg(&k.staging).arg(0).arg(-1))
         .await?;
     jobs.reverse();
-    Ok(jobs)
+    let id: Option<String> = conn.query(redis::cmd("GET").arg(&k.marker)).await?;
+    Ok((jobs, id.unwrap_or_else(super::requeue::batch_id)))
 }
 
 /// The staging list's length (0 when there is none).
@@ -314,9 +448,9 @@ pub async fn staged_len(conn: &Conn, k: &MoveKeys) -> RedisResult<u64> {
 
 /// Drops the staging list once its window is confirmed on every target.
 pub async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<()> {
-    let script = redis::Script::new(CLEAR);
+    let script = guard::script(CLEAR);
     let mut inv = script.prepare_invoke();
-    inv.key(&k.staging).key(&k.lock).arg(holder);
+    inv.key(&k.staging).key(&k.lock).key(&k.marker).arg(holder);
     conn.invoke::<i64>(&inv).await.map(|_| ())
 }
 
@@ -379,7 +513,7 @@ mod move_tests {
     fn move_keys_share_the_source_slot() {
         for src in ["jobqueue:high_priority", "{q}:dead", "a}b"] {
             let k = MoveKeys::new(src);
-            for side in [&k.staging, &k.lock] {
+            for side in [&k.staging, &k.lock, &k.marker] {
                 assert_eq!(
                     key_slot(side.as_bytes()),
                     key_slot(src.as_bytes()),

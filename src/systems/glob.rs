@@ -1,7 +1,8 @@
 //! `--match` patterns: Redis's glob syntax (`*`, `?`, `[a-z]`, `[^x]` or
-//! `[!x]`, `\` escapes), matched against whole payloads. The same pattern
-//! is matched here (to measure a plan) and on the server, translated to a
-//! Lua pattern (to move jobs atomically); both read bytes, so they agree.
+//! `[!x]`, `\` escapes), matched against whole payloads, on the client only
+//! (the plan's count and the choice of each requeue step use the same
+//! matcher), in time linear in the payload for a given pattern: no pattern
+//! ever runs on the server.
 
 /// One piece of a glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,41 +130,6 @@ impl Glob {
         }
         self.tokens[ti..].iter().all(|t| *t == Token::Any)
     }
-
-    /// The same pattern as an anchored Lua pattern (for `string.find`),
-    /// as bytes: every byte of the glob survives, whatever it is.
-    pub fn to_lua(&self) -> Vec<u8> {
-        fn lit(out: &mut Vec<u8>, c: u8) {
-            if !(c.is_ascii_alphanumeric() || c >= 0x80) {
-                out.push(b'%');
-            }
-            out.push(c);
-        }
-        let mut out = vec![b'^'];
-        for t in &self.tokens {
-            match t {
-                Token::Any => out.extend_from_slice(b".*"),
-                Token::One => out.push(b'.'),
-                Token::Byte(c) => lit(&mut out, *c),
-                Token::Class(ranges, neg) => {
-                    out.push(b'[');
-                    if *neg {
-                        out.push(b'^');
-                    }
-                    // Ranges are spelled out: Lua cannot range over
-                    // escaped bytes.
-                    for (lo, hi) in ranges {
-                        for c in *lo..=*hi {
-                            lit(&mut out, c);
-                        }
-                    }
-                    out.push(b']');
-                }
-            }
-        }
-        out.push(b'$');
-        out
-    }
 }
 
 #[cfg(test)]
@@ -203,10 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn lua_translation_escapes_every_magic_byte() {
-        let g = Glob::parse("a.b*[x-z]?%").unwrap();
-        assert_eq!(g.to_lua(), b"^a%.b.*[xyz].%%$");
-        let g = Glob::parse("[^]]").unwrap();
-        assert_eq!(g.to_lua(), b"^[^%]]$");
+    fn many_stars_stay_linear_in_the_payload() {
+        // Backtracking translations take seconds on this; the last-star
+        // matcher is O(payload x pattern).
+        let g = Glob::parse(r#"*"*"*"*"*"*x"#).unwrap();
+        let job = format!("{{{}}}", "\"a\":\"b\",".repeat(20_000));
+        let t = std::time::Instant::now();
+        for _ in 0..10 {
+            assert!(!g.matches(job.as_bytes()));
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

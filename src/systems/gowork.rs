@@ -241,8 +241,11 @@ impl GoRedisWorkQueue {
             });
         }
         let n = n.min(i64::MAX as u64) as i64;
+        // A plain pipeline, not MULTI: a server at maxmemory refuses every
+        // command queued in a transaction, reads too. One client's
+        // pipeline runs back to back, so the length matches the range.
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("LLEN").arg(key);
+        pipe.cmd("LLEN").arg(key);
         if from_end {
             pipe.cmd("LRANGE").arg(key).arg(0).arg(n - 1);
         } else {
@@ -250,11 +253,6 @@ impl GoRedisWorkQueue {
         }
         let (length, items): (u64, Vec<Vec<u8>>) = {
             let v: Vec<redis::Value> = conn.pipe_slot(&pipe).await?;
-            // An atomic pipeline answers with one array: the EXEC reply.
-            let v = match v.as_slice() {
-                [redis::Value::Array(inner)] => inner.clone(),
-                _ => v,
-            };
             (
                 redis::from_redis_value_ref(&v[0])?,
                 redis::from_redis_value_ref(&v[1])?,
@@ -823,6 +821,131 @@ mod tests {
         assert_eq!(
             common_prefix("jobqueue:worker:", "jobqueue:processing:worker:"),
             "jobqueue:"
+        );
+    }
+}
+
+/// `job` with its top-level `retries` set to 0, every other byte kept; `None`
+/// when it is not a JSON object with a non-zero number there (nothing to
+/// change). Nested `retries` keys are the job's own data and stay.
+pub fn reset_retries(job: &[u8]) -> Option<Vec<u8>> {
+    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(job).ok()?;
+    match obj.get("retries") {
+        Some(serde_json::Value::Number(n)) if n.as_f64() != Some(0.0) => {}
+        _ => return None,
+    }
+    let (start, end) = top_level_value(job, "retries")?;
+    let mut out = Vec::with_capacity(job.len());
+    out.extend_from_slice(&job[..start]);
+    out.push(b'0');
+    out.extend_from_slice(&job[end..]);
+    Some(out)
+}
+
+/// The byte span of the value of `key` at the top level of a JSON object
+/// (the last one, as parsers keep it when a key repeats).
+fn top_level_value(s: &[u8], key: &str) -> Option<(usize, usize)> {
+    let ws = |mut i: usize| {
+        while s.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        i
+    };
+    let string_end = |i: usize| -> Option<usize> {
+        // s[i] == '"'; the index after the closing quote.
+        let mut j = i + 1;
+        loop {
+            match s.get(j)? {
+                b'\\' => j += 2,
+                b'"' => return Some(j + 1),
+                _ => j += 1,
+            }
+        }
+    };
+    let value_end = |i: usize| -> Option<usize> {
+        match s.get(i)? {
+            b'"' => string_end(i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut j = i;
+                loop {
+                    match s.get(j)? {
+                        b'"' => {
+                            j = string_end(j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+            }
+            _ => {
+                let mut j = i;
+                while s
+                    .get(j)
+                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
+                {
+                    j += 1;
+                }
+                Some(j)
+            }
+        }
+    };
+    let mut i = ws(0);
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    let mut found = None;
+    while s.get(i) == Some(&b'"') {
+        let kend = string_end(i)?;
+        let name: String = serde_json::from_slice(&s[i..kend]).ok()?;
+        i = ws(kend);
+        if s.get(i) != Some(&b':') {
+            return None;
+        }
+        let vstart = ws(i + 1);
+        let vend = value_end(vstart)?;
+        if name == key {
+            found = Some((vstart, vend));
+        }
+        i = ws(vend);
+        if s.get(i) == Some(&b',') {
+            i = ws(i + 1);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::reset_retries;
+
+    #[test]
+    fn only_the_top_level_retries_changes() {
+        let r = |s: &str| reset_retries(s.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+        assert_eq!(
+            r(r#"{"id":"n1","meta":{"retries":7},"retries":3}"#).as_deref(),
+            Some(r#"{"id":"n1","meta":{"retries":7},"retries":0}"#)
+        );
+        assert_eq!(
+            r(r#"{ "retries" : 2.5e1 , "s":"\"retries\":9", "a":[{"retries":1}] }"#).as_deref(),
+            Some(r#"{ "retries" : 0 , "s":"\"retries\":9", "a":[{"retries":1}] }"#)
+        );
+        assert_eq!(r(r#"{"retries":0,"x":1}"#), None);
+        assert_eq!(r(r#"{"meta":{"retries":7}}"#), None);
+        assert_eq!(r(r#"{"retries":"3"}"#), None);
+        assert_eq!(r("not json"), None);
+        assert_eq!(
+            r(r#"{"a\"b":{"c":"}"},"retries":-4}"#).as_deref(),
+            Some(r#"{"a\"b":{"c":"}"},"retries":0}"#)
         );
     }
 }

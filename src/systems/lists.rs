@@ -8,6 +8,7 @@
 //! Redis Cluster, `get backups` finds them with one SCAN pattern, and the
 //! stamp sorts them by age.
 
+use super::guard::{self, Needed};
 use super::slots::sibling_key;
 use crate::connect::Conn;
 use redis::{RedisResult, Value};
@@ -22,15 +23,11 @@ pub enum ListState {
     WrongType(String),
 }
 
-/// TYPE and LLEN of `key`, in one round trip.
+/// TYPE and LLEN of `key`, in one round trip (a plain pipeline: a server
+/// at maxmemory refuses reads queued in MULTI).
 pub async fn list_state(conn: &Conn, key: &str) -> RedisResult<ListState> {
     let mut p = redis::pipe();
-    p.atomic()
-        .cmd("TYPE")
-        .arg(key)
-        .cmd("LLEN")
-        .arg(key)
-        .ignore_errors();
+    p.cmd("TYPE").arg(key).cmd("LLEN").arg(key).ignore_errors();
     let v: Vec<Value> = conn.pipe_slot(&p).await?;
     let kind = match v.first() {
         Some(Value::SimpleString(s)) => s.clone(),
@@ -78,7 +75,32 @@ pub fn backup_time(backup: &str, key: &str) -> Option<jiff::Timestamp> {
     ts.checked_add(jiff::SignedDuration::from_millis(ms)).ok()
 }
 
-/// Moves `key` aside in one MULTI/EXEC: LLEN, RENAME to `backup`, PEXPIRE.
+/// Renames a list aside with an expiry, or unlinks it: one script, so it
+/// is atomic and still runs on a server at maxmemory (RENAME, PEXPIRE and
+/// UNLINK need no memory; MULTI would be refused there). KEYS: key[,
+/// backup]. ARGV: keep ms. Returns the jobs moved (0 when there was no key).
+const PURGE: &str = r#"
+if KEYS[2] then
+  qctl_may({'RENAME', KEYS[1], KEYS[2]}, {'PEXPIRE', KEYS[2], '1'})
+else
+  qctl_may({'UNLINK', KEYS[1]})
+end
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return 0 end
+if t ~= 'list' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a list')
+end
+local n = redis.call('LLEN', KEYS[1])
+if KEYS[2] then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+else
+  redis.call('UNLINK', KEYS[1])
+end
+return n
+"#;
+
+/// Moves `key` aside to `backup` (expiring after `keep`), atomically.
 /// Returns the number of jobs moved (0 when the key did not exist: then no
 /// backup exists either).
 pub async fn rename_to_backup(
@@ -87,44 +109,48 @@ pub async fn rename_to_backup(
     backup: &str,
     keep: Duration,
 ) -> RedisResult<u64> {
-    let mut p = redis::pipe();
-    p.atomic()
-        .cmd("LLEN")
-        .arg(key)
-        .cmd("RENAME")
-        .arg(key)
-        .arg(backup)
-        .cmd("PEXPIRE")
-        .arg(backup)
-        .arg(keep.as_millis() as u64)
-        .ignore_errors();
-    exec_count(conn.pipe_slot(&p).await?)
+    let script = guard::script(PURGE);
+    let mut inv = script.prepare_invoke();
+    inv.key(key).key(backup).arg(keep.as_millis() as u64);
+    conn.invoke(&inv).await
 }
 
-/// Frees `key` in one MULTI/EXEC: LLEN, UNLINK (freed in the background).
+/// Frees `key` (in the background), atomically with its count.
 pub async fn unlink_list(conn: &Conn, key: &str) -> RedisResult<u64> {
-    let mut p = redis::pipe();
-    p.atomic()
-        .cmd("LLEN")
-        .arg(key)
-        .cmd("UNLINK")
-        .arg(key)
-        .ignore_errors();
-    exec_count(conn.pipe_slot(&p).await?)
+    let script = guard::script(PURGE);
+    let mut inv = script.prepare_invoke();
+    inv.key(key).arg(0);
+    conn.invoke(&inv).await
 }
 
-/// The LLEN answer of a MULTI/EXEC; a WRONGTYPE from it is an error, a
-/// "no such key" from RENAME means there was nothing to move.
-fn exec_count(v: Vec<Value>) -> RedisResult<u64> {
-    match v.first() {
-        Some(Value::Int(n)) => Ok(*n as u64),
-        Some(Value::ServerError(e)) => Err(e.clone().into()),
-        other => Err(redis::RedisError::from((
-            redis::ErrorKind::UnexpectedReturnType,
-            "unexpected reply to LLEN in MULTI/EXEC",
-            format!("{other:?}"),
-        ))),
+/// Every command a purge sends (for `ACL DRYRUN`).
+pub fn purge_needed(key: &str, backup: Option<&str>) -> Vec<Needed> {
+    match backup {
+        Some(b) => {
+            let mut n = Needed::scripts(&[key, b]);
+            n.push(Needed::new("RENAME", key, &[b]));
+            n.push(Needed::new("PEXPIRE", b, &["1000"]));
+            n
+        }
+        None => {
+            let mut n = Needed::scripts(&[key]);
+            n.push(Needed::new("UNLINK", key, &[]));
+            n
+        }
     }
+}
+
+/// Every command a restore sends (for `ACL DRYRUN`).
+pub fn restore_needed(backup: &str, key: &str) -> Vec<Needed> {
+    let mut n = Needed::scripts(&[backup, key]);
+    n.extend([
+        Needed::new("PERSIST", backup, &[]),
+        Needed::new("RENAME", backup, &[key]),
+        Needed::new("RPUSH", key, &["x"]),
+        Needed::new("LRANGE", backup, &["0", "-1"]),
+        Needed::new("LTRIM", backup, &["0", "-1"]),
+    ]);
+    n
 }
 
 /// A DLQ backup.
@@ -172,6 +198,8 @@ pub async fn backups(conn: &Conn, key: &str) -> RedisResult<Vec<Backup>> {
 /// the DLQ is empty the whole backup is renamed back in O(1). The backup
 /// loses its expiry first, so it cannot expire half-restored.
 const RESTORE: &str = r#"
+qctl_may({'PERSIST', KEYS[1]}, {'RENAME', KEYS[1], KEYS[2]}, {'RPUSH', KEYS[2], 'x'},
+  {'LTRIM', KEYS[1], '0', '-1'})
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
 redis.call('PERSIST', KEYS[1])
 if redis.call('EXISTS', KEYS[2]) == 0 then
@@ -188,7 +216,7 @@ return {#items, redis.call('LLEN', KEYS[1])}
 
 /// One restore step: (jobs moved, jobs left in the backup).
 pub async fn restore_step(conn: &Conn, backup: &str, key: &str, n: u64) -> RedisResult<(u64, u64)> {
-    let script = redis::Script::new(RESTORE);
+    let script = guard::script(RESTORE);
     let mut inv = script.prepare_invoke();
     inv.key(backup).key(key).arg(n);
     let (moved, left): (u64, u64) = conn.invoke(&inv).await?;

@@ -12,6 +12,7 @@
 pub mod copy;
 pub mod glob;
 pub mod gowork;
+pub mod guard;
 pub mod lists;
 pub mod requeue;
 pub mod slots;

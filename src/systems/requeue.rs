@@ -3,12 +3,21 @@
 //! or doubled, in O(1) server work per job.
 //!
 //! Each step is one Lua script on the source's hash slot. It takes a window
-//! of up to `WINDOW` jobs from the source's consumer end (the oldest) and,
-//! job by job, pushes the ones that match `--match` (up to `--limit`) on,
-//! and the others onto a *kept* list beside the source, in order. No LREM:
+//! of up to `WINDOW` jobs from the source's consumer end (the oldest) and
+//! pushes the chosen ones on, the others onto a *kept* list beside the
+//! source, in order, and only then trims the window off the source: every
+//! write that can be refused runs before the one that removes anything, and
+//! the ACL prelude (`guard`) checks them all before the first. No LREM:
 //! every job is touched a constant number of times. At the end (and at the
 //! start of any later run) the kept list goes back to the source's consumer
 //! end in its order: the DLQ looks as before, minus the moved jobs.
+//!
+//! Which jobs move (`--match`, `--reset-retries`) is decided here, on the
+//! client, with a linear-time matcher over a window read just before: the
+//! script gets the positions and exact bytes of the chosen jobs, checks
+//! that each is still there, byte for byte, and moves them. So no step
+//! runs a pattern on the server, and none takes more than about a
+//! millisecond whatever the pattern.
 //!
 //! * Same slot (always on a standalone server): the script pushes straight
 //!   into the destination. Every job is in exactly one list at every moment:
@@ -16,20 +25,24 @@
 //! * Across slots on Redis Cluster no command spans both keys, so a batch
 //!   goes through a *staging* list in the source's slot. (1) The script moves
 //!   the batch into staging and records a marker `{batch id, destination}`,
-//!   atomically. (2) One MULTI/EXEC on the destination's slot pushes the
-//!   batch and sets a *receipt* key named after the batch id, atomically.
-//!   (3) A script clears staging and the marker if the marker still names
-//!   that batch. A crash between (1) and (2) leaves the batch in staging
-//!   with no receipt: the next run pushes it. A crash between (2) and (3)
-//!   leaves it in staging with a receipt: the next run only clears staging.
-//!   So a re-run after a crash reconciles by batch id and ends with each
-//!   job exactly once, while nothing ever exists only in qctl's memory.
+//!   atomically. (2) One script on the destination's slot pushes the batch
+//!   unless the destination's receipts (a sorted set beside it) already
+//!   hold the batch id, and adds the id, atomically. (3) A script clears
+//!   staging and the marker if the marker still names that batch and the
+//!   lock is still this run's. A crash between (1) and (2) leaves the batch
+//!   in staging with no receipt: the next run pushes it. A crash between
+//!   (2) and (3) leaves it in staging with a receipt: the next run only
+//!   clears staging. A run that stalled past its lock and wakes up finds
+//!   the receipt its successor left and pushes nothing. Receipts expire a
+//!   day after the last batch.
 //!
-//! A lock beside the source (`SET NX PX`, refreshed by every step) keeps
-//! two runs off the same DLQ; a run whose holder is a dead process on this
-//! host takes the lock over at once, otherwise it expires after `LOCK_TTL`.
+//! A lock beside the source (`SET NX PX`, refreshed by every step, which
+//! fails once the lock is no longer its own) keeps two runs off the same
+//! DLQ; a run whose holder is a dead process on this host takes the lock
+//! over at once, otherwise it expires after `lock_ttl()`.
 
 use super::glob::Glob;
+use super::guard::{self, Needed};
 use super::slots::{key_slot, sibling_key};
 use crate::connect::Conn;
 use redis::{RedisResult, Value};
@@ -37,9 +50,22 @@ use std::time::Duration;
 
 /// Jobs per script call: short enough not to stall Redis (a few ms).
 pub const WINDOW: u64 = 1_000;
-pub const LOCK_TTL: Duration = Duration::from_secs(30);
-/// How long a receipt outlives a crash.
+/// How long a receipt outlives its batch.
 const RECEIPT_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// How long a lock lives without a refresh: 30 s (`QCTL_LOCK_TTL_MS`, a
+/// test hook, shortens it).
+pub fn lock_ttl() -> Duration {
+    std::env::var("QCTL_LOCK_TTL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| (100..=3_600_000).contains(ms))
+        .map_or(Duration::from_secs(30), Duration::from_millis)
+}
+
+fn ttl_ms() -> u64 {
+    lock_ttl().as_millis() as u64
+}
 
 /// The keys one requeue run uses.
 #[derive(Debug, Clone)]
@@ -68,10 +94,45 @@ impl MoveKeys {
     pub fn same_slot(&self, conn: &Conn) -> bool {
         !conn.is_cluster() || key_slot(self.src.as_bytes()) == key_slot(self.dst.as_bytes())
     }
+
+    /// Every command a run sends (for `ACL DRYRUN` in pre-flight).
+    pub fn needed(&self, same_slot: bool) -> Vec<Needed> {
+        let mut n = Needed::scripts(&[&self.src, &self.dst]);
+        n.extend([
+            Needed::new("SET", &self.lock, &["x", "PX", "1000"]),
+            Needed::new("GET", &self.lock, &[]),
+            Needed::new("PEXPIRE", &self.lock, &["1000"]),
+            Needed::new("DEL", &self.lock, &[]),
+            Needed::new("LRANGE", &self.src, &["0", "-1"]),
+            Needed::new("LTRIM", &self.src, &["0", "-1"]),
+            Needed::new("RPUSH", &self.src, &["x"]),
+            Needed::new("LPUSH", &self.kept, &["x"]),
+            Needed::new("LRANGE", &self.kept, &["0", "-1"]),
+            Needed::new("LTRIM", &self.kept, &["0", "-1"]),
+            Needed::new("LPUSH", &self.dst, &["x"]),
+        ]);
+        if !same_slot {
+            let r = receipts_key(&self.dst);
+            n.extend([
+                Needed::new("LPUSH", &self.staging, &["x"]),
+                Needed::new("LRANGE", &self.staging, &["0", "-1"]),
+                Needed::new("SET", &self.marker, &["x"]),
+                Needed::new("GET", &self.marker, &[]),
+                Needed::new("DEL", &self.staging, &[]),
+                Needed::new("ZSCORE", &r, &["x"]),
+                Needed::new("ZADD", &r, &["0", "x"]),
+                Needed::new("ZREMRANGEBYSCORE", &r, &["0", "0"]),
+                Needed::new("PEXPIRE", &r, &["1000"]),
+            ]);
+        }
+        n
+    }
 }
 
-fn receipt_key(dst: &str, batch: &str) -> String {
-    sibling_key(dst, &format!("qctl-requeue:receipt:{batch}"))
+/// The receipts of batches pushed into `dst` across slots (a sorted set of
+/// batch ids by time, in `dst`'s slot).
+pub fn receipts_key(dst: &str) -> String {
+    sibling_key(dst, "qctl-receipts")
 }
 
 /// What earlier runs left beside a source.
@@ -102,6 +163,25 @@ pub async fn leftovers(conn: &Conn, k: &MoveKeys) -> RedisResult<Leftovers> {
     })
 }
 
+/// What a run asks of each job.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub glob: Option<Glob>,
+    pub reset_retries: bool,
+}
+
+impl Filter {
+    /// Whether the client must read each window to choose (else the server
+    /// moves whole windows).
+    pub fn chooses(&self) -> bool {
+        self.glob.is_some() || self.reset_retries
+    }
+
+    pub fn wants(&self, job: &[u8]) -> bool {
+        self.glob.as_ref().is_none_or(|g| g.matches(job))
+    }
+}
+
 /// How many of the source's jobs (from the consumer end) match, up to
 /// `limit`: reads windows of 10,000 (LRANGE), never the whole list at once.
 pub async fn count_matching(conn: &Conn, src: &str, glob: &Glob, limit: u64) -> RedisResult<u64> {
@@ -128,6 +208,7 @@ pub async fn count_matching(conn: &Conn, src: &str, glob: &Glob, limit: u64) -> 
 }
 
 const TAKE_LOCK: &str = r#"
+qctl_may({'SET', KEYS[1], 'x', 'PX', '1'})
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -155,8 +236,8 @@ pub async fn lock(
     holder: &str,
     verb: &str,
 ) -> RedisResult<Result<(), String>> {
-    let script = redis::Script::new(TAKE_LOCK);
-    let ttl = LOCK_TTL.as_millis() as u64;
+    let script = guard::script(TAKE_LOCK);
+    let ttl = ttl_ms();
     let mut inv = script.prepare_invoke();
     inv.key(key).arg("").arg(holder).arg(ttl);
     // "" never equals a holder: a plain SET NX.
@@ -182,8 +263,8 @@ pub async fn lock(
         }
     }
     Ok(Err(format!(
-        "another {verb} holds {key} ({cur}); wait for it, or for the lock to expire (within {}s of its last step)",
-        LOCK_TTL.as_secs()
+        "another {verb} holds {key} ({cur}); nothing was changed here: wait for it to finish, or for its lock to expire (within {}s of its last step), then run this again",
+        lock_ttl().as_secs().max(1)
     )))
 }
 
@@ -195,48 +276,79 @@ pub async fn unlock(conn: &Conn, key: &str, holder: &str) -> RedisResult<()> {
 }
 
 /// One step: see the module comment. KEYS: src, out, kept, lock[, marker].
-/// ARGV: window, Lua pattern ('' = all), reset '1'/'0', room, lock holder,
-/// lock ttl ms[, marker value]. Returns {moved, taken[, moved jobs...]}.
+/// ARGV: window, mode ('all' | 'chosen'), lock holder, lock ttl ms, marker
+/// value ('' on one slot), then for 'chosen' the number of chosen jobs and,
+/// for each, its position from the consumer end (1 = the oldest), its exact
+/// bytes, and what to push instead ('' = the same). Returns {moved, taken[,
+/// moved jobs, oldest first, across slots]}.
 const MOVE: &str = r#"
-local function reset_retries(v)
-  local ok, obj = pcall(cjson.decode, v)
-  if not ok or type(obj) ~= 'table' or type(obj['retries']) ~= 'number' or obj['retries'] == 0 then
-    return v
-  end
-  local r = string.gsub(v, '("retries"%s*:%s*)%-?[%d%.eE%+]+', '%10', 1)
-  return r
-end
-if redis.call('GET', KEYS[4]) ~= ARGV[5] then
+local cross = KEYS[5] ~= nil
+qctl_may({'LPUSH', KEYS[2], 'x'}, {'LPUSH', KEYS[3], 'x'}, {'LTRIM', KEYS[1], '0', '-1'},
+  {'PEXPIRE', KEYS[4], '1'}, cross and {'SET', KEYS[5], 'x'} or {'GET', KEYS[4]})
+if redis.call('GET', KEYS[4]) ~= ARGV[3] then
   return redis.error_reply('QCTLLOCK the requeue lock ' .. KEYS[4] .. ' is no longer held by this run')
 end
-redis.call('PEXPIRE', KEYS[4], ARGV[6])
-local items = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[1]), -1)
-local taken = #items
-if taken == 0 then return {0, 0} end
-redis.call('LTRIM', KEYS[1], 0, -taken - 1)
-local pat, reset, room = ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+local n = tonumber(ARGV[1])
+local items = redis.call('LRANGE', KEYS[1], -n, -1)
+if #items < n then
+  if ARGV[2] == 'chosen' then
+    return redis.error_reply('QCTLCHANGED the dead-letter queue ' .. KEYS[1] .. ' changed under this run')
+  end
+  n = #items
+end
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+if n == 0 then return {0, 0} end
 local out, keep = {}, {}
-for i = taken, 1, -1 do
-  local v = items[i]
-  if #out < room and (pat == '' or string.find(v, pat)) then
-    if reset then v = reset_retries(v) end
-    out[#out + 1] = v
-  else
-    keep[#keep + 1] = v
+if ARGV[2] == 'all' then
+  for i = n, 1, -1 do out[#out + 1] = items[i] end
+else
+  local chosen = {}
+  local at = 7
+  for _ = 1, tonumber(ARGV[6]) do
+    local i = n - tonumber(ARGV[at]) + 1
+    if items[i] ~= ARGV[at + 1] then
+      return redis.error_reply('QCTLCHANGED the dead-letter queue ' .. KEYS[1] .. ' changed under this run')
+    end
+    local new = ARGV[at + 2]
+    if new == '' then new = ARGV[at + 1] end
+    chosen[i] = new
+    at = at + 3
+  end
+  for i = n, 1, -1 do
+    if chosen[i] then out[#out + 1] = chosen[i] else keep[#keep + 1] = items[i] end
   end
 end
+if #out > 0 then redis.call('LPUSH', KEYS[2], unpack(out)) end
 if #keep > 0 then redis.call('LPUSH', KEYS[3], unpack(keep)) end
-if #out > 0 then
-  redis.call('LPUSH', KEYS[2], unpack(out))
-  if KEYS[5] then
-    redis.call('SET', KEYS[5], ARGV[7])
-    return {#out, taken, unpack(out)}
-  end
-end
-return {#out, taken}
+if cross and #out > 0 then redis.call('SET', KEYS[5], ARGV[5]) end
+redis.call('LTRIM', KEYS[1], 0, -n - 1)
+if cross and #out > 0 then return {#out, n, unpack(out)} end
+return {#out, n}
 "#;
 
+/// Step (2) across slots. KEYS: dst, receipts. ARGV: batch id, now ms,
+/// receipt ttl ms, jobs (oldest first). Pushes unless the batch has a
+/// receipt; returns the number pushed.
+const PUSH_STAGED: &str = r#"
+qctl_may({'LPUSH', KEYS[1], 'x'}, {'ZADD', KEYS[2], '0', 'x'},
+  {'ZREMRANGEBYSCORE', KEYS[2], '0', '0'}, {'PEXPIRE', KEYS[2], '1'})
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+for i = 4, #ARGV, 1000 do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return #ARGV - 3
+"#;
+
+/// Step (3). KEYS: staging, marker, lock. ARGV: marker value, holder.
 const CLEAR_STAGED: &str = r#"
+qctl_may({'DEL', KEYS[1]})
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then
+  return redis.error_reply('QCTLLOCK the requeue lock ' .. KEYS[3] .. ' is no longer held by this run')
+end
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 1
@@ -244,12 +356,20 @@ end
 return 0
 "#;
 
-/// What a run asks of each step.
-#[derive(Debug, Clone)]
-pub struct Filter {
-    pub lua_pattern: Vec<u8>,
-    pub reset_retries: bool,
-}
+/// Puts up to ARGV[1] kept jobs back at the source's consumer end, in
+/// order, if the lock is this run's. KEYS: kept, src, lock. ARGV: n, holder.
+/// Returns {moved, left}.
+const KEPT_BACK: &str = r#"
+qctl_may({'RPUSH', KEYS[2], 'x'}, {'LTRIM', KEYS[1], '0', '-1'})
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then
+  return redis.error_reply('QCTLLOCK the requeue lock ' .. KEYS[3] .. ' is no longer held by this run')
+end
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items == 0 then return {0, 0} end
+redis.call('RPUSH', KEYS[2], unpack(items))
+redis.call('LTRIM', KEYS[1], #items, -1)
+return {#items, redis.call('LLEN', KEYS[1])}
+"#;
 
 /// The outcome of one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -267,6 +387,39 @@ pub fn batch_id() -> String {
     format!("{:016x}", h.finish())
 }
 
+/// The jobs of a window the client chose: (position from the consumer end,
+/// 1 = oldest; exact bytes; what to push instead, empty = the same).
+type Picks = Vec<(u64, Vec<u8>, Vec<u8>)>;
+
+/// Reads the oldest `window` jobs and chooses up to `room` of them.
+async fn choose(
+    conn: &Conn,
+    src: &str,
+    f: &Filter,
+    window: u64,
+    room: u64,
+) -> RedisResult<(u64, Picks)> {
+    let page: Vec<Vec<u8>> = conn
+        .query(redis::cmd("LRANGE").arg(src).arg(-(window as i64)).arg(-1))
+        .await?;
+    let n = page.len() as u64;
+    let mut picks = Vec::new();
+    for (i, job) in page.into_iter().rev().enumerate() {
+        if picks.len() as u64 >= room {
+            break;
+        }
+        if f.wants(&job) {
+            let new = if f.reset_retries {
+                super::gowork::reset_retries(&job).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            picks.push((i as u64 + 1, job, new));
+        }
+    }
+    Ok((n, picks))
+}
+
 /// One step of at most `window` jobs, moving at most `room`.
 pub async fn step(
     conn: &Conn,
@@ -276,7 +429,7 @@ pub async fn step(
     room: u64,
     holder: &str,
 ) -> RedisResult<StepCount> {
-    let script = redis::Script::new(MOVE);
+    let script = guard::script(MOVE);
     let mut inv = script.prepare_invoke();
     let same = k.same_slot(conn);
     let batch = batch_id();
@@ -288,14 +441,24 @@ pub async fn step(
     if !same {
         inv.key(&k.marker);
     }
+    let mut window = window;
+    let picks = if f.chooses() {
+        let (n, picks) = choose(conn, &k.src, f, window, room).await?;
+        window = n;
+        Some(picks)
+    } else {
+        None
+    };
     inv.arg(window)
-        .arg(&f.lua_pattern[..])
-        .arg(if f.reset_retries { "1" } else { "0" })
-        .arg(room)
+        .arg(if picks.is_some() { "chosen" } else { "all" })
         .arg(holder)
-        .arg(LOCK_TTL.as_millis() as u64);
-    if !same {
-        inv.arg(&marker);
+        .arg(ttl_ms())
+        .arg(if same { "" } else { marker.as_str() });
+    if let Some(picks) = &picks {
+        inv.arg(picks.len());
+        for (pos, orig, new) in picks {
+            inv.arg(*pos).arg(&orig[..]).arg(&new[..]);
+        }
     }
     let reply: Vec<Value> = conn.invoke(&inv).await?;
     let num = |i: usize| match reply.get(i) {
@@ -315,13 +478,13 @@ pub async fn step(
             })
             .collect();
         super::fault("requeue-after-stage");
-        finish_staged(conn, k, &k.dst, &batch, &marker, jobs).await?;
+        finish_staged(conn, k, &k.dst, &batch, &marker, jobs, holder).await?;
     }
     Ok(counted)
 }
 
-/// Steps (2) and (3) of a cross-slot batch: push with a receipt, then
-/// clear staging. `jobs` are oldest first.
+/// Steps (2) and (3) of a cross-slot batch: push unless already receipted,
+/// then clear staging. `jobs` are oldest first. Returns how many it pushed.
 async fn finish_staged(
     conn: &Conn,
     k: &MoveKeys,
@@ -329,31 +492,32 @@ async fn finish_staged(
     batch: &str,
     marker: &str,
     jobs: Vec<Vec<u8>>,
-) -> RedisResult<()> {
-    let receipt = receipt_key(dst, batch);
-    let mut p = redis::pipe();
-    p.atomic()
-        .cmd("LPUSH")
-        .arg(dst)
-        .arg(jobs)
-        .ignore()
-        .cmd("SET")
-        .arg(&receipt)
-        .arg(1)
-        .arg("PX")
-        .arg(RECEIPT_TTL_MS)
-        .ignore();
-    let _: Vec<Value> = conn.pipe_slot(&p).await?;
+    holder: &str,
+) -> RedisResult<u64> {
+    let script = guard::script(PUSH_STAGED);
+    let mut inv = script.prepare_invoke();
+    inv.key(dst)
+        .key(receipts_key(dst))
+        .arg(batch)
+        .arg(jiff::Timestamp::now().as_millisecond())
+        .arg(RECEIPT_TTL_MS);
+    for j in &jobs {
+        inv.arg(&j[..]);
+    }
+    let pushed: u64 = conn.invoke(&inv).await?;
     super::fault("requeue-after-push");
-    clear_staged(conn, k, marker).await?;
-    let _: i64 = conn.query(redis::cmd("DEL").arg(&receipt)).await?;
-    Ok(())
+    clear_staged(conn, k, marker, holder).await?;
+    Ok(pushed)
 }
 
-async fn clear_staged(conn: &Conn, k: &MoveKeys, marker: &str) -> RedisResult<()> {
-    let script = redis::Script::new(CLEAR_STAGED);
+async fn clear_staged(conn: &Conn, k: &MoveKeys, marker: &str, holder: &str) -> RedisResult<()> {
+    let script = guard::script(CLEAR_STAGED);
     let mut inv = script.prepare_invoke();
-    inv.key(&k.staging).key(&k.marker).arg(marker);
+    inv.key(&k.staging)
+        .key(&k.marker)
+        .key(&k.lock)
+        .arg(marker)
+        .arg(holder);
     conn.invoke::<i64>(&inv).await.map(|_| ())
 }
 
@@ -370,7 +534,7 @@ pub struct Recovered {
 
 /// Finishes what an earlier run (or this one) left beside the source: a
 /// staged batch, and the kept list. Idempotent; call under the lock.
-pub async fn recover(conn: &Conn, k: &MoveKeys) -> RedisResult<Recovered> {
+pub async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Recovered> {
     let mut r = Recovered::default();
     let marker: Option<String> = conn.query(redis::cmd("GET").arg(&k.marker)).await?;
     let staged: Vec<Vec<u8>> = conn
@@ -388,23 +552,26 @@ pub async fn recover(conn: &Conn, k: &MoveKeys) -> RedisResult<Recovered> {
                 k.staging.clone(),
             )));
         };
-        let receipt = receipt_key(to, batch);
-        let seen: bool = conn.query(redis::cmd("EXISTS").arg(&receipt)).await?;
         let n = staged.len() as u64;
-        let marker = marker.unwrap_or_default();
-        if seen {
-            clear_staged(conn, k, &marker).await?;
-            let _: i64 = conn.query(redis::cmd("DEL").arg(&receipt)).await?;
+        let marker = marker.clone().unwrap_or_default();
+        let mut jobs = staged;
+        jobs.reverse();
+        let pushed = finish_staged(conn, k, to, batch, &marker, jobs, holder).await?;
+        if pushed == 0 {
             r.already_pushed = n;
         } else {
-            let mut jobs = staged;
-            jobs.reverse();
-            finish_staged(conn, k, to, batch, &marker, jobs).await?;
             r.pushed = n;
         }
     }
+    let script = guard::script(KEPT_BACK);
     loop {
-        let (moved, left) = super::lists::restore_step(conn, &k.kept, &k.src, WINDOW).await?;
+        let mut inv = script.prepare_invoke();
+        inv.key(&k.kept)
+            .key(&k.src)
+            .key(&k.lock)
+            .arg(WINDOW)
+            .arg(holder);
+        let (moved, left): (u64, u64) = conn.invoke(&inv).await?;
         r.kept_restored += moved;
         if left == 0 || moved == 0 {
             break;
@@ -439,8 +606,9 @@ mod tests {
                 key_slot(k.src.as_bytes()),
                 "{side}"
             );
+            assert!(guard::is_side_key(side));
         }
-        let r = receipt_key("{q}:high", "abc");
+        let r = receipts_key("{q}:high");
         assert_eq!(key_slot(r.as_bytes()), key_slot(b"{q}:high"));
     }
 }

@@ -82,9 +82,14 @@ pub enum ReplicatePlan {
         queues: Vec<QueuePlan>,
         config: Vec<ConfigChange>,
         warnings: Vec<String>,
+        /// Which server and database it is, to refuse two names for one.
+        server: ServerId,
     },
     /// The source, a target of its own with `--move`.
-    Source { queues: Vec<SourceQueue> },
+    Source {
+        queues: Vec<SourceQueue>,
+        warnings: Vec<String>,
+    },
 }
 
 const COPY_COUNTS: &[&str] = &["copied", "skipped_duplicates"];
@@ -166,21 +171,27 @@ impl Replicate {
 
     async fn plan_source(&self, conn: &Conn) -> std::result::Result<ReplicatePlan, ContextError> {
         let mut queues = Vec::new();
+        let mut needed = Vec::new();
         for name in &self.queues {
             let (key, _) = self.keys(&self.source, name)?;
             let k = copy::MoveKeys::new(&key);
             let jobs = super::list_length(conn, &key).await?;
             let staged = super::list_length(conn, &k.staging).await?;
+            needed.extend(k.needed());
             queues.push(SourceQueue {
                 name: name.clone(),
                 jobs,
                 staged,
             });
         }
+        let warnings = match crate::systems::guard::may_run(conn, &needed).await? {
+            crate::systems::guard::Checked::Unknown(why) => vec![why],
+            crate::systems::guard::Checked::Allowed => Vec::new(),
+        };
         if let Some(m) = &self.mover {
             m.register_source(conn.clone());
         }
-        Ok(ReplicatePlan::Source { queues })
+        Ok(ReplicatePlan::Source { queues, warnings })
     }
 
     async fn plan_target(
@@ -201,7 +212,8 @@ impl Replicate {
         }
         let src_conn = self.source().await.map_err(|e| self.source_error(&e))?;
         let src_ids = self.source_ids.get_or_init(|| run_ids(&src_conn)).await;
-        if same_server(src_ids.as_deref(), &self.source.ep, conn, &t.ep).await {
+        let server = ServerId::read(conn, &t.ep).await;
+        if ServerId::with_ids(src_ids.clone(), &self.source.ep).same(&server) {
             return Err(ContextError {
                 context: t.context().to_string(),
                 kind: ErrorKind::Config,
@@ -212,20 +224,17 @@ impl Replicate {
             });
         }
         let mut queues = Vec::new();
+        let mut needed = Vec::new();
         for name in &self.queues {
             let (src, dst) = self.keys(t, name)?;
             let k = copy::MoveKeys::new(&src);
             let source_jobs = super::list_length(&src_conn, &src)
                 .await
                 .map_err(|e| self.source_error(&e))?;
-            let staged_jobs = if self.mover.is_some() {
-                copy::staged(&src_conn, &k).await
-            } else {
-                Ok(Vec::new())
-            }
-            .map_err(|e| self.source_error(&src_conn.error(&e)))?;
             let staged = if self.mover.is_some() {
-                staged_jobs.len() as u64
+                copy::staged_len(&src_conn, &k)
+                    .await
+                    .map_err(|e| self.source_error(&src_conn.error(&e)))?
             } else {
                 let n = copy::staged_len(&src_conn, &k)
                     .await
@@ -239,31 +248,36 @@ impl Replicate {
                 0
             };
             super::list_length(conn, &dst).await?;
-            // A move confirms a job only by its exact bytes.
-            let identity = if self.mover.is_some() {
-                copy::Identity::Bytes
-            } else {
-                copy::Identity::Id
-            };
-            let existing = copy::fingerprints_by(conn, &dst, identity)
-                .await
-                .map_err(|e| conn.error(&e))?;
-            let (mut to_copy, mut duplicates) = {
-                let (m, d) = copy::missing_by(&staged_jobs, &existing, identity);
-                (m.len() as u64, d)
-            };
-            // An empty target lacks every job: the count is the length.
-            if existing.is_empty() {
-                to_copy += source_jobs;
-            } else {
-                let mut windows = copy::Windows::start(&src_conn, &src);
-                while let Some(w) = windows.next().await {
-                    let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
-                    let (missing, dup) = copy::missing_by(&w, &existing, identity);
-                    to_copy += missing.len() as u64;
-                    duplicates += dup;
-                }
+            if crate::systems::guard::is_side_key(&dst) {
+                return Err(ContextError {
+                    context: t.context().to_string(),
+                    kind: ErrorKind::Config,
+                    message: format!("{dst} is one of qctl's own side keys, not a queue"),
+                });
             }
+            needed.extend(copy::target_needed(&dst, self.mover.is_some()));
+            // A move pushes every job it takes (each window once per
+            // target, by its receipt); a copy skips ids already there.
+            let (to_copy, duplicates) = if self.mover.is_some() {
+                (source_jobs + staged, 0)
+            } else {
+                let existing = copy::fingerprints(conn, &dst)
+                    .await
+                    .map_err(|e| conn.error(&e))?;
+                if existing.is_empty() {
+                    (source_jobs, 0)
+                } else {
+                    let (mut to_copy, mut duplicates) = (0, 0);
+                    let mut windows = copy::Windows::start(&src_conn, &src);
+                    while let Some(w) = windows.next().await {
+                        let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                        let (missing, dup) = copy::missing(&w, &existing);
+                        to_copy += missing.len() as u64;
+                        duplicates += dup;
+                    }
+                    (to_copy, duplicates)
+                }
+            };
             queues.push(QueuePlan {
                 name: name.clone(),
                 src,
@@ -273,6 +287,14 @@ impl Replicate {
                 to_copy,
                 duplicates,
             });
+        }
+        let acl = if needed.is_empty() {
+            crate::systems::guard::Checked::Allowed
+        } else {
+            crate::systems::guard::may_run(conn, &needed).await?
+        };
+        if let crate::systems::guard::Checked::Unknown(why) = acl {
+            warnings.push(why);
         }
         if let Some(m) = &self.mover {
             m.register_target(
@@ -285,6 +307,7 @@ impl Replicate {
             queues,
             config,
             warnings,
+            server,
         })
     }
 
@@ -313,8 +336,31 @@ impl Replicate {
         match self.source().await {
             Err(e) => error = Some(self.source_error(&e)),
             Ok(src_conn) => {
+                let holder = crate::systems::requeue::holder();
                 for q in queues {
-                    match copy_queue(&src_conn, conn, q, step).await {
+                    // The target queue is this run's until it is done: a
+                    // second copy into it, or a move out of it, is refused.
+                    let lock = copy::queue_lock(&q.dst);
+                    match crate::systems::requeue::lock(conn, &lock, &holder, "replicate").await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(msg)) => {
+                            error = Some(ContextError {
+                                context: conn.context.clone(),
+                                kind: ErrorKind::Redis,
+                                message: format!("{msg} (after copying {copied} jobs)"),
+                            });
+                            break;
+                        }
+                        Err(e) => {
+                            error = Some(conn.error(&e));
+                            break;
+                        }
+                    }
+                    let keeper = copy::LockKeeper::start(conn, &lock, &holder);
+                    let res = copy_queue(&src_conn, conn, q, step, &holder).await;
+                    drop(keeper);
+                    let _ = crate::systems::requeue::unlock(conn, &lock, &holder).await;
+                    match res {
                         Ok((c, d, stopped)) => {
                             copied += c;
                             dups += d;
@@ -427,7 +473,7 @@ impl Action for Replicate {
         };
         if self.mover.is_some() {
             format!(
-                "replicate --move from {}: {what} (jobs leave the source only once they are on every target; jobs already in a target list are skipped)",
+                "replicate --move from {}: {what} (jobs leave the source only once they are on every target; every job moves, duplicates included)",
                 self.source.context()
             )
         } else {
@@ -467,7 +513,7 @@ impl Action for Replicate {
 
     fn view(&self, p: &ReplicatePlan) -> PlanView {
         match p {
-            ReplicatePlan::Source { queues } => {
+            ReplicatePlan::Source { queues, warnings } => {
                 let parts: Vec<String> = queues
                     .iter()
                     .filter(|q| q.jobs + q.staged > 0)
@@ -493,13 +539,14 @@ impl Action for Replicate {
                         )
                     },
                     not_in_total: true,
-                    ..PlanView::default()
+                    warnings: warnings.clone(),
                 }
             }
             ReplicatePlan::Target {
                 queues,
                 config,
                 warnings,
+                ..
             } => {
                 let mut parts: Vec<String> = queues
                     .iter()
@@ -533,7 +580,7 @@ impl Action for Replicate {
 
     fn dry_counts(&self, p: &ReplicatePlan) -> Vec<(&'static str, u64)> {
         match p {
-            ReplicatePlan::Source { queues } => {
+            ReplicatePlan::Source { queues, .. } => {
                 vec![("moved", queues.iter().map(|q| q.jobs + q.staged).sum())]
             }
             ReplicatePlan::Target { queues, .. } if queues.is_empty() => Vec::new(),
@@ -545,6 +592,35 @@ impl Action for Replicate {
                 ),
             ],
         }
+    }
+
+    fn conflicts(&self, plans: &[(&str, &ReplicatePlan)]) -> Vec<(String, String)> {
+        let servers: Vec<(&str, &ServerId)> = plans
+            .iter()
+            .filter_map(|(n, p)| match p {
+                ReplicatePlan::Target { server, .. } => Some((*n, server)),
+                ReplicatePlan::Source { .. } => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (i, (a, sa)) in servers.iter().enumerate() {
+            let twins: Vec<&str> = servers
+                .iter()
+                .enumerate()
+                .filter(|(j, (_, sb))| *j != i && sa.same(sb))
+                .map(|(_, (b, _))| *b)
+                .collect();
+            if !twins.is_empty() {
+                out.push((
+                    a.to_string(),
+                    format!(
+                        "it is the same Redis server and database as the target {}: replicate would copy every job there twice; left alone (name one of them in --to)",
+                        twins.join(", ")
+                    ),
+                ));
+            }
+        }
+        out
     }
 
     fn dry_extra(&self, p: &ReplicatePlan) -> serde_json::Map<String, serde_json::Value> {
@@ -570,7 +646,7 @@ impl Action for Replicate {
     }
 }
 
-/// A window's LPUSH in flight: its result, jobs pushed, duplicates.
+/// A window's push in flight: its result, jobs pushed, duplicates.
 type Push = tokio::task::JoinHandle<(redis::RedisResult<()>, u64, u64)>;
 
 /// Waits for the push in flight: (copied, duplicates).
@@ -599,6 +675,7 @@ async fn copy_queue(
     dst: &Conn,
     q: &QueuePlan,
     step: &Step,
+    holder: &str,
 ) -> std::result::Result<(u64, u64, bool), (u64, u64, ContextError)> {
     let existing = copy::fingerprints(dst, &q.dst)
         .await
@@ -626,26 +703,29 @@ async fn copy_queue(
         let last = (window.len() as i64) < copy::WINDOW;
         let (missing, dup) = copy::missing(&window, &existing);
         let n = missing.len() as u64;
-        let cmd = (!missing.is_empty()).then(|| {
-            let mut c = redis::cmd("LPUSH");
-            c.arg(&q.dst).arg(&missing);
-            c
-        });
+        let jobs: Option<Vec<Vec<u8>>> =
+            (!missing.is_empty()).then(|| missing.iter().map(|j| j.to_vec()).collect());
         drop(window);
         match settle(in_flight.take(), step).await {
             Ok((c, d)) => {
                 copied += c;
                 dups += d;
             }
-            Err(e) => break Err(dst.error(&e)),
+            Err(e) => break Err(moving::fenced_error(dst, &e)),
         }
         let dst2 = dst.clone();
-        if cmd.is_some() {
+        if jobs.is_some() {
             crate::systems::fault("copy-before-push");
         }
+        let (key, holder) = (q.dst.clone(), holder.to_string());
         in_flight = Some(tokio::spawn(async move {
-            let r = match cmd {
-                Some(c) => dst2.query::<u64>(&c).await.map(|_| ()),
+            let r = match jobs {
+                Some(jobs) => {
+                    let jobs: Vec<&[u8]> = jobs.iter().map(Vec::as_slice).collect();
+                    copy::push_fenced(&dst2, &key, &holder, None, &jobs)
+                        .await
+                        .map(|_| ())
+                }
                 None => Ok(()),
             };
             (r, n, dup)
@@ -662,7 +742,51 @@ async fn copy_queue(
     match (result, settled) {
         (Ok(stopped), Ok(())) => Ok((copied, dups, stopped)),
         (Err(e), _) => Err((copied, dups, e)),
-        (Ok(_), Err(e)) => Err((copied, dups, dst.error(&e))),
+        (Ok(_), Err(e)) => Err((copied, dups, moving::fenced_error(dst, &e))),
+    }
+}
+
+/// Which Redis server and database a context reaches: by run_id (every
+/// node's), or by address when INFO is not allowed.
+#[derive(Debug, Clone, Default)]
+pub struct ServerId {
+    db: String,
+    run_ids: Option<Vec<String>>,
+    hosts: Vec<String>,
+}
+
+impl ServerId {
+    async fn read(conn: &Conn, ep: &crate::connect::Endpoint) -> Self {
+        Self::with_ids(run_ids(conn).await, ep)
+    }
+
+    fn with_ids(run_ids: Option<Vec<String>>, ep: &crate::connect::Endpoint) -> Self {
+        let host = |u: &String| {
+            url::Url::parse(u).ok().map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or(""),
+                    u.port().unwrap_or(6379)
+                )
+            })
+        };
+        ServerId {
+            db: ep.urls.first().map(|u| db_of(u)).unwrap_or_default(),
+            run_ids,
+            hosts: ep.urls.iter().filter_map(host).collect(),
+        }
+    }
+
+    /// Whether two contexts reach the same server and database (two
+    /// context names for one Redis, e.g. with different users).
+    fn same(&self, other: &ServerId) -> bool {
+        if self.db != other.db {
+            return false;
+        }
+        match (&self.run_ids, &other.run_ids) {
+            (Some(x), Some(y)) => x.iter().any(|id| y.contains(id)),
+            _ => self.hosts.iter().any(|h| other.hosts.contains(h)),
+        }
     }
 }
 
@@ -691,37 +815,6 @@ fn db_of(url: &str) -> String {
         .map(|u| u.path().trim_matches('/').to_string())
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "0".into())
-}
-
-/// Whether two contexts reach the same server and database (two context
-/// names for one Redis, e.g. with different users): by run_id, or by
-/// address when INFO is not allowed. `a_ids` are the first server's run_ids.
-async fn same_server(
-    a_ids: Option<&[String]>,
-    a_ep: &crate::connect::Endpoint,
-    b: &Conn,
-    b_ep: &crate::connect::Endpoint,
-) -> bool {
-    let db = |ep: &crate::connect::Endpoint| ep.urls.first().map(|u| db_of(u)).unwrap_or_default();
-    if db(a_ep) != db(b_ep) {
-        return false;
-    }
-    match (a_ids, run_ids(b).await) {
-        (Some(x), Some(y)) => x.iter().any(|id| y.contains(id)),
-        _ => {
-            let host = |u: &String| {
-                url::Url::parse(u).ok().map(|u| {
-                    format!(
-                        "{}:{}",
-                        u.host_str().unwrap_or(""),
-                        u.port().unwrap_or(6379)
-                    )
-                })
-            };
-            let ha: Vec<_> = a_ep.urls.iter().filter_map(host).collect();
-            b_ep.urls.iter().filter_map(host).any(|h| ha.contains(&h))
-        }
-    }
 }
 
 /// `--to` exactly (plus nothing else): names checked, file order, literal.

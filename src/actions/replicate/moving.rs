@@ -1,18 +1,24 @@
 //! `replicate --move`: one coordinated run across the source and every
 //! target.
 //!
-//! For each queue, window after window: (1) one script on the source's
-//! slot moves the oldest jobs (up to `copy::WINDOW`) from the queue into a
-//! staging list beside it, atomically, so no worker can take them from
-//! then on; (2) the jobs each target lacks are pushed there (one
-//! multi-value LPUSH per target, all targets at once); (3) only when every
-//! target has confirmed its push does a second script drop the staging
-//! list. A crash or a failed target between (1) and (3) leaves the window
-//! in staging, on the source; the next run pushes it first (targets that
-//! have it skip it by fingerprint) and then goes on. So no job is ever
-//! only in qctl's memory, none is lost, and a re-run ends with each job
-//! once in every target. A lock beside the source queue keeps a second
-//! move off it.
+//! For each queue: the source queue and every target queue are locked for
+//! the whole queue's move (one lock name per queue, whatever the role, so
+//! two moves in opposite directions, or a copy into a queue being moved
+//! out of, never overlap), and every target is probed with an empty push
+//! (its ACL, its lock) before anything leaves the source. Then, window
+//! after window: (1) one script on the source's slot copies the oldest
+//! jobs (up to `copy::WINDOW`) into a staging list beside the queue, names
+//! the window, and only then trims them off the queue, atomically, so no
+//! worker can take them from then on; (2) the window is pushed to every
+//! target by a script that checks the run still holds that target's lock
+//! and that the target has no receipt for this window id, and records one;
+//! (3) only when every target has confirmed does a second script drop the
+//! staging list. A crash or a failed target between (1) and (3) leaves the
+//! window in staging, on the source; the next run pushes it first (targets
+//! that have its receipt skip it) and then goes on. A run that stalled past
+//! its locks finds them gone when it wakes, and every push it tries is
+//! refused. So no job is ever only in qctl's memory, none is lost, none is
+//! doubled, and every job moves, identical ones included.
 //!
 //! The gate runs one `apply` per participant (the source and each target);
 //! the first to start runs the move for all of them, and each reads its
@@ -75,29 +81,41 @@ struct Dest {
     context: String,
     conn: Conn,
     key: String,
-    /// Fingerprints (of exact bytes) in the target list when the queue's
-    /// move started. Claims never overlap, so nothing pushed since needs
-    /// remembering: a job is never claimed twice.
-    existing: copy::Fingerprints,
     copied: u64,
     dups: u64,
 }
 
 impl Dest {
-    /// Pushes the jobs of `window` the target lacks (oldest first, so the
-    /// oldest ends nearest the consumer). Returns how many it pushed.
-    async fn push(&mut self, window: &[Vec<u8>]) -> Result<u64, ContextError> {
-        let (fresh, dups) = copy::missing_by(window, &self.existing, copy::Identity::Bytes);
-        if !fresh.is_empty() {
-            self.conn
-                .query::<u64>(redis::cmd("LPUSH").arg(&self.key).arg(&fresh))
-                .await
-                .map_err(|e| self.conn.error(&e))?;
+    /// Pushes `window` (oldest first, so the oldest ends nearest the
+    /// consumer), once per window id, fenced by this run's lock on the
+    /// target. Returns how many it pushed (0 when the target already had
+    /// the window from an earlier, interrupted run).
+    async fn push(
+        &mut self,
+        window: &[Vec<u8>],
+        id: &str,
+        holder: &str,
+    ) -> Result<u64, ContextError> {
+        let jobs: Vec<&[u8]> = window.iter().map(Vec::as_slice).collect();
+        let pushed = copy::push_fenced(&self.conn, &self.key, holder, Some(id), &jobs)
+            .await
+            .map_err(|e| fenced_error(&self.conn, &e))?;
+        match pushed {
+            Some(n) => {
+                self.copied += n;
+                Ok(n)
+            }
+            None => {
+                self.dups += window.len() as u64;
+                Ok(0)
+            }
         }
-        self.copied += fresh.len() as u64;
-        self.dups += dups;
-        Ok(fresh.len() as u64)
     }
+}
+
+/// A failed server-side step of a move, in the user's words.
+pub(super) fn fenced_error(conn: &Conn, e: &redis::RedisError) -> ContextError {
+    crate::systems::guard::step_error(conn, e)
 }
 
 /// Per participant, what happened so far.
@@ -199,10 +217,49 @@ impl Replicate {
                     break;
                 }
             }
-            let keeper = copy::LockKeeper::start(&src, &k, &holder);
-            let r = self
-                .move_queue(&src, &k, &holder, qi, &members, &mut tallies, m, &step)
-                .await;
+            let keeper = copy::LockKeeper::start(&src, &k.lock, &holder);
+            // Every target's queue is locked too, for the whole queue's move:
+            // a second run writing into it (or moving out of it) is refused.
+            let mut held: Vec<(Conn, String, copy::LockKeeper)> = Vec::new();
+            let mut refused = false;
+            for (ctx, conn, keys) in &members {
+                let lock = copy::queue_lock(&keys[qi]);
+                match mv::lock(conn, &lock, &holder, "replicate").await {
+                    Ok(Ok(())) => {
+                        let keeper = copy::LockKeeper::start(conn, &lock, &holder);
+                        held.push((conn.clone(), lock, keeper));
+                    }
+                    Ok(Err(msg)) => {
+                        set_error(&mut tallies, ctx, src_error(conn, msg));
+                        refused = true;
+                    }
+                    Err(e) => {
+                        set_error(&mut tallies, ctx, conn.error(&e));
+                        refused = true;
+                    }
+                }
+            }
+            let r = if refused {
+                set_error(
+                    &mut tallies,
+                    &from,
+                    src_error(
+                        &src,
+                        "nothing moved: a target is locked by another run (see its error)".into(),
+                    ),
+                );
+                QueueMove {
+                    stopped: true,
+                    ..QueueMove::default()
+                }
+            } else {
+                self.move_queue(&src, &k, &holder, qi, &members, &mut tallies, m, &step)
+                    .await
+            };
+            for (conn, lock, keeper) in held {
+                drop(keeper);
+                let _ = mv::unlock(&conn, &lock, &holder).await;
+            }
             drop(keeper);
             let _ = mv::unlock(&src, &k.lock, &holder).await;
             moved += r.moved;
@@ -290,48 +347,48 @@ impl Replicate {
         let from = self.source.context().to_string();
         let name = &self.queues[qi];
         let mut r = QueueMove::default();
-        // Every target's fingerprints, read concurrently.
-        let reads = futures_util::future::join_all(members.iter().map(|(_, c, keys)| {
-            let key = keys[qi].clone();
-            async move {
-                copy::fingerprints_by(c, &key, copy::Identity::Bytes)
-                    .await
-                    .map_err(|e| c.error(&e))
-            }
+        let mut dests: Vec<Dest> = members
+            .iter()
+            .map(|(ctx, conn, keys)| Dest {
+                context: ctx.clone(),
+                conn: conn.clone(),
+                key: keys[qi].clone(),
+                copied: 0,
+                dups: 0,
+            })
+            .collect();
+        // Every target may take the pushes (its ACL, its lock), checked by
+        // the push script itself with no jobs, before anything is claimed.
+        let probes = futures_util::future::join_all(dests.iter().map(|d| async move {
+            copy::push_fenced(&d.conn, &d.key, holder, Some("probe"), &[])
+                .await
+                .map_err(|e| fenced_error(&d.conn, &e))
         }))
         .await;
-        let mut dests = Vec::with_capacity(members.len());
-        let mut failed = false;
-        for ((ctx, conn, keys), existing) in members.iter().zip(reads) {
-            match existing {
-                Ok(existing) => dests.push(Dest {
-                    context: ctx.clone(),
-                    conn: conn.clone(),
-                    key: keys[qi].clone(),
-                    existing,
-                    copied: 0,
-                    dups: 0,
-                }),
-                Err(e) => {
-                    set_error(tallies, ctx, e);
-                    failed = true;
-                }
+        let mut refused = Vec::new();
+        for (d, p) in dests.iter().zip(probes) {
+            if let Err(e) = p {
+                refused.push(d.context.clone());
+                set_error(tallies, &d.context, e);
             }
         }
-        if failed {
+        if !refused.is_empty() {
             set_error(
                 tallies,
                 &from,
                 src_error(
                     src,
-                    "stopped before moving anything: a target could not be read".into(),
+                    format!(
+                        "nothing moved: {} would refuse the pushes (see its error)",
+                        refused.join(", ")
+                    ),
                 ),
             );
             r.stopped = true;
             return r;
         }
         // First what an interrupted run left in staging, then new windows.
-        let mut window = match copy::staged(src, k).await {
+        let (mut window, mut id) = match copy::staged(src, k).await {
             Ok(w) => w,
             Err(e) => {
                 set_error(tallies, &from, src.error(&e));
@@ -346,10 +403,11 @@ impl Replicate {
                     r.stopped = true;
                     break;
                 }
-                window = match copy::claim(src, k, holder, copy::WINDOW).await {
+                id = mv::batch_id();
+                window = match copy::claim(src, k, holder, copy::WINDOW, &id).await {
                     Ok(w) => w,
                     Err(e) => {
-                        set_error(tallies, &from, src.error(&e));
+                        set_error(tallies, &from, fenced_error(src, &e));
                         r.stopped = true;
                         break;
                     }
@@ -359,8 +417,10 @@ impl Replicate {
                     break;
                 }
             }
-            let w = &window;
-            let pushes = futures_util::future::join_all(dests.iter_mut().map(|d| d.push(w))).await;
+            let (w, wid) = (&window, id.as_str());
+            let pushes =
+                futures_util::future::join_all(dests.iter_mut().map(|d| d.push(w, wid, holder)))
+                    .await;
             crate::systems::fault("move-after-push");
             let mut bad = Vec::new();
             for (d, res) in dests.iter().zip(pushes) {
@@ -400,7 +460,7 @@ impl Replicate {
                 break;
             }
             if let Err(e) = copy::clear_staging(src, k, holder).await {
-                set_error(tallies, &from, src.error(&e));
+                set_error(tallies, &from, fenced_error(src, &e));
                 r.stopped = true;
                 break;
             }
