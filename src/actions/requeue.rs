@@ -13,7 +13,7 @@ use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use crate::systems::glob::Glob;
 use crate::systems::guard;
-use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT, WINDOW};
+use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
 
@@ -210,6 +210,7 @@ impl Action for Requeue {
         };
         let limit = self.limit.unwrap_or(NO_LIMIT);
         let mut taken = 0u64;
+        let mut pacer = mv::Pacer::default();
         let mut error: Option<redis::RedisError> = None;
         let mut interrupted = None;
         while taken < budget && moved < limit {
@@ -222,12 +223,13 @@ impl Action for Requeue {
                 break;
             }
             let room = limit - moved;
-            let mut window = WINDOW.min(budget - taken);
+            let mut window = pacer.window().min(budget - taken);
             if !filter.chooses() {
                 window = window.min(room);
             }
             match mv::step(conn, k, &filter, window, room, &holder).await {
                 Ok(c) => {
+                    pacer.record(&c);
                     moved += c.moved;
                     taken += c.taken;
                     step.progress.inc(c.moved);

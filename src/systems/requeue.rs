@@ -280,7 +280,7 @@ pub async fn unlock(conn: &Conn, key: &str, holder: &str) -> RedisResult<()> {
 /// value ('' on one slot), then for 'chosen' the number of chosen jobs and,
 /// for each, its position from the consumer end (1 = the oldest), its exact
 /// bytes, and what to push instead ('' = the same). Returns {moved, taken[,
-/// moved jobs, oldest first, across slots]}.
+/// bytes taken[, moved jobs, oldest first, across slots]}.
 const MOVE: &str = r#"
 local cross = KEYS[5] ~= nil
 qctl_may({'LPUSH', KEYS[2], 'x'}, {'LPUSH', KEYS[3], 'x'}, {'LTRIM', KEYS[1], '0', '-1'},
@@ -322,8 +322,10 @@ if #out > 0 then redis.call('LPUSH', KEYS[2], unpack(out)) end
 if #keep > 0 then redis.call('LPUSH', KEYS[3], unpack(keep)) end
 if cross and #out > 0 then redis.call('SET', KEYS[5], ARGV[5]) end
 redis.call('LTRIM', KEYS[1], 0, -n - 1)
-if cross and #out > 0 then return {#out, n, unpack(out)} end
-return {#out, n}
+local bytes = 0
+for i = 1, n do bytes = bytes + #items[i] end
+if cross and #out > 0 then return {#out, n, bytes, unpack(out)} end
+return {#out, n, bytes}
 "#;
 
 /// Step (2) across slots. KEYS: dst, receipts. ARGV: batch id, now ms,
@@ -376,6 +378,39 @@ return {#items, redis.call('LLEN', KEYS[1])}
 pub struct StepCount {
     pub moved: u64,
     pub taken: u64,
+    /// Payload bytes the step read (to pace the next one).
+    pub bytes: u64,
+}
+
+/// Sizes steps so none handles more than `STEP_BYTES` of payload, whatever
+/// the jobs weigh: it starts small and doubles up to `WINDOW` while the
+/// steps stay light, halving when one was heavy.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacer {
+    window: u64,
+}
+
+/// Payload bytes per step: about a millisecond of server work.
+pub const STEP_BYTES: u64 = 1 << 20;
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer { window: 100 }
+    }
+}
+
+impl Pacer {
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
+    pub fn record(&mut self, c: &StepCount) {
+        if c.bytes > STEP_BYTES {
+            self.window = (self.window / 2).max(1);
+        } else if c.taken >= self.window && c.bytes < STEP_BYTES / 2 {
+            self.window = (self.window * 2).min(WINDOW);
+        }
+    }
 }
 
 /// A fresh run id: 16 hex digits.
@@ -468,9 +503,10 @@ pub async fn step(
     let counted = StepCount {
         moved: num(0),
         taken: num(1),
+        bytes: num(2),
     };
     if !same && counted.moved > 0 {
-        let jobs: Vec<Vec<u8>> = reply[2..]
+        let jobs: Vec<Vec<u8>> = reply[3..]
             .iter()
             .map(|v| match v {
                 Value::BulkString(b) => b.clone(),
@@ -596,6 +632,38 @@ pub const NO_LIMIT: u64 = u64::MAX >> 11;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pacer_keeps_steps_under_the_byte_budget() {
+        let mut p = Pacer::default();
+        // 200-byte jobs: the window grows to WINDOW.
+        for _ in 0..10 {
+            let w = p.window();
+            p.record(&StepCount {
+                moved: w,
+                taken: w,
+                bytes: w * 200,
+            });
+        }
+        assert_eq!(p.window(), WINDOW);
+        // 100 KiB jobs: it halves until a step fits in STEP_BYTES.
+        for _ in 0..20 {
+            let w = p.window();
+            p.record(&StepCount {
+                moved: w,
+                taken: w,
+                bytes: w * 100 * 1024,
+            });
+        }
+        assert!(p.window() * 100 * 1024 <= STEP_BYTES, "{}", p.window());
+        // One 5 MiB job: one job a step, never zero.
+        p.record(&StepCount {
+            moved: 1,
+            taken: 1,
+            bytes: 5 << 20,
+        });
+        assert_eq!(p.window(), p.window().max(1));
+    }
 
     #[test]
     fn side_keys_share_the_source_slot() {
