@@ -644,3 +644,50 @@ fn example_config_is_valid() {
         .assert()
         .success();
 }
+
+#[test]
+fn writes_through_a_symlinked_contexts_file_replace_its_target() {
+    let ws = Workspace::new();
+    // A dotfiles checkout holds the real file; the config dir links to it
+    // with a relative link (resolved from the link's own directory).
+    let target = ws.write_mode("dotfiles/qctl/config.yaml", GOOD, 0o640);
+    let link_dir = ws.config_home().join("qctl");
+    std::fs::create_dir_all(&link_dir).unwrap();
+    let link = link_dir.join("config.yaml");
+    std::os::unix::fs::symlink("../../dotfiles/qctl/config.yaml", &link).unwrap();
+    ws.qctl()
+        .args([
+            "config",
+            "set-context",
+            "qa",
+            "--cluster",
+            "staging",
+            "--label",
+            "env=qa",
+        ])
+        .assert()
+        .success();
+    ws.qctl()
+        .args(["config", "use-context", "qa"])
+        .assert()
+        .success();
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link stays a link");
+    let after = std::fs::read_to_string(&target).unwrap();
+    assert!(after.contains("current-context: qa\n"), "{after}");
+    assert!(after.contains("  - name: qa\n"), "{after}");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the target keeps its mode");
+    ws.qctl()
+        .args(["config", "current-context"])
+        .assert()
+        .success()
+        .stdout("qa\n");
+    for dir in [link_dir, target.parent().unwrap().to_path_buf()] {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["config.yaml"], "{}: {names:?}", dir.display());
+    }
+}

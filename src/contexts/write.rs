@@ -5,7 +5,9 @@
 //! written) stays as it was. Only a file written in YAML flow style (`[...]`)
 //! is re-serialised whole, which keeps every value but drops comments. The
 //! result is checked by loading it again before it replaces the file,
-//! atomically (temp file + rename), with mode 0600.
+//! atomically (temp file + rename), with mode 0600. A contexts file that is
+//! a symlink is followed: its target is replaced, in its own directory,
+//! and keeps its mode.
 
 use super::load::{merge_checked, parse_file};
 use super::model::RawContext;
@@ -399,13 +401,33 @@ fn commit(config: &Config, idx: usize, new_text: String) -> Result<PathBuf> {
 }
 
 /// Temp file in the same directory, mode 0600, fsync, rename.
+///
+/// A symlink is followed: the file it points at (through any chain of
+/// links) is the one replaced, by a temp file in *that* file's directory,
+/// and it keeps its mode; the link itself stays a link.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let (target, mode) = if is_link {
+        let target = std::fs::canonicalize(path).map_err(|e| {
+            CliError::failure(format!(
+                "cannot write {}: it is a symlink whose target cannot be resolved ({e})",
+                path.display()
+            ))
+            .with_hint("fix the link, or replace it with the file itself")
+        })?;
+        let mode = std::fs::metadata(&target)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o600);
+        (target, mode)
+    } else {
+        (path.to_path_buf(), 0o600)
+    };
+    let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let file_name = path
+    let file_name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -417,16 +439,22 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        // The umask may have narrowed `mode(..)`; a kept mode is set as is.
+        if mode != 0o600 {
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, &target)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::failure(format!(
-            "cannot write {}: {e}",
-            path.display()
-        )));
+        let shown = if is_link {
+            format!("{} (the target of {})", target.display(), path.display())
+        } else {
+            path.display().to_string()
+        };
+        return Err(CliError::failure(format!("cannot write {shown}: {e}")));
     }
     Ok(())
 }
