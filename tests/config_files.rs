@@ -691,3 +691,136 @@ fn writes_through_a_symlinked_contexts_file_replace_its_target() {
         assert_eq!(names, vec!["config.yaml"], "{}: {names:?}", dir.display());
     }
 }
+
+/// The README's own style: block lists of flow maps, with comments.
+const README_STYLE: &str = "# qctl contexts (kept by hand)
+apiVersion: qctl/v1
+current-context: staging
+clusters:
+  - { name: staging, server: \"redis://127.0.0.1:1/0\" }   # the shared one
+  - { name: prod-us, server: \"redis://127.0.0.1:2/0\" }
+contexts:
+  # staging first
+  - { name: staging, cluster: staging, labels: { env: staging } }
+  - { name: prod-us, cluster: prod-us, labels: { env: prod, region: us-east-1 }, color: red, protected: true }  # careful
+# end of contexts
+";
+
+#[test]
+fn set_context_edits_only_the_entry_in_a_readme_style_file() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", README_STYLE);
+    let p = path.to_str().unwrap();
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "staging",
+            "--label",
+            "team=core",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after,
+        README_STYLE.replace(
+            "{ name: staging, cluster: staging, labels: { env: staging } }",
+            "{ name: staging, cluster: staging, labels: { env: staging, team: core } }"
+        ),
+        "only the entry changed"
+    );
+    // Create one and change the one with a trailing comment.
+    ws.qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "qa",
+            "--cluster",
+            "staging",
+        ])
+        .assert()
+        .success();
+    ws.qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "prod-us",
+            "--context-color",
+            "yellow",
+        ])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.contains("  - { name: prod-us, cluster: prod-us, labels: { env: prod, region: us-east-1 }, color: yellow, protected: true }  # careful\n  - { name: qa, cluster: staging }\n# end of contexts\n"),
+        "{after}"
+    );
+    ws.qctl()
+        .args(["--config", p, "config", "delete-context", "qa"])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# qctl contexts (kept by hand)\n",
+        "   # the shared one\n",
+        "  # staging first\n",
+        "  # careful\n# end of contexts\n",
+    ] {
+        assert!(after.contains(kept), "`{kept}` kept: {after}");
+    }
+    assert!(!after.contains("name: qa"), "{after}");
+    assert!(
+        !ws.join("c.yaml.bak").exists(),
+        "no backup when nothing else changed"
+    );
+}
+
+#[test]
+fn a_whole_file_rewrite_is_announced_and_backed_up() {
+    let ws = Workspace::new();
+    let text = "# hand-written\napiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://127.0.0.1:1'}]\ncontexts: [{name: a, cluster: c}]  # all on one line\n";
+    let path = ws.write("c.yaml", text);
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "set-context",
+            "a",
+            "--protected",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let backup = ws.join("c.yaml.bak");
+    assert!(
+        stderr.contains("the whole file is rewritten") && stderr.contains(backup.to_str().unwrap()),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        text,
+        "the backup is the file as it was"
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.contains("protected: true"), "{after}");
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup may hold secrets");
+}
