@@ -824,3 +824,122 @@ fn a_whole_file_rewrite_is_announced_and_backed_up() {
     let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the backup may hold secrets");
 }
+
+#[test]
+fn without_a_contexts_file_read_verbs_name_the_files_looked_at_and_exit_1() {
+    let ws = Workspace::new();
+    for args in [
+        &["config", "get-contexts"][..],
+        &["config", "current-context"],
+        &["config", "view"],
+        &["get", "clusters", "-A"],
+    ] {
+        let out = ws
+            .qctl()
+            .env("QCTL_CONFIG", "/nonexistent.yaml")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: no empty table");
+        assert!(
+            stderr.contains("looked at /nonexistent.yaml (from QCTL_CONFIG)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains(".config/qctl"), "{args:?}: {stderr}");
+        assert!(stderr.contains("qctl demo"), "{args:?}: {stderr}");
+    }
+    // The default location, when nothing names a file.
+    let out = ws.qctl().args(["config", "get-contexts"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let default = ws.config_home().join("qctl/config.yaml");
+    assert!(
+        stderr.contains(&format!("looked at {} (the default", default.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_fails_on_a_dangling_current_context() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        &GOOD.replace("current-context: staging", "current-context: stagin"),
+    );
+    let out = ws
+        .qctl()
+        .args(["--config", path.to_str().unwrap(), "config", "validate"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:18: current-context `stagin` names a context that is not defined",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `staging`?"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn qctl_context_is_the_current_context_everywhere() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        &format!("{GOOD}  - name: prod-eu\n    cluster: staging\n"),
+    );
+    let p = path.to_str().unwrap();
+    let out = ws
+        .qctl()
+        .env("QCTL_CONTEXT", "prod-eu")
+        .args(["--config", p, "config", "current-context"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "prod-eu\n",
+        "just the name"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("prod-eu (from QCTL_CONTEXT; the file's current-context is staging)"),
+        "{stderr}"
+    );
+    let out = ws
+        .qctl()
+        .env("QCTL_CONTEXT", "prod-eu")
+        .args(["--config", p, "config", "get-contexts", "-o", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let current: Vec<&str> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["current"] == true)
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(current, vec!["prod-eu"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from QCTL_CONTEXT"));
+    // Without it, the file decides and nothing extra is said.
+    let out = ws
+        .qctl()
+        .args(["--config", p, "config", "current-context"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "staging\n");
+    assert!(out.stderr.is_empty());
+    // An unknown name in it is an error, as for every other verb.
+    ws.qctl()
+        .env("QCTL_CONTEXT", "prod-e")
+        .args(["--config", p, "config", "current-context"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("did you mean `prod-eu`?"));
+}

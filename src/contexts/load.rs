@@ -55,6 +55,45 @@ pub(crate) fn locate(flag: Option<&Path>) -> ConfigLocation {
     ConfigLocation::Default(default_path())
 }
 
+impl ConfigLocation {
+    /// The files looked at, and what named them, for messages:
+    /// `/a.yaml, /b.yaml (from QCTL_CONFIG)`.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigLocation::Flag(p) => format!("{} (from --config)", p.display()),
+            ConfigLocation::Env(ps) if ps.is_empty() => "no file (QCTL_CONFIG lists none)".into(),
+            ConfigLocation::Env(ps) => format!(
+                "{} (from QCTL_CONFIG)",
+                ps.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ConfigLocation::Default(p) => format!(
+                "{} (the default: neither --config nor QCTL_CONFIG is set)",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// "No contexts file": which files were looked at, and how to get one.
+pub fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
+    let location = location.cloned().unwrap_or_else(|| locate(None));
+    let create = match &location {
+        ConfigLocation::Flag(p) | ConfigLocation::Default(p) => p.clone(),
+        ConfigLocation::Env(ps) => ps.first().cloned().unwrap_or_else(default_path),
+    };
+    CliError::failure(format!(
+        "no contexts file found; looked at {}",
+        location.describe()
+    ))
+    .with_hint(format!(
+        "create {} (start from config.example.yaml), or pass --config PATH; to try qctl on throwaway local servers first, run `qctl demo`",
+        create.display()
+    ))
+}
+
 /// Loads, checks and merges the contexts files.
 pub fn load(flag: Option<&Path>) -> Result<Config> {
     let location = locate(flag);

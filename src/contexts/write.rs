@@ -33,17 +33,7 @@ pub struct ContextEdit {
 }
 
 fn no_file(config: &Config) -> CliError {
-    let path = match &config.location {
-        Some(ConfigLocation::Flag(p)) | Some(ConfigLocation::Default(p)) => p.display().to_string(),
-        Some(ConfigLocation::Env(ps)) => ps
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"),
-        None => super::load::default_path().display().to_string(),
-    };
-    CliError::failure(format!("no contexts file found ({path})"))
-        .with_hint("create one (start from config.example.yaml) or pass --config PATH")
+    super::load::no_contexts_file(config.location.as_ref())
 }
 
 /// Sets `current-context`, in the file that sets it (else the first file).
