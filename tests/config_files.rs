@@ -943,3 +943,60 @@ fn qctl_context_is_the_current_context_everywhere() {
         .code(1)
         .stderr(predicates::str::contains("did you mean `prod-eu`?"));
 }
+
+#[test]
+fn passwords_in_urls_and_readable_password_files_warn_too() {
+    let ws = Workspace::new();
+    let url = ws.write_mode(
+        "url.yaml",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: 'redis://:hunter2@127.0.0.1:1'\n",
+        0o644,
+    );
+    let pw = ws.write_mode("pw.txt", "hunter2\n", 0o644);
+    let file = ws.write(
+        "file.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nusers:\n  - name: u\n    password-file: {}\n",
+            pw.display()
+        ),
+    );
+    for (cfg, expected) in [
+        (
+            &url,
+            format!(
+                "{} holds a password in a server URL and is readable by group or others",
+                url.display()
+            ),
+        ),
+        (
+            &file,
+            format!(
+                "password-file {} (user `u` in {}) is readable by group or others",
+                pw.display(),
+                file.display()
+            ),
+        ),
+    ] {
+        let out = ws
+            .qctl()
+            .args(["--config", cfg.to_str().unwrap(), "config", "get-contexts"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(stderr.contains("chmod 600"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    // 0600 everywhere: no warning.
+    for p in [&url, &pw] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    for cfg in [&url, &file] {
+        let out = ws
+            .qctl()
+            .args(["--config", cfg.to_str().unwrap(), "config", "get-contexts"])
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    }
+}

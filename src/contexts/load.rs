@@ -128,7 +128,7 @@ pub fn load(flag: Option<&Path>) -> Result<Config> {
                 .with_hint("a contexts file is UTF-8 YAML")
         })?;
         let raw = parse_file(&path, &text)?;
-        warn_inline_password(&path, &raw);
+        warn_readable_secrets(&path, &raw);
         sources.push(SourceFile { path, text });
         raws.push(raw);
     }
@@ -225,19 +225,51 @@ fn hint_for_serde_message(msg: &str) -> String {
     "see config.example.yaml for every field and its type".to_string()
 }
 
-fn warn_inline_password(path: &Path, raw: &RawFile) {
+/// Whether group or others may read `p` (false when it cannot be read).
+fn readable_by_others(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    if !raw.users.iter().any(|u| u.value.password.is_some()) {
-        return;
-    }
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+/// Warns, like ssh, about a secret that group or others can read: a file
+/// holding a password (inline, or in a server URL), or a `password-file`.
+fn warn_readable_secrets(path: &Path, raw: &RawFile) {
+    let inline = raw.users.iter().any(|u| u.value.password.is_some());
+    let in_url = raw.clusters.iter().any(|c| {
+        let c = &c.value;
+        c.server
+            .iter()
+            .chain(&c.nodes)
+            .any(|u| redact_url(&u.value) != u.value)
+    });
+    let what = match (inline, in_url) {
+        (true, false) => Some("an inline password"),
+        (false, true) => Some("a password in a server URL"),
+        (true, true) => Some("an inline password and a password in a server URL"),
+        (false, false) => None,
+    };
+    if let Some(what) = what
+        && readable_by_others(path)
     {
         eprintln!(
-            "warning: {} holds an inline password and is readable by group or others; run `chmod 600 {}` (or use password-env / password-file)",
+            "warning: {} holds {what} and is readable by group or others; run `chmod 600 {}` (or use password-env / password-file)",
             path.display(),
             path.display()
         );
+    }
+    for u in &raw.users {
+        if let Some(f) = &u.value.password_file {
+            let f = expand_tilde(f);
+            if readable_by_others(&f) {
+                eprintln!(
+                    "warning: password-file {} (user `{}` in {}) is readable by group or others; run `chmod 600 {}`",
+                    f.display(),
+                    u.value.name,
+                    path.display(),
+                    f.display()
+                );
+            }
+        }
     }
 }
 
