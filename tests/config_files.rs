@@ -200,6 +200,13 @@ const BROKEN: &[(&str, &str, &str, &str, &str)] = &[
         "",
     ),
     (
+        "duplicate key",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    protected: true\n    protected: false\n",
+        ":7:5",
+        "duplicate key `protected`: it is already set earlier in the same mapping",
+        "keep one `protected:`",
+    ),
+    (
         "nodes without cluster mode",
         "apiVersion: qctl/v1\nclusters:\n  - name: c\n    nodes: [redis://h:1]\n",
         ":4:",
@@ -251,6 +258,10 @@ fn broken_files_get_one_located_message_and_exit_1() {
         assert!(
             stderr.lines().count() <= 3,
             "{name}: one clear message, not a dump: {stderr}"
+        );
+        assert!(
+            !stderr.contains("DuplicateKeyPolicy") && !stderr.contains("Options"),
+            "{name}: no library internals: {stderr}"
         );
     }
 }
@@ -999,4 +1010,47 @@ fn passwords_in_urls_and_readable_password_files_warn_too() {
             .unwrap();
         assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     }
+}
+
+#[test]
+fn selector_errors_name_the_selector_once() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "get",
+            "clusters",
+            "-l",
+            "env in prod",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: invalid selector `env in prod`: expected key=value"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("env in prod").count(), 1, "{stderr}");
+    // With several requirements, the one at fault is named.
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "get",
+            "clusters",
+            "-l",
+            "a=b,env in prod",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid selector `a=b,env in prod`: `env in prod`: expected"),
+        "{stderr}"
+    );
 }

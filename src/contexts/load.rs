@@ -184,7 +184,18 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
             .map(|(_, m)| m)
             .unwrap_or(first)
             .to_string();
-        let hint = hint_for_serde_message(&msg);
+        let (msg, hint) = match duplicate_key(&msg) {
+            Some(key) => (
+                format!("duplicate key `{key}`: it is already set earlier in the same mapping"),
+                format!(
+                    "keep one `{key}:` and remove the other (YAML allows a key once per mapping)"
+                ),
+            ),
+            None => {
+                let hint = hint_for_serde_message(&msg);
+                (msg, hint)
+            }
+        };
         config_error(path, loc, msg, hint)
     })?;
     if raw.api_version.is_none() {
@@ -196,6 +207,19 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
         ));
     }
     Ok(raw)
+}
+
+/// The key of serde-saphyr's "duplicate mapping key: KEY, set
+/// DuplicateKeyPolicy in Options if acceptable" (its advice is about its
+/// API, not the user's file).
+fn duplicate_key(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("duplicate mapping key")?;
+    let rest = rest.trim_start_matches(':').trim_start();
+    let key = rest
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(rest, |(k, _)| k)
+        .trim();
+    Some(key.trim_matches(['`', '"', '\''])).filter(|k| !k.is_empty())
 }
 
 /// Did-you-mean for "unknown field `x`, expected one of a, b" messages.
