@@ -1132,3 +1132,46 @@ fn an_audit_log_that_cannot_be_written_stops_the_verb() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_refusal_at_the_prompt_says_what_was_typed_and_ctrl_d_refuses_at_once() {
+    let f = fleet(2);
+    let (code, text) = on_a_terminal(&f.ws, &f.cfg, "purge-dlq --context a", "b");
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.contains("Type the target context's name to confirm"),
+        "{text}"
+    );
+    assert!(text.contains("you typed `b`, expected `a`"), "{text}");
+    assert!(
+        !text.contains("--yes-i-typed"),
+        "no bypass flag for a person at a prompt: {text}"
+    );
+    assert_eq!(lrange(&mut f.a.conn(), DLQ).len(), 2);
+
+    // Ctrl-D: refused at once, nothing changed.
+    let mut pty = Pty::spawn(f.ws.on_pty(&format!(
+        "{} --config {} purge-dlq --context a,b",
+        common::workspace::qctl_bin().display(),
+        f.cfg.display()
+    )));
+    assert!(
+        pty.wait_for_text(
+            "Type the names of the 2 target contexts to confirm",
+            Duration::from_secs(20)
+        ),
+        "no prompt: {}",
+        pty.text()
+    );
+    pty.send(b"\x04");
+    assert!(pty.exits_within(Duration::from_secs(5)), "{}", pty.text());
+    let (code, text) = pty.finish();
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.contains("Ctrl-D") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert!(!text.contains("--yes-i-typed"), "{text}");
+    assert_eq!(lrange(&mut f.a.conn(), DLQ).len(), 2);
+    assert_eq!(lrange(&mut f.b.conn(), DLQ).len(), 2);
+}

@@ -330,9 +330,9 @@ pub fn run_on<A: Action>(
     }
 
     // 3./4. The typed confirmation: exactly the target set.
-    let typed = match &w.yes_i_typed {
-        Some(t) => t.clone(),
-        None if interactive => gate::prompt(&names)?,
+    match &w.yes_i_typed {
+        Some(t) => gate::confirm(&names, t)?,
+        None if interactive => gate::confirm_typed(&names, &gate::prompt(&names)?)?,
         None => {
             return Err(CliError::refused(format!(
                 "{} changes Redis and stdin is not a terminal, so it cannot ask; nothing was changed",
@@ -343,8 +343,7 @@ pub fn run_on<A: Action>(
                 names.join(",")
             )));
         }
-    };
-    gate::confirm(&names, &typed)?;
+    }
 
     // The audit log must be writable before anything changes.
     let audit_path = audit::path(config.audit_log.as_deref());
