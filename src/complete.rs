@@ -75,7 +75,7 @@ pub fn from_env() -> Option<ExitCode> {
         });
     }
     let current_dir = std::env::current_dir().ok();
-    let env = CompleteEnv::with_factory(Cli::command)
+    let env = CompleteEnv::with_factory(completion_command)
         .var(VAR)
         .bin(BIN)
         .completer(BIN);
@@ -87,6 +87,26 @@ pub fn from_env() -> Option<ExitCode> {
         // candidates".
         Err(_) => Some(ExitCode::Failure),
     }
+}
+
+/// The command line as completion sees it: every alias is hidden, so that a
+/// TAB offers the documented names (`get clusters`, not `get cluster`),
+/// while a line that uses an alias (`get cluster --con<TAB>`) still
+/// completes. (clap_complete offers one name per subcommand, and with
+/// visible aliases that was the alias, which sorts first.)
+fn completion_command() -> clap::Command {
+    fn hide_aliases(cmd: clap::Command) -> clap::Command {
+        // clap takes `&'static str` names; a completion run is one short
+        // process, and these are a few short words.
+        let aliases: Vec<&'static str> = cmd
+            .get_all_aliases()
+            .map(|a| &*String::from(a).leak())
+            .collect();
+        cmd.visible_alias(None)
+            .aliases(aliases)
+            .mut_subcommands(hide_aliases)
+    }
+    hide_aliases(Cli::command())
 }
 
 /// The name clap_complete knows the shell by.

@@ -112,6 +112,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         _ => {}
     }
     let config = contexts::load(cli.global.config.as_deref())?;
+    // Every verb from here on reads the contexts file: without one, say
+    // which files were looked at rather than show an empty answer.
+    if config.sources.is_empty() {
+        return Err(contexts::no_contexts_file(config.location.as_ref()));
+    }
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
         Command::Config(cmd) => commands::config::run(cmd, &config, &settings),

@@ -77,6 +77,8 @@ pub fn select(config: &Config, args: &SelectArgs) -> Result<TargetSet> {
         .as_deref()
         .map(|s| {
             Selector::parse(s).map_err(|e| {
+                // A one-requirement selector: name it once, not twice.
+                let e = e.strip_prefix(&format!("`{}`: ", s.trim())).unwrap_or(&e);
                 CliError::usage(format!("invalid selector `{s}`: {e}")).with_hint(
                     "selectors look like env=prod,region in (us-east-1,us-west-2),!canary",
                 )

@@ -200,6 +200,13 @@ const BROKEN: &[(&str, &str, &str, &str, &str)] = &[
         "",
     ),
     (
+        "duplicate key",
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    protected: true\n    protected: false\n",
+        ":7:5",
+        "duplicate key `protected`: it is already set earlier in the same mapping",
+        "keep one `protected:`",
+    ),
+    (
         "nodes without cluster mode",
         "apiVersion: qctl/v1\nclusters:\n  - name: c\n    nodes: [redis://h:1]\n",
         ":4:",
@@ -251,6 +258,10 @@ fn broken_files_get_one_located_message_and_exit_1() {
         assert!(
             stderr.lines().count() <= 3,
             "{name}: one clear message, not a dump: {stderr}"
+        );
+        assert!(
+            !stderr.contains("DuplicateKeyPolicy") && !stderr.contains("Options"),
+            "{name}: no library internals: {stderr}"
         );
     }
 }
@@ -643,4 +654,403 @@ fn example_config_is_valid() {
         .args(["--config", example, "config", "validate"])
         .assert()
         .success();
+}
+
+#[test]
+fn writes_through_a_symlinked_contexts_file_replace_its_target() {
+    let ws = Workspace::new();
+    // A dotfiles checkout holds the real file; the config dir links to it
+    // with a relative link (resolved from the link's own directory).
+    let target = ws.write_mode("dotfiles/qctl/config.yaml", GOOD, 0o640);
+    let link_dir = ws.config_home().join("qctl");
+    std::fs::create_dir_all(&link_dir).unwrap();
+    let link = link_dir.join("config.yaml");
+    std::os::unix::fs::symlink("../../dotfiles/qctl/config.yaml", &link).unwrap();
+    ws.qctl()
+        .args([
+            "config",
+            "set-context",
+            "qa",
+            "--cluster",
+            "staging",
+            "--label",
+            "env=qa",
+        ])
+        .assert()
+        .success();
+    ws.qctl()
+        .args(["config", "use-context", "qa"])
+        .assert()
+        .success();
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link stays a link");
+    let after = std::fs::read_to_string(&target).unwrap();
+    assert!(after.contains("current-context: qa\n"), "{after}");
+    assert!(after.contains("  - name: qa\n"), "{after}");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the target keeps its mode");
+    ws.qctl()
+        .args(["config", "current-context"])
+        .assert()
+        .success()
+        .stdout("qa\n");
+    for dir in [link_dir, target.parent().unwrap().to_path_buf()] {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["config.yaml"], "{}: {names:?}", dir.display());
+    }
+}
+
+/// The README's own style: block lists of flow maps, with comments.
+const README_STYLE: &str = "# qctl contexts (kept by hand)
+apiVersion: qctl/v1
+current-context: staging
+clusters:
+  - { name: staging, server: \"redis://127.0.0.1:1/0\" }   # the shared one
+  - { name: prod-us, server: \"redis://127.0.0.1:2/0\" }
+contexts:
+  # staging first
+  - { name: staging, cluster: staging, labels: { env: staging } }
+  - { name: prod-us, cluster: prod-us, labels: { env: prod, region: us-east-1 }, color: red, protected: true }  # careful
+# end of contexts
+";
+
+#[test]
+fn set_context_edits_only_the_entry_in_a_readme_style_file() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", README_STYLE);
+    let p = path.to_str().unwrap();
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "staging",
+            "--label",
+            "team=core",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after,
+        README_STYLE.replace(
+            "{ name: staging, cluster: staging, labels: { env: staging } }",
+            "{ name: staging, cluster: staging, labels: { env: staging, team: core } }"
+        ),
+        "only the entry changed"
+    );
+    // Create one and change the one with a trailing comment.
+    ws.qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "qa",
+            "--cluster",
+            "staging",
+        ])
+        .assert()
+        .success();
+    ws.qctl()
+        .args([
+            "--config",
+            p,
+            "config",
+            "set-context",
+            "prod-us",
+            "--context-color",
+            "yellow",
+        ])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        after.contains("  - { name: prod-us, cluster: prod-us, labels: { env: prod, region: us-east-1 }, color: yellow, protected: true }  # careful\n  - { name: qa, cluster: staging }\n# end of contexts\n"),
+        "{after}"
+    );
+    ws.qctl()
+        .args(["--config", p, "config", "delete-context", "qa"])
+        .assert()
+        .success();
+    let after = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# qctl contexts (kept by hand)\n",
+        "   # the shared one\n",
+        "  # staging first\n",
+        "  # careful\n# end of contexts\n",
+    ] {
+        assert!(after.contains(kept), "`{kept}` kept: {after}");
+    }
+    assert!(!after.contains("name: qa"), "{after}");
+    assert!(
+        !ws.join("c.yaml.bak").exists(),
+        "no backup when nothing else changed"
+    );
+}
+
+#[test]
+fn a_whole_file_rewrite_is_announced_and_backed_up() {
+    let ws = Workspace::new();
+    let text = "# hand-written\napiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://127.0.0.1:1'}]\ncontexts: [{name: a, cluster: c}]  # all on one line\n";
+    let path = ws.write("c.yaml", text);
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "config",
+            "set-context",
+            "a",
+            "--protected",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let backup = ws.join("c.yaml.bak");
+    assert!(
+        stderr.contains("the whole file is rewritten") && stderr.contains(backup.to_str().unwrap()),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        text,
+        "the backup is the file as it was"
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert!(after.contains("protected: true"), "{after}");
+    let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the backup may hold secrets");
+}
+
+#[test]
+fn without_a_contexts_file_read_verbs_name_the_files_looked_at_and_exit_1() {
+    let ws = Workspace::new();
+    for args in [
+        &["config", "get-contexts"][..],
+        &["config", "current-context"],
+        &["config", "view"],
+        &["get", "clusters", "-A"],
+    ] {
+        let out = ws
+            .qctl()
+            .env("QCTL_CONFIG", "/nonexistent.yaml")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: no empty table");
+        assert!(
+            stderr.contains("looked at /nonexistent.yaml (from QCTL_CONFIG)"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains(".config/qctl"), "{args:?}: {stderr}");
+        assert!(stderr.contains("qctl demo"), "{args:?}: {stderr}");
+    }
+    // The default location, when nothing names a file.
+    let out = ws.qctl().args(["config", "get-contexts"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let default = ws.config_home().join("qctl/config.yaml");
+    assert!(
+        stderr.contains(&format!("looked at {} (the default", default.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_fails_on_a_dangling_current_context() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        &GOOD.replace("current-context: staging", "current-context: stagin"),
+    );
+    let out = ws
+        .qctl()
+        .args(["--config", path.to_str().unwrap(), "config", "validate"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:18: current-context `stagin` names a context that is not defined",
+            path.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `staging`?"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn qctl_context_is_the_current_context_everywhere() {
+    let ws = Workspace::new();
+    let path = ws.write(
+        "c.yaml",
+        &format!("{GOOD}  - name: prod-eu\n    cluster: staging\n"),
+    );
+    let p = path.to_str().unwrap();
+    let out = ws
+        .qctl()
+        .env("QCTL_CONTEXT", "prod-eu")
+        .args(["--config", p, "config", "current-context"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "prod-eu\n",
+        "just the name"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("prod-eu (from QCTL_CONTEXT; the file's current-context is staging)"),
+        "{stderr}"
+    );
+    let out = ws
+        .qctl()
+        .env("QCTL_CONTEXT", "prod-eu")
+        .args(["--config", p, "config", "get-contexts", "-o", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let current: Vec<&str> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["current"] == true)
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(current, vec!["prod-eu"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from QCTL_CONTEXT"));
+    // Without it, the file decides and nothing extra is said.
+    let out = ws
+        .qctl()
+        .args(["--config", p, "config", "current-context"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "staging\n");
+    assert!(out.stderr.is_empty());
+    // An unknown name in it is an error, as for every other verb.
+    ws.qctl()
+        .env("QCTL_CONTEXT", "prod-e")
+        .args(["--config", p, "config", "current-context"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("did you mean `prod-eu`?"));
+}
+
+#[test]
+fn passwords_in_urls_and_readable_password_files_warn_too() {
+    let ws = Workspace::new();
+    let url = ws.write_mode(
+        "url.yaml",
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: 'redis://:hunter2@127.0.0.1:1'\n",
+        0o644,
+    );
+    let pw = ws.write_mode("pw.txt", "hunter2\n", 0o644);
+    let file = ws.write(
+        "file.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nusers:\n  - name: u\n    password-file: {}\n",
+            pw.display()
+        ),
+    );
+    for (cfg, expected) in [
+        (
+            &url,
+            format!(
+                "{} holds a password in a server URL and is readable by group or others",
+                url.display()
+            ),
+        ),
+        (
+            &file,
+            format!(
+                "password-file {} (user `u` in {}) is readable by group or others",
+                pw.display(),
+                file.display()
+            ),
+        ),
+    ] {
+        let out = ws
+            .qctl()
+            .args(["--config", cfg.to_str().unwrap(), "config", "get-contexts"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(stderr.contains("chmod 600"), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    // 0600 everywhere: no warning.
+    for p in [&url, &pw] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    for cfg in [&url, &file] {
+        let out = ws
+            .qctl()
+            .args(["--config", cfg.to_str().unwrap(), "config", "get-contexts"])
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    }
+}
+
+#[test]
+fn selector_errors_name_the_selector_once() {
+    let ws = Workspace::new();
+    let path = ws.write("c.yaml", GOOD);
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "get",
+            "clusters",
+            "-l",
+            "env in prod",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: invalid selector `env in prod`: expected key=value"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("env in prod").count(), 1, "{stderr}");
+    // With several requirements, the one at fault is named.
+    let out = ws
+        .qctl()
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "get",
+            "clusters",
+            "-l",
+            "a=b,env in prod",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid selector `a=b,env in prod`: `env in prod`: expected"),
+        "{stderr}"
+    );
 }

@@ -524,3 +524,27 @@ fn fish_completes_with_the_checked_in_script() {
         "{text}"
     );
 }
+
+#[test]
+fn get_completes_the_documented_names_and_accepts_the_aliases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config_file(tmp.path());
+    let verbs: Vec<String> = complete_bash(&cfg, &["qctl", "get", ""])
+        .into_iter()
+        .filter(|w| !w.starts_with('-') && w != "help")
+        .collect();
+    assert_eq!(verbs, ["clusters", "queues", "workers", "jobs", "backups"]);
+    // Half a word, or the singular typed out: the primary name.
+    assert_eq!(complete_bash(&cfg, &["qctl", "get", "cl"]), ["clusters"]);
+    assert_eq!(complete_bash(&cfg, &["qctl", "get", "queue"]), ["queues"]);
+    // A line that uses an alias still completes what follows it.
+    assert_eq!(
+        complete_bash(&cfg, &["qctl", "get", "cluster", "--context", "pr"]),
+        ["prod-a", "prod-b"]
+    );
+    // And the alias still runs.
+    let out = run(qctl()
+        .env("QCTL_CONFIG", &cfg)
+        .args(["get", "cluster", "--help"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -524,3 +524,44 @@ fn unix_socket_and_insecure_tls() {
     assert_eq!(doc["items"][1]["queued"], 6);
     assert!(stderr.contains("insecure-skip-verify"), "{stderr}");
 }
+
+#[test]
+fn color_always_beats_no_color_and_never_prints_empty_sequences() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: a, server: \"{}\" }}\ncontexts:\n  - {{ name: a, cluster: a, color: red }}\n",
+            s.url()
+        ),
+    );
+    // The workspace sets NO_COLOR=1.
+    for args in [&["get", "clusters", "-A"][..], &["config", "get-contexts"]] {
+        let run = |color: &str| {
+            let out = ws
+                .qctl()
+                .arg("--config")
+                .arg(&cfg)
+                .args(args)
+                .args(["--color", color])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let always = run("always");
+        assert!(
+            always.contains("\u{1b}[38;5;9ma"),
+            "{args:?}: red: {always:?}"
+        );
+        assert!(
+            !always.contains("\u{1b}[m"),
+            "{args:?}: empty sequence: {always:?}"
+        );
+        for choice in ["never", "auto"] {
+            let plain = run(choice);
+            assert!(!plain.contains('\u{1b}'), "{args:?} {choice}: {plain:?}");
+        }
+    }
+}

@@ -1070,3 +1070,112 @@ fn dead_targets_are_reported_and_the_others_written() {
     assert_eq!(r["hole"]["kind"], "timeout");
     assert_eq!(doc["errors"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn an_audit_log_that_cannot_be_written_stops_the_verb() {
+    let (a, b) = (RedisServer::start(), RedisServer::start());
+    for s in [&a, &b] {
+        push_all(
+            &mut s.conn(),
+            DLQ,
+            &[payload("x", "/x", 0), payload("y", "/y", 0)],
+        );
+    }
+    let ws = Workspace::new();
+    // /dev/full opens fine and fails every write (ENOSPC).
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\naudit-log: /dev/full\nclusters:\n  - {{ name: a, server: \"{}\" }}\n  - {{ name: b, server: \"{}\" }}\ncontexts:\n  - {{ name: a, cluster: a }}\n  - {{ name: b, cluster: b }}\n",
+            a.url(),
+            b.url()
+        ),
+    );
+    // One target at a time: a is purged, its line fails, b is never started.
+    let (code, stdout, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "purge-dlq",
+            "--context",
+            "a,b",
+            "--strategy",
+            "rolling",
+            "--yes-i-typed=a,b",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("could not write the audit line for a to /dev/full")
+            && stderr.contains("1 target not started"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning: could not append"), "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let r = action_results(&doc);
+    assert_eq!(r["a"]["status"], "ok", "what was done is reported: {doc}");
+    assert_eq!(r["b"]["status"], "skipped");
+    assert!(
+        r["b"]["reason"].as_str().unwrap().contains("audit line"),
+        "{doc}"
+    );
+    assert!(lrange(&mut a.conn(), DLQ).is_empty());
+    assert_eq!(lrange(&mut b.conn(), DLQ).len(), 2, "b untouched");
+
+    // Parallel (the default): whatever ran, the verb fails and says why.
+    let (code, _, stderr) = run_raw(
+        &ws,
+        &cfg,
+        &["purge-dlq", "--context", "b", "--yes-i-typed=b"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("could not write the audit line for b to /dev/full"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_refusal_at_the_prompt_says_what_was_typed_and_ctrl_d_refuses_at_once() {
+    let f = fleet(2);
+    let (code, text) = on_a_terminal(&f.ws, &f.cfg, "purge-dlq --context a", "b");
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.contains("Type the target context's name to confirm"),
+        "{text}"
+    );
+    assert!(text.contains("you typed `b`, expected `a`"), "{text}");
+    assert!(
+        !text.contains("--yes-i-typed"),
+        "no bypass flag for a person at a prompt: {text}"
+    );
+    assert_eq!(lrange(&mut f.a.conn(), DLQ).len(), 2);
+
+    // Ctrl-D: refused at once, nothing changed.
+    let mut pty = Pty::spawn(f.ws.on_pty(&format!(
+        "{} --config {} purge-dlq --context a,b",
+        common::workspace::qctl_bin().display(),
+        f.cfg.display()
+    )));
+    assert!(
+        pty.wait_for_text(
+            "Type the names of the 2 target contexts to confirm",
+            Duration::from_secs(20)
+        ),
+        "no prompt: {}",
+        pty.text()
+    );
+    pty.send(b"\x04");
+    assert!(pty.exits_within(Duration::from_secs(5)), "{}", pty.text());
+    let (code, text) = pty.finish();
+    assert_eq!(code, 4, "{text}");
+    assert!(
+        text.contains("Ctrl-D") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    assert!(!text.contains("--yes-i-typed"), "{text}");
+    assert_eq!(lrange(&mut f.a.conn(), DLQ).len(), 2);
+    assert_eq!(lrange(&mut f.b.conn(), DLQ).len(), 2);
+}

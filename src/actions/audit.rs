@@ -120,13 +120,95 @@ pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// Appends one line.
+/// Appends one line and flushes it to the disk.
 pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
     let mut f = open(path)?;
     let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
     text.push('\n');
     // One write call per line: O_APPEND keeps concurrent writers' lines whole.
-    f.write_all(text.as_bytes())
+    f.write_all(text.as_bytes())?;
+    f.flush()?;
+    match f.sync_data() {
+        // A device or pipe (`/dev/stderr`) cannot be synced; the write went.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Writes the audit lines of one run of a write verb, each as soon as its
+/// target's write returns. The first line that cannot be written is kept:
+/// from then on [`Writer::failed`] tells the run to start nothing else.
+#[derive(Debug)]
+pub struct Writer {
+    path: PathBuf,
+    action: &'static str,
+    args: Vec<String>,
+    user: String,
+    host: String,
+    error: std::sync::Mutex<Option<String>>,
+}
+
+impl Writer {
+    pub fn new(path: PathBuf, action: &'static str, args: Vec<String>) -> Self {
+        Writer {
+            path,
+            action,
+            args,
+            user: os_user(),
+            host: host(),
+            error: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Appends the line for one target's write.
+    pub fn record(
+        &self,
+        context: &str,
+        before: &serde_json::Value,
+        after: &serde_json::Value,
+        error: Option<&str>,
+        duration_ms: u64,
+    ) {
+        let line = AuditLine {
+            time: jiff::Timestamp::now().to_string(),
+            user: self.user.clone(),
+            host: self.host.clone(),
+            action: self.action.to_string(),
+            context: context.to_string(),
+            args: self.args.clone(),
+            before: before.clone(),
+            after: after.clone(),
+            result: if error.is_some() { "error" } else { "ok" }.to_string(),
+            reason: error.map(String::from),
+            duration_ms,
+        };
+        if let Err(e) = append(&self.path, &line) {
+            let mut first = self.error.lock().unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| {
+                format!(
+                    "could not write the audit line for {context} to {}: {e}",
+                    self.path.display()
+                )
+            });
+        }
+    }
+
+    /// Whether a line could not be written.
+    pub fn failed(&self) -> bool {
+        self.error().is_some()
+    }
+
+    /// Why the first line that failed could not be written.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 #[cfg(test)]

@@ -62,34 +62,45 @@ pub fn admit(config: &Config, set: &TargetSet, action: &str) -> Admitted {
     out
 }
 
-/// Asks on the terminal (stderr) for the target names; returns what was
-/// typed, checked by [`confirm`] like `--yes-i-typed`.
+/// The question: "Type the target context's name to confirm", or for
+/// several "Type the names of the 3 target contexts to confirm
+/// (comma-separated)".
+pub fn question(n: usize) -> String {
+    if n == 1 {
+        "Type the target context's name to confirm".into()
+    } else {
+        format!("Type the names of the {n} target contexts to confirm (comma-separated)")
+    }
+}
+
+/// Asks on the terminal for the target names (the question on stderr, the
+/// answer a line of stdin, edited by the terminal as usual); returns what
+/// was typed, checked by [`confirm_typed`]. Ctrl-D refuses at once.
 pub fn prompt(targets: &[String]) -> Result<String, CliError> {
-    let term = dialoguer::console::Term::stderr();
-    let n = targets.len();
-    dialoguer::Input::<String>::new()
-        .with_prompt(format!(
-            "Type the name{} of the {n} target context{} to confirm (comma-separated)",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "" } else { "s" }
-        ))
-        .allow_empty(true)
-        .report(true)
-        .interact_text_on(&term)
-        .map_err(|e| {
-            let dialoguer::Error::IO(io) = e;
-            if io.kind() == std::io::ErrorKind::Interrupted {
-                CliError::new(
-                    crate::error::ExitCode::Interrupted,
-                    "interrupted at the confirmation prompt; nothing was changed",
-                )
-            } else {
-                CliError::refused(format!(
-                    "could not read the confirmation ({io}); nothing was changed"
-                ))
-                .with_hint(format!("--yes-i-typed={}", targets.join(",")))
-            }
-        })
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{}: ", question(targets.len()));
+    let _ = err.flush();
+    drop(err);
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        // Ctrl-D: on an empty line the input ends; after some text, a
+        // second Ctrl-D ends it without Enter.
+        Ok(_) if !line.ends_with('\n') => {
+            eprintln!();
+            Err(CliError::refused(
+                "the confirmation was ended with Ctrl-D instead of Enter; nothing was changed",
+            ))
+        }
+        Ok(_) => Ok(line.trim_end_matches(['\n', '\r']).to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(CliError::new(
+            crate::error::ExitCode::Interrupted,
+            "interrupted at the confirmation prompt; nothing was changed",
+        )),
+        Err(e) => Err(CliError::refused(format!(
+            "could not read the confirmation ({e}); nothing was changed"
+        ))),
+    }
 }
 
 /// Splits a typed confirmation (`a, b,c`) into names.
@@ -105,16 +116,15 @@ pub fn typed_names(typed: &str) -> Vec<String> {
     v
 }
 
-/// Checks that `typed` names exactly `targets`, in any order; never
-/// widens anything. The refusal (exit 4) says what was missing or extra
-/// and shows the flag that would match.
-pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
+/// What was missing from, or extra in, a confirmation; `None` when it
+/// names exactly the targets.
+fn mismatch(targets: &[String], typed: &str) -> Option<String> {
     let got = typed_names(typed);
     let mut want: Vec<String> = targets.to_vec();
     want.sort();
     want.dedup();
     if got == want {
-        return Ok(());
+        return None;
     }
     let missing: Vec<&str> = want
         .iter()
@@ -133,11 +143,47 @@ pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
     if !extra.is_empty() {
         why.push(format!("not a target: {}", extra.join(", ")));
     }
+    Some(why.join("; "))
+}
+
+/// Checks that `--yes-i-typed` names exactly `targets`, in any order;
+/// never widens anything. The refusal (exit 4) says what was missing or
+/// extra and shows the flag that would match.
+pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
+    match mismatch(targets, typed) {
+        None => Ok(()),
+        Some(why) => Err(CliError::refused(format!(
+            "the confirmation does not name exactly the targets ({why}); nothing was changed"
+        ))
+        .with_hint(format!("--yes-i-typed={}", targets.join(",")))),
+    }
+}
+
+/// The same check for names typed at the prompt. The refusal says what was
+/// typed and what was expected; it does not show the flag that skips the
+/// question (that is for scripts).
+pub fn confirm_typed(targets: &[String], typed: &str) -> Result<(), CliError> {
+    let Some(why) = mismatch(targets, typed) else {
+        return Ok(());
+    };
+    let typed = typed.trim();
+    let typed = if typed.is_empty() {
+        "nothing".to_string()
+    } else {
+        format!("`{typed}`")
+    };
+    let mut want = targets.to_vec();
+    want.sort();
     Err(CliError::refused(format!(
-        "the confirmation does not name exactly the targets ({}); nothing was changed",
-        why.join("; ")
+        "you typed {typed}, expected `{}` ({why}); nothing was changed",
+        want.join(", ")
     ))
-    .with_hint(format!("--yes-i-typed={}", targets.join(","))))
+    .with_hint(if want.len() == 1 {
+        "type the target context's name exactly".to_string()
+    } else {
+        "type every target context's name exactly, in any order, separated by commas or spaces"
+            .to_string()
+    }))
 }
 
 #[cfg(test)]
@@ -216,5 +262,30 @@ contexts:
         assert!(e.message.contains("not a target: prod-us"), "{}", e.message);
         assert!(confirm(&t, "").is_err());
         assert!(confirm(&t, "prod-*").is_err(), "no globs in a confirmation");
+    }
+
+    #[test]
+    fn a_refusal_at_the_prompt_shows_no_bypass_flag() {
+        let t = vec!["staging".to_string()];
+        assert!(confirm_typed(&t, "staging").is_ok());
+        let e = confirm_typed(&t, "stagin").unwrap_err();
+        assert_eq!(e.code, ExitCode::Refused);
+        assert!(
+            e.message.contains("you typed `stagin`, expected `staging`"),
+            "{}",
+            e.message
+        );
+        assert!(!e.hint.unwrap_or_default().contains("--yes-i-typed"));
+        let e = confirm_typed(&t, "  ").unwrap_err();
+        assert!(e.message.contains("you typed nothing"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_question_reads_well_for_one_and_several() {
+        assert_eq!(question(1), "Type the target context's name to confirm");
+        assert_eq!(
+            question(3),
+            "Type the names of the 3 target contexts to confirm (comma-separated)"
+        );
     }
 }

@@ -352,9 +352,9 @@ pub fn run_on<A: Action>(
     }
 
     // 3./4. The typed confirmation: exactly the target set.
-    let typed = match &w.yes_i_typed {
-        Some(t) => t.clone(),
-        None if interactive => gate::prompt(&names)?,
+    match &w.yes_i_typed {
+        Some(t) => gate::confirm(&names, t)?,
+        None if interactive => gate::confirm_typed(&names, &gate::prompt(&names)?)?,
         None => {
             return Err(CliError::refused(format!(
                 "{} changes Redis and stdin is not a terminal, so it cannot ask; nothing was changed",
@@ -365,8 +365,7 @@ pub fn run_on<A: Action>(
                 names.join(",")
             )));
         }
-    };
-    gate::confirm(&names, &typed)?;
+    }
 
     // The audit log must be writable before anything changes.
     let audit_path = audit::path(config.audit_log.as_deref());
@@ -393,7 +392,13 @@ pub fn run_on<A: Action>(
     } else {
         crate::progress::Waiting::start(p.quiet, A::NAME, &names)
     };
-    let args = audit::scrub_args(&std::env::args().collect::<Vec<_>>());
+    // Each target's audit line is written as soon as its write returns;
+    // when one cannot be, nothing further starts.
+    let audit = Arc::new(audit::Writer::new(
+        audit_path.clone(),
+        A::NAME,
+        audit::scrub_args(&std::env::args().collect::<Vec<_>>()),
+    ));
     let pre = Arc::new(pre);
     let (outcomes, stopped_by) = rt.block_on(async {
         let int = interrupted.clone();
@@ -410,7 +415,7 @@ pub fn run_on<A: Action>(
                     tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
                 }
             }
-            if interrupted.load(Ordering::SeqCst) || stopped_by.is_some() {
+            if interrupted.load(Ordering::SeqCst) || stopped_by.is_some() || audit.failed() {
                 break;
             }
             let one = action.one_operation();
@@ -430,10 +435,12 @@ pub fn run_on<A: Action>(
                     progress: bars[i].clone(),
                 };
                 let waiting = waiting.clone();
+                let audit = audit.clone();
+                let name = names[i].clone();
                 set.spawn(async move {
                     let _done = crate::progress::DoneOnDrop(waiting, i);
                     let _permit = sem.acquire_owned().await.expect("never closed");
-                    if st.interrupted() && !one {
+                    if (st.interrupted() || audit.failed()) && !one {
                         return (i, None);
                     }
                     let (conn, t, plan) = match &pre[i] {
@@ -442,8 +449,18 @@ pub fn run_on<A: Action>(
                     };
                     let started = Instant::now();
                     let applied = action.apply(&conn, &t, &plan, st.clone()).await;
+                    let took = started.elapsed();
                     st.progress.finish_and_clear();
-                    (i, Some((applied, started.elapsed())))
+                    // Written (and flushed) before the permit goes to the
+                    // next target.
+                    audit.record(
+                        &name,
+                        &applied.before,
+                        &applied.after,
+                        applied.error.as_ref().map(|e| e.message.as_str()),
+                        ms(took),
+                    );
+                    (i, Some((applied, took)))
                 });
             }
             while let Some(j) = set.join_next().await {
@@ -471,7 +488,10 @@ pub fn run_on<A: Action>(
         (done, stopped_by)
     });
     // Targets never started: why.
-    let not_started = if interrupted.load(Ordering::SeqCst) {
+    let audit_error = audit.error();
+    let not_started = if let Some(e) = &audit_error {
+        format!("not started: {e}")
+    } else if interrupted.load(Ordering::SeqCst) {
         "interrupted (Ctrl-C) before it started".to_string()
     } else if let Some(n) = &stopped_by {
         format!(
@@ -482,10 +502,7 @@ pub fn run_on<A: Action>(
         "not reached".to_string()
     };
 
-    // 6. Results and audit lines.
-    let user = audit::os_user();
-    let host = audit::host();
-    let now = || jiff::Timestamp::now().to_string();
+    // 6. Results (the audit lines are written).
     let mut results = Vec::with_capacity(slots.len());
     for (name, slot) in &slots {
         let mut it = item(name, color_of(name), action.counts(), action.extra_fields());
@@ -504,25 +521,6 @@ pub fn run_on<A: Action>(
                         None => it.status = Status::Ok,
                         Some(e) => fail(&mut it, e),
                     }
-                    let line = audit::AuditLine {
-                        time: now(),
-                        user: user.clone(),
-                        host: host.clone(),
-                        action: A::NAME.to_string(),
-                        context: name.clone(),
-                        args: args.clone(),
-                        before: a.before.clone(),
-                        after: a.after.clone(),
-                        result: it.status.as_str().to_string(),
-                        reason: it.reason.clone(),
-                        duration_ms: it.duration_ms,
-                    };
-                    if let Err(e) = audit::append(&audit_path, &line) {
-                        p.warn(&format!(
-                            "could not append to the audit log {}: {e}",
-                            audit_path.display()
-                        ));
-                    }
                 }
             },
         }
@@ -534,6 +532,19 @@ pub fn run_on<A: Action>(
         action.counts(),
         ActionResult::new(A::NAME, false, was_interrupted, results),
     )?;
+    if let Some(e) = audit_error {
+        let left = outcomes.iter().filter(|o| o.is_none()).count();
+        return Err(CliError::failure(format!(
+            "{e}; {} stopped there{}: the result above is what was done",
+            A::NAME,
+            if left > 0 {
+                format!(" ({} not started)", crate::output::count(left as u64, "target"))
+            } else {
+                String::new()
+            }
+        ))
+        .with_hint("set audit-log: in the contexts file to a writable path, then run the verb again for the targets not started"));
+    }
     Ok(if was_interrupted {
         ExitCode::Interrupted
     } else {

@@ -58,7 +58,50 @@ struct ContextItem {
     file: String,
 }
 
-fn items(config: &Config) -> Vec<ContextItem> {
+/// The current context as every other command sees it: `QCTL_CONTEXT`
+/// when it is set (a name, a list or a glob), else `current-context` from
+/// the file.
+struct Current {
+    names: Vec<String>,
+    /// Set when `QCTL_CONTEXT` decided it.
+    from_env: bool,
+}
+
+fn current(config: &Config, settings: &Settings) -> Result<Current> {
+    let env = settings
+        .select
+        .env_context
+        .as_deref()
+        .filter(|s| !s.trim().is_empty());
+    match env {
+        Some(env) => {
+            let args = crate::select::SelectArgs {
+                env_context: Some(env.to_string()),
+                ..Default::default()
+            };
+            let set = crate::select::select(config, &args)?;
+            Ok(Current {
+                names: set.typed_order,
+                from_env: true,
+            })
+        }
+        None => Ok(Current {
+            names: config.current_context.iter().cloned().collect(),
+            from_env: false,
+        }),
+    }
+}
+
+/// `prod-eu (from QCTL_CONTEXT; the file's current-context is staging)`.
+fn from_env_note(config: &Config, names: &[String]) -> String {
+    let file = match &config.current_context {
+        Some(c) => format!("the file's current-context is {c}"),
+        None => "the file sets no current-context".into(),
+    };
+    format!("{} (from QCTL_CONTEXT; {file})", names.join(","))
+}
+
+fn items(config: &Config, current: &[String]) -> Vec<ContextItem> {
     config
         .contexts
         .iter()
@@ -66,7 +109,7 @@ fn items(config: &Config) -> Vec<ContextItem> {
             let cluster = config.cluster(&c.cluster).expect("checked on load");
             ContextItem {
                 name: c.name.clone(),
-                current: config.current_context.as_deref() == Some(c.name.as_str()),
+                current: current.contains(&c.name),
                 cluster: c.cluster.clone(),
                 user: c.user.clone(),
                 schema: c.schema.clone(),
@@ -101,13 +144,23 @@ pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
 
 fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let p = &settings.printer;
-    if config.sources.is_empty() {
+    let current = match current(config, settings) {
+        Ok(c) => c,
+        Err(e) => {
+            p.warn(&format!("{}; no context is marked current", e.message));
+            Current {
+                names: Vec::new(),
+                from_env: true,
+            }
+        }
+    };
+    if current.from_env && !current.names.is_empty() {
         p.note(&format!(
-            "no contexts file found (looked at {}); see config.example.yaml",
-            contexts::default_path().display()
+            "current context: {}",
+            from_env_note(config, &current.names)
         ));
     }
-    let items = items(config);
+    let items = items(config, &current.names);
     match p.format {
         OutputFormat::Json | OutputFormat::Yaml => {
             p.document(&ListDoc::new("ContextList", items, vec![]))?;
@@ -160,15 +213,21 @@ fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// The name alone on stdout, for scripts; where it came from on stderr
+/// when that is `QCTL_CONTEXT` rather than the file.
 fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
-    match &config.current_context {
-        Some(c) => {
-            settings.printer.stdout(&format!("{c}\n"))?;
-            Ok(ExitCode::Ok)
-        }
-        None => Err(CliError::failure("current-context is not set")
-            .with_hint("run `qctl config use-context NAME`")),
+    let c = current(config, settings)?;
+    if c.names.is_empty() {
+        return Err(CliError::failure("current-context is not set")
+            .with_hint("run `qctl config use-context NAME`"));
     }
+    settings
+        .printer
+        .stdout(&format!("{}\n", c.names.join(",")))?;
+    if c.from_env {
+        settings.printer.note(&from_env_note(config, &c.names));
+    }
+    Ok(ExitCode::Ok)
 }
 
 fn set_context(config: &Config, settings: &Settings, a: &SetContextArgs) -> Result<ExitCode> {
@@ -309,11 +368,43 @@ struct Validation {
 
 fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
     if config.sources.is_empty() {
+        return Err(contexts::no_contexts_file(config.location.as_ref()));
+    }
+    // A current-context that names no context fails every command that
+    // relies on it.
+    if let Some(cc) = &config.current_context
+        && config.context(cc).is_none()
+    {
+        let place = config
+            .raw
+            .iter()
+            .zip(&config.sources)
+            .find_map(|(r, s)| {
+                r.current_context
+                    .as_ref()
+                    .filter(|c| !c.value.is_empty())
+                    .map(|c| (s, c.referenced))
+            })
+            .map(|(s, loc)| {
+                if loc == serde_saphyr::Location::UNKNOWN {
+                    format!("{}: ", s.path.display())
+                } else {
+                    format!("{}:{}:{}: ", s.path.display(), loc.line(), loc.column())
+                }
+            })
+            .unwrap_or_default();
+        let names = config.contexts.iter().map(|c| c.name.as_str());
+        let hint = match contexts::did_you_mean(cc, names) {
+            Some(s) => format!("did you mean `{s}`? run `qctl config use-context {s}`"),
+            None => {
+                "run `qctl config use-context NAME` with a context from `qctl config get-contexts`"
+                    .into()
+            }
+        };
         return Err(CliError::failure(format!(
-            "no contexts file found (looked at {})",
-            contexts::default_path().display()
+            "{place}current-context `{cc}` names a context that is not defined"
         ))
-        .with_hint("create one from config.example.yaml, or pass --config PATH"));
+        .with_hint(hint));
     }
     // Password sources that would fail when their context is used.
     let mut warnings = Vec::new();

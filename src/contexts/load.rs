@@ -55,6 +55,45 @@ pub(crate) fn locate(flag: Option<&Path>) -> ConfigLocation {
     ConfigLocation::Default(default_path())
 }
 
+impl ConfigLocation {
+    /// The files looked at, and what named them, for messages:
+    /// `/a.yaml, /b.yaml (from QCTL_CONFIG)`.
+    pub fn describe(&self) -> String {
+        match self {
+            ConfigLocation::Flag(p) => format!("{} (from --config)", p.display()),
+            ConfigLocation::Env(ps) if ps.is_empty() => "no file (QCTL_CONFIG lists none)".into(),
+            ConfigLocation::Env(ps) => format!(
+                "{} (from QCTL_CONFIG)",
+                ps.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ConfigLocation::Default(p) => format!(
+                "{} (the default: neither --config nor QCTL_CONFIG is set)",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// "No contexts file": which files were looked at, and how to get one.
+pub fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
+    let location = location.cloned().unwrap_or_else(|| locate(None));
+    let create = match &location {
+        ConfigLocation::Flag(p) | ConfigLocation::Default(p) => p.clone(),
+        ConfigLocation::Env(ps) => ps.first().cloned().unwrap_or_else(default_path),
+    };
+    CliError::failure(format!(
+        "no contexts file found; looked at {}",
+        location.describe()
+    ))
+    .with_hint(format!(
+        "create {} (start from config.example.yaml), or pass --config PATH; to try qctl on throwaway local servers first, run `qctl demo`",
+        create.display()
+    ))
+}
+
 /// Loads, checks and merges the contexts files.
 pub fn load(flag: Option<&Path>) -> Result<Config> {
     let location = locate(flag);
@@ -89,7 +128,7 @@ pub fn load(flag: Option<&Path>) -> Result<Config> {
                 .with_hint("a contexts file is UTF-8 YAML")
         })?;
         let raw = parse_file(&path, &text)?;
-        warn_inline_password(&path, &raw);
+        warn_readable_secrets(&path, &raw);
         sources.push(SourceFile { path, text });
         raws.push(raw);
     }
@@ -145,7 +184,18 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
             .map(|(_, m)| m)
             .unwrap_or(first)
             .to_string();
-        let hint = hint_for_serde_message(&msg);
+        let (msg, hint) = match duplicate_key(&msg) {
+            Some(key) => (
+                format!("duplicate key `{key}`: it is already set earlier in the same mapping"),
+                format!(
+                    "keep one `{key}:` and remove the other (YAML allows a key once per mapping)"
+                ),
+            ),
+            None => {
+                let hint = hint_for_serde_message(&msg);
+                (msg, hint)
+            }
+        };
         config_error(path, loc, msg, hint)
     })?;
     if raw.api_version.is_none() {
@@ -157,6 +207,19 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
         ));
     }
     Ok(raw)
+}
+
+/// The key of serde-saphyr's "duplicate mapping key: KEY, set
+/// DuplicateKeyPolicy in Options if acceptable" (its advice is about its
+/// API, not the user's file).
+fn duplicate_key(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("duplicate mapping key")?;
+    let rest = rest.trim_start_matches(':').trim_start();
+    let key = rest
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(rest, |(k, _)| k)
+        .trim();
+    Some(key.trim_matches(['`', '"', '\''])).filter(|k| !k.is_empty())
 }
 
 /// Did-you-mean for "unknown field `x`, expected one of a, b" messages.
@@ -186,19 +249,51 @@ fn hint_for_serde_message(msg: &str) -> String {
     "see config.example.yaml for every field and its type".to_string()
 }
 
-fn warn_inline_password(path: &Path, raw: &RawFile) {
+/// Whether group or others may read `p` (false when it cannot be read).
+fn readable_by_others(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    if !raw.users.iter().any(|u| u.value.password.is_some()) {
-        return;
-    }
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+/// Warns, like ssh, about a secret that group or others can read: a file
+/// holding a password (inline, or in a server URL), or a `password-file`.
+fn warn_readable_secrets(path: &Path, raw: &RawFile) {
+    let inline = raw.users.iter().any(|u| u.value.password.is_some());
+    let in_url = raw.clusters.iter().any(|c| {
+        let c = &c.value;
+        c.server
+            .iter()
+            .chain(&c.nodes)
+            .any(|u| redact_url(&u.value) != u.value)
+    });
+    let what = match (inline, in_url) {
+        (true, false) => Some("an inline password"),
+        (false, true) => Some("a password in a server URL"),
+        (true, true) => Some("an inline password and a password in a server URL"),
+        (false, false) => None,
+    };
+    if let Some(what) = what
+        && readable_by_others(path)
     {
         eprintln!(
-            "warning: {} holds an inline password and is readable by group or others; run `chmod 600 {}` (or use password-env / password-file)",
+            "warning: {} holds {what} and is readable by group or others; run `chmod 600 {}` (or use password-env / password-file)",
             path.display(),
             path.display()
         );
+    }
+    for u in &raw.users {
+        if let Some(f) = &u.value.password_file {
+            let f = expand_tilde(f);
+            if readable_by_others(&f) {
+                eprintln!(
+                    "warning: password-file {} (user `{}` in {}) is readable by group or others; run `chmod 600 {}`",
+                    f.display(),
+                    u.value.name,
+                    path.display(),
+                    f.display()
+                );
+            }
+        }
     }
 }
 

@@ -2,10 +2,15 @@
 //!
 //! An edit goes to the file that defined the entry and is spliced into that
 //! file's text, so that every other byte (other entries, comments, secrets as
-//! written) stays as it was. Only a file written in YAML flow style (`[...]`)
-//! is re-serialised whole, which keeps every value but drops comments. The
+//! written) stays as it was; a one-line `- { name: ... }` entry is
+//! rewritten as one line in the same style. Only a list in YAML flow style
+//! (`contexts: [...]`) is re-serialised whole, which keeps every value but
+//! drops comments: that is announced on stderr and the old file is kept as
+//! `<file>.bak`. The
 //! result is checked by loading it again before it replaces the file,
-//! atomically (temp file + rename), with mode 0600.
+//! atomically (temp file + rename), with mode 0600. A contexts file that is
+//! a symlink is followed: its target is replaced, in its own directory,
+//! and keeps its mode.
 
 use super::load::{merge_checked, parse_file};
 use super::model::RawContext;
@@ -28,17 +33,7 @@ pub struct ContextEdit {
 }
 
 fn no_file(config: &Config) -> CliError {
-    let path = match &config.location {
-        Some(ConfigLocation::Flag(p)) | Some(ConfigLocation::Default(p)) => p.display().to_string(),
-        Some(ConfigLocation::Env(ps)) => ps
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":"),
-        None => super::load::default_path().display().to_string(),
-    };
-    CliError::failure(format!("no contexts file found ({path})"))
-        .with_hint("create one (start from config.example.yaml) or pass --config PATH")
+    super::load::no_contexts_file(config.location.as_ref())
 }
 
 /// Sets `current-context`, in the file that sets it (else the first file).
@@ -84,7 +79,7 @@ pub fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
             insert_after_api_version(text, &format!("current-context: {}\n", yaml_scalar(name)))
         }
     };
-    commit(config, idx, new_text)
+    commit(config, idx, Edited::Entry(new_text))
 }
 
 /// Creates or changes a context; returns the file written and whether the
@@ -119,23 +114,35 @@ pub fn set_context(config: &Config, name: &str, edit: &ContextEdit) -> Result<(P
     apply_edit(&mut ctx, edit)?;
     let block = serde_saphyr::to_string(&ctx)
         .map_err(|e| CliError::failure(format!("cannot write YAML: {e}")))?;
-    let new_text = match entry {
-        Some(e) => match item_range(text, &e.referenced) {
-            Some((start, end, indent)) => {
-                format!(
-                    "{}{}{}",
-                    &text[..start],
-                    indent_item(&block, &indent),
-                    &text[end..]
-                )
+    let spliced = match entry {
+        Some(e) => item_range(text, &e.referenced).map(|it| {
+            format!(
+                "{}{}{}",
+                &text[..it.start],
+                it.render(&ctx, &block),
+                &text[it.end..]
+            )
+        }),
+        None => append_context(text, raw, &block, &ctx),
+    };
+    // A splice must leave exactly the edit: every other context as it was.
+    let mut want: Vec<RawContext> = raw.contexts.iter().map(|c| c.value.clone()).collect();
+    match want.iter_mut().find(|c| c.name == name) {
+        Some(c) => *c = ctx.clone(),
+        None => want.push(ctx.clone()),
+    }
+    let new_text = match spliced.filter(|t| contexts_are(t, &want)) {
+        Some(t) => Edited::Entry(t),
+        None => Edited::Whole(reserialize_with(raw, |r| {
+            match r.contexts.iter_mut().find(|c| c.value.name == name) {
+                Some(c) => c.value = ctx.clone(),
+                None => r.contexts.push(serde_saphyr::Spanned::new(
+                    ctx.clone(),
+                    serde_saphyr::Location::UNKNOWN,
+                    serde_saphyr::Location::UNKNOWN,
+                )),
             }
-            None => reserialize_with(raw, |r| {
-                if let Some(c) = r.contexts.iter_mut().find(|c| c.value.name == name) {
-                    c.value = ctx.clone();
-                }
-            })?,
-        },
-        None => append_context(text, raw, &block, &ctx)?,
+        })?),
     };
     let path = commit(config, idx, new_text)?;
     Ok((path, entry.is_none()))
@@ -154,16 +161,50 @@ pub fn delete_context(config: &Config, name: &str) -> Result<PathBuf> {
         .iter()
         .find(|c| c.value.name == name)
         .expect("context came from this file");
-    let new_text = match item_range(text, &entry.referenced) {
-        Some((start, end, _)) if raw.contexts.len() == 1 => {
+    let spliced = item_range(text, &entry.referenced).map(|it| {
+        let cut = format!("{}{}", &text[..it.start], &text[it.end..]);
+        if raw.contexts.len() == 1 {
             // The last one: leave `contexts: []`, not a `contexts:` of null.
-            let cut = format!("{}{}", &text[..start], &text[end..]);
             set_key_line(&cut, "contexts:", "contexts: []")
+        } else {
+            cut
         }
-        Some((start, end, _)) => format!("{}{}", &text[..start], &text[end..]),
-        None => reserialize_with(raw, |r| r.contexts.retain(|c| c.value.name != name))?,
+    });
+    let want: Vec<RawContext> = raw
+        .contexts
+        .iter()
+        .filter(|c| c.value.name != name)
+        .map(|c| c.value.clone())
+        .collect();
+    let new_text = match spliced.filter(|t| contexts_are(t, &want)) {
+        Some(t) => Edited::Entry(t),
+        None => Edited::Whole(reserialize_with(raw, |r| {
+            r.contexts.retain(|c| c.value.name != name)
+        })?),
     };
     commit(config, idx, new_text)
+}
+
+/// The new text of a file, and how much of it changed.
+enum Edited {
+    /// Only the entry: every other byte as it was.
+    Entry(String),
+    /// Re-serialised whole (a flow-style list): comments are lost.
+    Whole(String),
+}
+
+/// Whether `text` parses and lists exactly `want` as its contexts.
+fn contexts_are(text: &str, want: &[RawContext]) -> bool {
+    let Ok(raw) = serde_saphyr::from_str::<RawFile>(text) else {
+        return false;
+    };
+    let yaml = |c: &RawContext| serde_saphyr::to_string(c).ok();
+    raw.contexts.len() == want.len()
+        && raw
+            .contexts
+            .iter()
+            .zip(want)
+            .all(|(got, want)| yaml(&got.value).is_some() && yaml(&got.value) == yaml(want))
 }
 
 fn apply_edit(ctx: &mut RawContext, edit: &ContextEdit) -> Result<()> {
@@ -233,10 +274,44 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
-/// The byte range of one block-sequence item (from its line's start to the
-/// end of its last line, trailing blank lines excluded) and its indentation.
-/// `None` when the item is not in block style.
-fn item_range(text: &str, loc: &serde_saphyr::Location) -> Option<(usize, usize, String)> {
+/// One block-sequence item: its byte range (from its dash line's start to
+/// the end of its last line, trailing blank lines excluded) and its
+/// indentation.
+struct Item {
+    start: usize,
+    end: usize,
+    indent: String,
+    /// Set when the item is a flow map on the dash's line(s), as the README
+    /// writes them: `  - { name: a, cluster: c }  # comment`.
+    flow: Option<FlowItem>,
+}
+
+struct FlowItem {
+    /// What follows the closing brace on its line (spaces, a comment),
+    /// without the newline.
+    trailing: String,
+    /// `{ a: 1 }` rather than `{a: 1}`.
+    spaced: bool,
+}
+
+impl Item {
+    /// The item as it will be written: `ctx` in the style of this one.
+    fn render(&self, ctx: &RawContext, block: &str) -> String {
+        match &self.flow {
+            Some(f) => format!(
+                "{}- {}{}\n",
+                self.indent,
+                flow_context(ctx, f.spaced),
+                f.trailing
+            ),
+            None => indent_item(block, &self.indent),
+        }
+    }
+}
+
+/// Finds the item holding `loc`. `None` when it is not a block-sequence
+/// item (a flow sequence, `contexts: [...]`), or one this cannot read.
+fn item_range(text: &str, loc: &serde_saphyr::Location) -> Option<Item> {
     let (offset, _) = byte_span(loc);
     let starts = line_starts(text);
     let line_of = |off: usize| starts.partition_point(|&s| s <= off) - 1;
@@ -259,7 +334,26 @@ fn item_range(text: &str, loc: &serde_saphyr::Location) -> Option<(usize, usize,
     }
     let first = line(l);
     let dash_indent = indent_of(first);
-    if first.trim_start().starts_with("- {") {
+    let after_dash = first[dash_indent + 1..].trim_start();
+    if after_dash.starts_with('{') {
+        let open = starts[l] + first.len() - after_dash.len();
+        let close = flow_end(text, open)?;
+        let line_end = text[close..].find('\n').map_or(text.len(), |i| close + i);
+        let trailing = &text[close..line_end];
+        if !(trailing.trim().is_empty() || trailing.trim_start().starts_with('#')) {
+            return None;
+        }
+        return Some(Item {
+            start: starts[l],
+            end: (line_end + 1).min(text.len()),
+            indent: " ".repeat(dash_indent),
+            flow: Some(FlowItem {
+                trailing: trailing.trim_end().to_string(),
+                spaced: after_dash.starts_with("{ "),
+            }),
+        });
+    }
+    if after_dash.starts_with('[') {
         return None;
     }
     let mut end_line = l + 1;
@@ -278,7 +372,105 @@ fn item_range(text: &str, loc: &serde_saphyr::Location) -> Option<(usize, usize,
     }
     let start = starts[l];
     let end = starts.get(last_content + 1).copied().unwrap_or(text.len());
-    Some((start, end, " ".repeat(dash_indent)))
+    Some(Item {
+        start,
+        end,
+        indent: " ".repeat(dash_indent),
+        flow: None,
+    })
+}
+
+/// The byte just past the bracket that closes the one at `open`, skipping
+/// quoted scalars and comments. `None` when it is never closed.
+fn flow_end(text: &str, open: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut prev = b' ';
+    let mut i = open;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            // A quote opens a scalar only where a scalar starts.
+            b'"' | b'\'' if matches!(prev, b'{' | b'[' | b',' | b':' | b' ' | b'\n') => {
+                i += 1;
+                while i < b.len() {
+                    if c == b'"' && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == c {
+                        if c == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'#' if matches!(prev, b' ' | b'\t' | b'\n') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        prev = b.get(i).copied().unwrap_or(b' ');
+        i += 1;
+    }
+    None
+}
+
+/// A context as a one-line flow map, in the order of `RawContext`'s fields
+/// and with the same fields left out as the block form.
+fn flow_context(ctx: &RawContext, spaced: bool) -> String {
+    let braces = |parts: Vec<String>| {
+        if spaced {
+            format!("{{ {} }}", parts.join(", "))
+        } else {
+            format!("{{{}}}", parts.join(", "))
+        }
+    };
+    let mut parts = vec![
+        format!("name: {}", yaml_scalar(&ctx.name)),
+        format!("cluster: {}", yaml_scalar(&ctx.cluster)),
+    ];
+    if let Some(u) = &ctx.user {
+        parts.push(format!("user: {}", yaml_scalar(u)));
+    }
+    if let Some(s) = &ctx.schema {
+        parts.push(format!("schema: {}", yaml_scalar(s)));
+    }
+    if !ctx.labels.is_empty() {
+        let labels = ctx
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{}: {}", yaml_scalar(k), yaml_scalar(v)))
+            .collect();
+        parts.push(format!("labels: {}", braces(labels)));
+    }
+    if let Some(c) = &ctx.color {
+        parts.push(format!("color: {}", yaml_scalar(c)));
+    }
+    if ctx.protected {
+        parts.push("protected: true".into());
+    }
+    if let Some(a) = &ctx.allowed_actions {
+        let list: Vec<String> = a.iter().map(|x| yaml_scalar(x)).collect();
+        parts.push(format!("allowed-actions: [{}]", list.join(", ")));
+    }
+    if let Some(e) = ctx.enabled {
+        parts.push(format!("enabled: {e}"));
+    }
+    braces(parts)
 }
 
 /// Turns `a: 1\nb: 2\n` into `{indent}- a: 1\n{indent}  b: 2\n`.
@@ -296,34 +488,30 @@ fn indent_item(block: &str, indent: &str) -> String {
     out
 }
 
-fn append_context(text: &str, raw: &RawFile, block: &str, ctx: &RawContext) -> Result<String> {
+/// The text with `ctx` added after the last context, in that one's style;
+/// `None` when that cannot be done by a splice.
+fn append_context(text: &str, raw: &RawFile, block: &str, ctx: &RawContext) -> Option<String> {
     if let Some(last) = raw.contexts.last() {
-        return match item_range(text, &last.referenced) {
-            Some((_, end, indent)) => {
-                let mut t = text[..end].to_string();
-                if !t.ends_with('\n') {
-                    t.push('\n');
-                }
-                Ok(format!(
-                    "{t}{}{}",
-                    indent_item(block, &indent),
-                    &text[end..]
-                ))
-            }
-            None => reserialize_with(raw, |r| {
-                r.contexts.push(serde_saphyr::Spanned::new(
-                    ctx.clone(),
-                    serde_saphyr::Location::UNKNOWN,
-                    serde_saphyr::Location::UNKNOWN,
-                ));
+        let it = item_range(text, &last.referenced)?;
+        let mut t = text[..it.end].to_string();
+        if !t.ends_with('\n') {
+            t.push('\n');
+        }
+        // A new entry carries no comment of its own.
+        let new = Item {
+            flow: it.flow.map(|f| FlowItem {
+                trailing: String::new(),
+                ..f
             }),
+            ..it
         };
+        return Some(format!("{t}{}{}", new.render(ctx, block), &text[new.end..]));
     }
     let has_key = text.lines().any(|l| l.starts_with("contexts:"));
     if has_key {
         // `contexts: []` or `contexts:` with nothing under it.
         let item = indent_item(block, "  ");
-        return Ok(set_key_line(
+        return Some(set_key_line(
             text,
             "contexts:",
             &format!("contexts:\n{}", item.trim_end_matches('\n')),
@@ -333,7 +521,7 @@ fn append_context(text: &str, raw: &RawFile, block: &str, ctx: &RawContext) -> R
     if !t.ends_with('\n') {
         t.push('\n');
     }
-    Ok(format!("{t}contexts:\n{}", indent_item(block, "  ")))
+    Some(format!("{t}contexts:\n{}", indent_item(block, "  ")))
 }
 
 /// Replaces the whole top-level line that starts with `key`.
@@ -380,7 +568,13 @@ fn reserialize_with(raw: &RawFile, f: impl FnOnce(&mut RawFile)) -> Result<Strin
 }
 
 /// Checks the edited text against all files, then writes it atomically.
-fn commit(config: &Config, idx: usize, new_text: String) -> Result<PathBuf> {
+/// A whole-file rewrite is announced on stderr first, and the file as it
+/// was is kept next to it as `<file>.bak`.
+fn commit(config: &Config, idx: usize, edited: Edited) -> Result<PathBuf> {
+    let (new_text, whole) = match edited {
+        Edited::Entry(t) => (t, false),
+        Edited::Whole(t) => (t, true),
+    };
     let path = config.sources[idx].path.clone();
     let mut sources = config.sources.clone();
     sources[idx].text = new_text.clone();
@@ -394,18 +588,57 @@ fn commit(config: &Config, idx: usize, new_text: String) -> Result<PathBuf> {
         message: format!("not written: {}", e.message),
         ..e
     })?;
+    if whole {
+        let backup = backup_path(&path);
+        eprintln!(
+            "warning: {} lists its contexts in YAML flow style (`contexts: [...]`), which qctl cannot edit in place: the whole file is rewritten, so its comments and layout are lost; the file as it was is saved as {}",
+            path.display(),
+            backup.display()
+        );
+        write_atomic(&backup, config.sources[idx].text.as_bytes()).map_err(|e| CliError {
+            message: format!("not written (the backup failed): {}", e.message),
+            ..e
+        })?;
+    }
     write_atomic(&path, new_text.as_bytes())?;
     Ok(path)
 }
 
+/// `config.yaml` -> `config.yaml.bak`, beside it.
+fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".bak");
+    path.with_file_name(name)
+}
+
 /// Temp file in the same directory, mode 0600, fsync, rename.
+///
+/// A symlink is followed: the file it points at (through any chain of
+/// links) is the one replaced, by a temp file in *that* file's directory,
+/// and it keeps its mode; the link itself stays a link.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let (target, mode) = if is_link {
+        let target = std::fs::canonicalize(path).map_err(|e| {
+            CliError::failure(format!(
+                "cannot write {}: it is a symlink whose target cannot be resolved ({e})",
+                path.display()
+            ))
+            .with_hint("fix the link, or replace it with the file itself")
+        })?;
+        let mode = std::fs::metadata(&target)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o600);
+        (target, mode)
+    } else {
+        (path.to_path_buf(), 0o600)
+    };
+    let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let file_name = path
+    let file_name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -417,16 +650,22 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         f.write_all(bytes)?;
+        // The umask may have narrowed `mode(..)`; a kept mode is set as is.
+        if mode != 0o600 {
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, &target)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(CliError::failure(format!(
-            "cannot write {}: {e}",
-            path.display()
-        )));
+        let shown = if is_link {
+            format!("{} (the target of {})", target.display(), path.display())
+        } else {
+            path.display().to_string()
+        };
+        return Err(CliError::failure(format!("cannot write {shown}: {e}")));
     }
     Ok(())
 }
@@ -439,11 +678,14 @@ mod tests {
     fn item_ranges() {
         let text = "contexts:\n  - name: a # first\n    cluster: c\n\n  # about b\n  - name: b\n    cluster: c\nusers: []\n";
         let raw: RawFile = serde_saphyr::from_str(text).unwrap();
-        let (s, e, indent) = item_range(text, &raw.contexts[0].referenced).unwrap();
-        assert_eq!(&text[s..e], "  - name: a # first\n    cluster: c\n");
-        assert_eq!(indent, "  ");
-        let (s, e, _) = item_range(text, &raw.contexts[1].referenced).unwrap();
-        assert_eq!(&text[s..e], "  - name: b\n    cluster: c\n");
+        let it = item_range(text, &raw.contexts[0].referenced).unwrap();
+        assert_eq!(
+            &text[it.start..it.end],
+            "  - name: a # first\n    cluster: c\n"
+        );
+        assert_eq!(it.indent, "  ");
+        let it = item_range(text, &raw.contexts[1].referenced).unwrap();
+        assert_eq!(&text[it.start..it.end], "  - name: b\n    cluster: c\n");
     }
 
     #[test]
@@ -451,6 +693,43 @@ mod tests {
         let text = "contexts: [{name: a, cluster: c}]\n";
         let raw: RawFile = serde_saphyr::from_str(text).unwrap();
         assert!(item_range(text, &raw.contexts[0].referenced).is_none());
+    }
+
+    #[test]
+    fn flow_map_items_are_found_whole() {
+        let text = "contexts:\n  - { name: a, cluster: c, labels: { env: \"x}\" } }  # keep\n  - {name: b,\n     cluster: c}\nusers: []\n";
+        let raw: RawFile = serde_saphyr::from_str(text).unwrap();
+        let it = item_range(text, &raw.contexts[0].referenced).unwrap();
+        assert_eq!(
+            &text[it.start..it.end],
+            "  - { name: a, cluster: c, labels: { env: \"x}\" } }  # keep\n"
+        );
+        let f = it.flow.as_ref().unwrap();
+        assert_eq!(f.trailing, "  # keep");
+        assert!(f.spaced);
+        let it = item_range(text, &raw.contexts[1].referenced).unwrap();
+        assert_eq!(&text[it.start..it.end], "  - {name: b,\n     cluster: c}\n");
+        assert!(!it.flow.unwrap().spaced);
+    }
+
+    #[test]
+    fn flow_contexts_render_like_the_readme() {
+        let mut ctx = RawContext {
+            name: "prod-us".into(),
+            cluster: "prod-us".into(),
+            color: Some("red".into()),
+            protected: true,
+            ..Default::default()
+        };
+        ctx.labels.insert("env".into(), "prod".into());
+        assert_eq!(
+            flow_context(&ctx, true),
+            "{ name: prod-us, cluster: prod-us, labels: { env: prod }, color: red, protected: true }"
+        );
+        assert_eq!(
+            flow_context(&ctx, false),
+            "{name: prod-us, cluster: prod-us, labels: {env: prod}, color: red, protected: true}"
+        );
     }
 
     #[test]

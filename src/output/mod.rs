@@ -151,6 +151,10 @@ impl Printer {
             .load_style(presets::NOTHING)
             .set_content_arrangement(ContentArrangement::Disabled);
         if self.color {
+            // crossterm (under comfy-table) honours NO_COLOR by itself and
+            // then writes empty sequences (`ESC[m`); colour was decided
+            // already (`--color always` wins over NO_COLOR).
+            crossterm::style::Colored::set_ansi_color_disabled(false);
             table.enforce_styling();
         } else {
             table.force_no_tty();
