@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod inspect;
+pub mod limits;
 pub mod man;
 pub mod output;
 pub mod progress;
@@ -76,7 +77,12 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         };
         let version = env!("CARGO_PKG_VERSION");
         if p.is_machine() {
-            p.document(&serde_json::json!({ "name": "qctl", "version": version }))?;
+            p.document(&serde_json::json!({
+                "apiVersion": "qctl/v1",
+                "kind": "Version",
+                "name": "qctl",
+                "version": version
+            }))?;
         } else {
             p.stdout(&format!("qctl {version}\n"))?;
         }

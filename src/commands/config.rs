@@ -163,7 +163,15 @@ fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
 fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
     match &config.current_context {
         Some(c) => {
-            settings.printer.stdout(&format!("{c}\n"))?;
+            if settings.printer.is_machine() {
+                settings.printer.document(&serde_json::json!({
+                    "apiVersion": "qctl/v1",
+                    "kind": "CurrentContext",
+                    "name": c
+                }))?;
+            } else {
+                settings.printer.stdout(&format!("{c}\n"))?;
+            }
             Ok(ExitCode::Ok)
         }
         None => Err(CliError::failure("current-context is not set")
@@ -298,6 +306,9 @@ fn view(config: &Config, settings: &Settings, minify: bool, raw: bool) -> Result
 
 #[derive(Serialize)]
 struct Validation {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
     valid: bool,
     files: Vec<String>,
     contexts: usize,
@@ -334,6 +345,8 @@ fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
         }
     }
     let v = Validation {
+        api_version: "qctl/v1",
+        kind: "Validation",
         valid: true,
         files: config
             .sources

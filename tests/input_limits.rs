@@ -1,0 +1,351 @@
+//! Hostile or careless input (issue 20): numbers out of range, contexts
+//! files that are not files, replies that never end, bytes that are not
+//! UTF-8, control characters in names. Each through the real binary, against
+//! real servers where a server is involved.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A contexts file with one real standalone server, context `a`.
+fn one_context(ws: &Workspace, url: &str, extra: &str) -> std::path::PathBuf {
+    ws.write("c.yaml", &contexts_file(&[standalone("a", url)], "", extra))
+}
+
+#[test]
+fn numeric_flags_out_of_range_are_usage_errors_naming_the_range() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = one_context(&ws, &s.url(), "current-context: a\n");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--max-concurrency",
+                "2305843009213693952",
+                "get",
+                "clusters",
+            ],
+            "must be 1 to 10000",
+        ),
+        (
+            &[
+                "--max-concurrency",
+                "99999999999999999999999",
+                "get",
+                "clusters",
+            ],
+            "must be 1 to 10000",
+        ),
+        (
+            &["--timeout", "200y", "get", "clusters"],
+            "must be 1ms to 1h",
+        ),
+        (
+            &["--connect-timeout", "0s", "get", "clusters"],
+            "must be 1ms to 10m",
+        ),
+        (
+            &["get", "clusters", "--sample", "100000000y"],
+            "must be 10ms to 1h",
+        ),
+        (
+            &["get", "jobs", "high", "-n", "100000000"],
+            "must be 0 to 10000",
+        ),
+        (
+            &["compare", "a", "a", "--threshold", "1e300"],
+            "must be 0 to 1000000",
+        ),
+        (
+            &[
+                "bench",
+                "--count",
+                "1",
+                "--rate",
+                "1",
+                "--payload-size",
+                "100000000000",
+                "--dry-run",
+            ],
+            "must be 1 to 65536",
+        ),
+        (
+            &[
+                "bench",
+                "--count",
+                "100000000000",
+                "--rate",
+                "1",
+                "--dry-run",
+            ],
+            "must be 1 to 10000000",
+        ),
+        (
+            &["bench", "--count", "1", "--rate", "1e-300", "--dry-run"],
+            "must be 0.1 to 1000000",
+        ),
+        (
+            &["requeue", "--to", "high", "--limit", "0", "--dry-run"],
+            "must be 1 to 1000000000",
+        ),
+        (
+            &["purge-dlq", "--keep-backup", "1000000y", "--dry-run"],
+            "must be 1s to 8760h",
+        ),
+        (
+            &[
+                "purge-dlq",
+                "--strategy",
+                "rolling",
+                "--max-parallel",
+                "2305843009213693952",
+                "--dry-run",
+            ],
+            "must be 1 to 10000",
+        ),
+        (
+            &["purge-dlq", "--pause", "100000y", "--dry-run"],
+            "must be 1ms to 1h",
+        ),
+    ];
+    for (args, range) in cases {
+        let out = ws
+            .qctl()
+            .arg("--config")
+            .arg(&cfg)
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(range), "{args:?}: range in the message: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // The top of a range is fine, and the command answers.
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "--max-concurrency",
+            "10000",
+            "get",
+            "clusters",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["items"][0]["context"], "a");
+}
+
+#[test]
+fn numeric_preferences_out_of_range_are_config_errors_naming_the_range() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cases: &[(&str, &str)] = &[
+        (
+            "preferences:\n  max-concurrency: 2305843009213693952\n",
+            "preferences.max-concurrency: 2305843009213693952 is out of range: must be 1 to 10000",
+        ),
+        ("preferences:\n  timeout: 300y\n", "preferences.timeout"),
+        (
+            "preferences:\n  watch:\n    interval: 1ns\n",
+            "must be 100ms to 24h",
+        ),
+        (
+            "preferences:\n  compare:\n    threshold: .nan\n",
+            "preferences.compare.threshold",
+        ),
+        (
+            "preferences:\n  health:\n    max-memory-percent: 250\n",
+            "must be 0 to 100",
+        ),
+        (
+            "preferences:\n  health:\n    max-latency: 0s\n",
+            "must be 1ms to 1h",
+        ),
+    ];
+    for (prefs, want) in cases {
+        let cfg = one_context(&ws, &s.url(), &format!("current-context: a\n{prefs}"));
+        let out = ws
+            .qctl()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["get", "clusters"])
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{prefs}: {err}");
+        assert!(err.contains(want), "{prefs}: {err}");
+        assert!(err.contains("c.yaml:"), "located: {err}");
+        assert!(!err.contains("panicked"), "{prefs}: {err}");
+    }
+    // In range: it runs.
+    let cfg = one_context(
+        &ws,
+        &s.url(),
+        "current-context: a\npreferences:\n  max-concurrency: 10000\n",
+    );
+    let (code, _, err) = run_json(&ws, &cfg, &["get", "clusters", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn watch_interval_below_the_minimum_is_a_usage_error() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = one_context(&ws, &s.url(), "current-context: a\n");
+    let start = Instant::now();
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "get",
+            "clusters",
+            "--watch",
+            "--interval",
+            "1ns",
+            "-o",
+            "json",
+        ])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("must be 100ms to 24h"), "{err}");
+    assert!(out.stdout.is_empty(), "no poll ran");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["get", "queues", "--watch", "--interval", "99ms"])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}
+
+#[test]
+fn contexts_file_that_is_no_regular_file_or_too_large_is_refused() {
+    let ws = Workspace::new();
+    // A FIFO with no writer: would hang a plain open().
+    let fifo = ws.join("fifo.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let big = ws.join("big.yaml");
+    {
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(16 * 1024 * 1024 + 1).unwrap();
+    }
+    let dir = ws.join("adir");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (path, want) in [
+        (std::path::PathBuf::from("/dev/zero"), "not a regular file"),
+        (fifo.clone(), "not a regular file (a named pipe (FIFO))"),
+        (dir.clone(), "not a regular file (a directory)"),
+        (big.clone(), "larger than 16 MiB"),
+    ] {
+        let start = Instant::now();
+        let out = ws
+            .qctl()
+            .arg("--config")
+            .arg(&path)
+            .args(["config", "get-contexts"])
+            .timeout(Duration::from_secs(10))
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", path.display());
+        assert!(err.contains(want), "{}: {err}", path.display());
+        assert!(err.contains("hint:"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5), "no hang");
+    }
+    // QCTL_CONFIG goes through the same check.
+    let out = ws
+        .qctl()
+        .env("QCTL_CONFIG", &fifo)
+        .args(["config", "get-contexts"])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    // Completion reads the file too: no hang, no candidates, no message.
+    let out = ws
+        .qctl()
+        .env("QCTL_CONFIG", &fifo)
+        .env("COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+        .env("_CLAP_COMPLETE_SPACE", "false")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "qctl", "--context", ""])
+        .timeout(Duration::from_secs(10))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stderr_of(&out), "");
+}
+
+#[test]
+fn every_json_and_yaml_document_has_api_version_and_kind() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[standalone("a", &s.url()), standalone("b", &s.url())],
+            "",
+            "current-context: a\n",
+        ),
+    );
+    let commands: &[&[&str]] = &[
+        &["version"],
+        &["config", "get-contexts"],
+        &["config", "current-context"],
+        &["config", "view"],
+        &["config", "validate"],
+        &["get", "clusters"],
+        &["get", "queues"],
+        &["get", "workers"],
+        &["get", "jobs", "high"],
+        &["get", "backups"],
+        &["health"],
+        &["compare", "a", "b"],
+        &["purge-dlq", "--dry-run"],
+    ];
+    for args in commands {
+        for fmt in ["json", "yaml"] {
+            let out = ws
+                .qctl()
+                .arg("--config")
+                .arg(&cfg)
+                .args(*args)
+                .args(["-o", fmt])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let doc: Value = if fmt == "json" {
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{args:?} -o json: {e}: {text}"))
+            } else {
+                serde_saphyr::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{args:?} -o yaml: {e}: {text}"))
+            };
+            assert_eq!(doc["apiVersion"], "qctl/v1", "{args:?} -o {fmt}: {text}");
+            assert!(
+                doc["kind"].as_str().is_some_and(|k| !k.is_empty()),
+                "{args:?} -o {fmt}: {text}"
+            );
+        }
+    }
+}
