@@ -349,3 +349,95 @@ fn every_json_and_yaml_document_has_api_version_and_kind() {
         }
     }
 }
+
+/// A redis-server started from a config file whose path holds a byte that
+/// is not UTF-8 (0xff): INFO server reports it as `config_file:`. Killed on
+/// drop.
+struct NonUtf8Server {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl NonUtf8Server {
+    fn start() -> NonUtf8Server {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join(std::ffi::OsStr::from_bytes(b"conf-\xff"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let conf = sub.join("redis.conf");
+        std::fs::write(&conf, "save \"\"\nappendonly no\n").unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .arg(&conf)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let server = NonUtf8Server {
+            port,
+            child,
+            _dir: dir,
+        };
+        let url = server.url();
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                redis::Client::open(url.as_str())
+                    .and_then(|c| c.get_connection())
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                    .is_ok()
+            }),
+            "redis-server did not start"
+        );
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NonUtf8Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_in_info_leaves_the_server_readable() {
+    let odd = NonUtf8Server::start();
+    // The premise: INFO really carries the byte.
+    let mut c = redis::Client::open(odd.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let raw: Vec<u8> = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    assert!(
+        String::from_utf8(raw).is_err(),
+        "INFO holds a non-UTF-8 byte"
+    );
+    seed(
+        &mut c,
+        &Seed {
+            completed: 3,
+            ..Default::default()
+        },
+    );
+    let ws = Workspace::new();
+    let cfg = one_context(&ws, &odd.url(), "");
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "clusters", "-A", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["errors"], serde_json::json!([]), "{doc}");
+    let item = &doc["items"][0];
+    assert_eq!(item["completed"], 3);
+    assert!(item["redis_version"].as_str().unwrap().starts_with('7'));
+    assert!(item["used_memory_bytes"].as_u64().unwrap() > 0);
+    let (code, doc, err) = run_json(&ws, &cfg, &["health", "-A", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["items"][0]["healthy"], true, "{doc}");
+    assert!(!err.contains("UTF-8"), "{err}");
+}
