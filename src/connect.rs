@@ -10,11 +10,14 @@
 
 use crate::contexts::{Config, Context, Mode, PasswordSource, Secret, TlsSettings, redact_url};
 use crate::error::{ContextError, ErrorKind};
+use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
 use std::time::Duration;
+
+pub mod budget;
 
 /// Everything needed to reach one context's Redis.
 #[derive(Debug, Clone)]
@@ -116,6 +119,9 @@ pub struct Conn {
 pub fn classify(e: &RedisError) -> ErrorKind {
     use redis::ErrorKind as K;
     let text = e.to_string().to_lowercase();
+    if text.contains(budget::MARKER) {
+        return ErrorKind::Protocol;
+    }
     if e.is_timeout() {
         return ErrorKind::Timeout;
     }
@@ -260,6 +266,55 @@ fn url_for(url: &str, tls: &TlsSettings) -> String {
     }
 }
 
+/// A standalone connection over a socket qctl opens itself (plain TCP or a
+/// unix socket), read through [`budget::Budgeted`].
+async fn connect_budgeted(
+    info: &redis::ConnectionInfo,
+    connect_timeout: Duration,
+    config: redis::AsyncConnectionConfig,
+) -> RedisResult<MultiplexedConnection> {
+    let timed_out = || {
+        RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        ))
+    };
+    let (conn, driver) = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => {
+            let stream = tokio::time::timeout(
+                connect_timeout,
+                tokio::net::TcpStream::connect((host.as_str(), *port)),
+            )
+            .await
+            .map_err(|_| timed_out())??;
+            let _ = stream.set_nodelay(true);
+            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
+            let (c, d) =
+                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                    .await?;
+            (c, d.boxed())
+        }
+        redis::ConnectionAddr::Unix(path) => {
+            let stream =
+                tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| timed_out())??;
+            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
+            let (c, d) =
+                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                    .await?;
+            (c, d.boxed())
+        }
+        _ => {
+            return Err(RedisError::from(std::io::Error::other(
+                "a TLS address needs the TLS client",
+            )));
+        }
+    };
+    tokio::spawn(driver);
+    Ok(conn)
+}
+
 impl Conn {
     /// Connects within `connect_timeout`; every later round trip is bounded
     /// by `response_timeout`. For reads: on Redis Cluster a command that
@@ -335,28 +390,39 @@ impl Conn {
                     settings = settings.set_password(p.expose());
                 }
                 info = info.set_redis_settings(settings.set_skip_set_lib_name());
-                let client = match certs {
-                    Some(c) => redis::Client::build_with_tls(info, c),
-                    None => redis::Client::open(info),
-                }
-                .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(connect_timeout))
                     .set_response_timeout(Some(response_timeout));
-                let conn = tokio::time::timeout(
-                    connect_timeout + response_timeout,
-                    client.get_multiplexed_async_connection_with_config(&config),
-                )
-                .await
-                .map_err(|_| ContextError {
-                    context: ep.context.clone(),
-                    kind: ErrorKind::Timeout,
-                    message: format!(
-                        "no answer within {}",
-                        humantime::format_duration(connect_timeout)
-                    ),
-                })?
-                .map_err(rerr)?;
+                let plain = certs.is_none()
+                    && matches!(
+                        info.addr(),
+                        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_)
+                    );
+                let connecting = async {
+                    if plain {
+                        // Our own socket, so that what a reply may make us
+                        // hold is capped (budget.rs).
+                        return connect_budgeted(&info, connect_timeout, config).await;
+                    }
+                    let client = match certs {
+                        Some(c) => redis::Client::build_with_tls(info.clone(), c),
+                        None => redis::Client::open(info.clone()),
+                    }?;
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                };
+                let conn = tokio::time::timeout(connect_timeout + response_timeout, connecting)
+                    .await
+                    .map_err(|_| ContextError {
+                        context: ep.context.clone(),
+                        kind: ErrorKind::Timeout,
+                        message: format!(
+                            "no answer within {}",
+                            humantime::format_duration(connect_timeout)
+                        ),
+                    })?
+                    .map_err(rerr)?;
                 Inner::Single(conn)
             }
             Mode::Cluster => {

@@ -441,3 +441,130 @@ fn a_byte_that_is_not_utf8_in_info_leaves_the_server_readable() {
     assert_eq!(doc["items"][0]["healthy"], true, "{doc}");
     assert!(!err.contains("UTF-8"), "{err}");
 }
+
+/// A loopback listener that answers the first command of every connection
+/// with a bulk header of 100 GB and then streams bytes until the peer goes.
+struct EndlessReply {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EndlessReply {
+    fn start() -> EndlessReply {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        let flag = flag.clone();
+                        std::thread::spawn(move || {
+                            let _ = c.set_nonblocking(false);
+                            let mut first = [0u8; 256];
+                            if c.read(&mut first).is_err() {
+                                return;
+                            }
+                            let _ = c.write_all(b"$100000000000\r\n");
+                            let chunk = vec![b'x'; 64 * 1024];
+                            while !flag.load(Ordering::SeqCst) {
+                                if c.write_all(&chunk).is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        EndlessReply { port, stop }
+    }
+}
+
+impl Drop for EndlessReply {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The largest resident set of any child this process has waited for, in KiB.
+fn children_max_rss_kib() -> i64 {
+    // SAFETY: getrusage fills a local struct.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+#[test]
+fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
+    let real = RedisServer::start();
+    let endless = EndlessReply::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                standalone("endless", &format!("redis://127.0.0.1:{}", endless.port)),
+                standalone("real", &real.url()),
+            ],
+            "",
+            "",
+        ),
+    );
+    let start = Instant::now();
+    let mut child = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["get", "clusters", "-A", "-o", "json", "--timeout", "20s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Watch its memory while it runs.
+    let mut peak_kib: u64 = 0;
+    while child.try_wait().unwrap().is_none() && start.elapsed() < Duration::from_secs(30) {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let elapsed = start.elapsed();
+    let err = stderr_of(&out);
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(3), "{doc}\n{err}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "fails quickly: {elapsed:?}"
+    );
+    assert_eq!(
+        doc["items"][0]["context"], "real",
+        "the real context answers"
+    );
+    let e = &doc["errors"][0];
+    assert_eq!(e["context"], "endless");
+    assert_eq!(e["kind"], "protocol", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("256 MiB"), "{e}");
+    assert!(peak_kib < 200 * 1024, "RSS stayed bounded: {peak_kib} KiB");
+    assert!(
+        children_max_rss_kib() < 512 * 1024,
+        "no child grew past 512 MiB: {} KiB",
+        children_max_rss_kib()
+    );
+}
