@@ -60,9 +60,9 @@ fn report(e: CliError) -> ExitCode {
         // A closed pipe: exit quietly.
         return ExitCode::Ok;
     }
-    eprintln!("error: {}", e.message);
+    eprintln!("error: {}", output::escape_controls(&e.message));
     if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
+        eprintln!("  hint: {}", output::escape_controls(h));
     }
     e.code
 }

@@ -568,3 +568,171 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
         children_max_rss_kib()
     );
 }
+
+#[test]
+fn library_wording_never_reaches_messages() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = RedisServer::start_with(ServerOptions::with_password("right"));
+    let hole = BlackHole::start();
+    let closed = ClosedPort::new();
+    let ws = Workspace::new();
+    let users = "  - name: wrong\n    password-env: QCTL_T_WRONG\n  - name: odd\n    password-env: QCTL_T_ODD\n";
+    let mut badpw = standalone("badpw", &s.url());
+    badpw.user = Some("wrong".into());
+    let mut oddpw = standalone("oddpw", &s.url());
+    oddpw.user = Some("odd".into());
+    let mut file = contexts_file(
+        &[
+            badpw,
+            oddpw,
+            standalone("stall", &hole.url()),
+            standalone("esc", &closed.url()),
+        ],
+        users,
+        "",
+    );
+    // A context name holding ESC (YAML's \e).
+    file = file.replace(
+        "- name: esc\n    cluster: esc",
+        "- name: \"esc\\ex\\a\"\n    cluster: esc",
+    );
+    let cfg = ws.write("c.yaml", &file);
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .env("QCTL_T_WRONG", "nope")
+        .env("QCTL_T_ODD", std::ffi::OsStr::from_bytes(b"pw\xff"))
+        .args([
+            "get",
+            "clusters",
+            "-A",
+            "--timeout",
+            "1500ms",
+            "--connect-timeout",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "ESC printed raw"
+    );
+    assert!(
+        !out.stdout.contains(&0x07) && !out.stderr.contains(&0x07),
+        "BEL printed raw"
+    );
+    assert!(
+        format!("{stdout}{err}").contains("esc\\x1bx\\x07"),
+        "escaped, visibly: {stdout}{err}"
+    );
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .env("QCTL_T_WRONG", "nope")
+        .env("QCTL_T_ODD", std::ffi::OsStr::from_bytes(b"pw\xff"))
+        .args([
+            "get",
+            "clusters",
+            "-A",
+            "-o",
+            "json",
+            "--timeout",
+            "1500ms",
+            "--connect-timeout",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = doc["errors"].as_array().unwrap();
+    let by = |name: &str| {
+        errors
+            .iter()
+            .find(|e| e["context"] == name)
+            .unwrap()
+            .clone()
+    };
+    let bad = by("badpw");
+    assert_eq!(bad["kind"], "auth", "{bad}");
+    let m = by("oddpw")["message"].as_str().unwrap().to_string();
+    assert!(m.contains("not valid UTF-8"), "{m}");
+    let stall = by("stall");
+    assert_eq!(stall["kind"], "timeout");
+    assert!(
+        stall["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no answer within"),
+        "{stall}"
+    );
+    for e in errors {
+        let m = e["message"].as_str().unwrap();
+        for internal in [
+            "AuthenticationFailed",
+            " - ",
+            "Index 0",
+            "timed out",
+            "Incompatible",
+        ] {
+            assert!(!m.contains(internal), "library wording `{internal}` in {m}");
+        }
+    }
+}
+
+#[test]
+fn cluster_auth_failure_is_kind_auth_in_plain_words() {
+    let cluster = RedisCluster::start_with(ServerOptions::with_password("right"));
+    let ws = Workspace::new();
+    let nodes = cluster.seed_urls().join(", ");
+    let file = format!(
+        "apiVersion: qctl/v1\nclusters:\n  - name: c\n    mode: cluster\n    nodes: [{nodes}]\nusers:\n  - name: u\n    password-env: QCTL_T_PW\ncontexts:\n  - name: c\n    cluster: c\n    user: u\n"
+    );
+    let cfg = ws.write("c.yaml", &file);
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .env("QCTL_T_PW", "wrong")
+        .args(["get", "clusters", "-A", "-o", "json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = &doc["errors"][0];
+    assert_eq!(e["kind"], "auth", "{e}");
+    let m = e["message"].as_str().unwrap();
+    assert!(m.starts_with("authentication failed"), "{m}");
+    assert!(
+        !m.contains("AuthenticationFailed") && !m.contains(" - "),
+        "{m}"
+    );
+    assert!(!m.contains("wrong"), "no secret: {m}");
+}
+
+#[test]
+fn a_yaml_bomb_is_a_plain_config_error() {
+    let ws = Workspace::new();
+    let mut text = String::from(
+        "apiVersion: qctl/v1\nclusters: [{name: c, server: 'redis://h'}]\ncontexts:\n  - name: a\n    cluster: c\n    labels:\n",
+    );
+    for i in 0..125_001 {
+        text.push_str(&format!("      k{i}: v\n"));
+    }
+    let cfg = ws.write("c.yaml", &text);
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "get-contexts"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("budget breached"), "{err}");
+    assert!(err.contains("more than 250,000 YAML values"), "{err}");
+}

@@ -208,6 +208,14 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
             .map(|(_, m)| m)
             .unwrap_or(first)
             .to_string();
+        if let Some(m) = budget_message(&msg) {
+            return config_error(
+                path,
+                loc,
+                m,
+                "a contexts file is a small YAML document; is this the right file?",
+            );
+        }
         let hint = hint_for_serde_message(&msg);
         config_error(path, loc, msg, hint)
     })?;
@@ -220,6 +228,25 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
         ));
     }
     Ok(raw)
+}
+
+/// The YAML parser's limits (`budget breached: Nodes { nodes: 250001 }`)
+/// in words.
+fn budget_message(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("budget breached: ")?;
+    let name = rest.split([' ', '{']).next().unwrap_or("");
+    let what = match name {
+        "Nodes" | "Events" => "more than 250,000 YAML values",
+        "Depth" => "YAML nested more than 64 levels deep",
+        "Aliases" | "Anchors" | "AliasAnchorRatio" => "too many YAML aliases or anchors",
+        "Documents" => "too many YAML documents",
+        "ScalarBytes" => "more than 64 MiB of text",
+        "MergeKeys" => "too many YAML merge keys (<<)",
+        _ => "more than the YAML parser's limits allow",
+    };
+    Some(format!(
+        "the file holds {what}, far more than any contexts file"
+    ))
 }
 
 /// Did-you-mean for "unknown field `x`, expected one of a, b" messages.
