@@ -27,27 +27,66 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Parses `5s`, `250ms`, `2m`; refuses zero.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like 500ms, 5s, 2m"))?;
-    if d.is_zero() {
-        return Err("must be more than 0".into());
-    }
-    Ok(d)
-}
+/// Value parsers, one per flag, each checking the flag's documented range
+/// (`crate::limits`); the range is in the flag's help too.
+mod ranged {
+    use crate::limits::*;
+    use std::time::Duration;
 
-/// A whole number of at least 1.
-fn parse_count(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{s}` is not a whole number")),
+    macro_rules! dur {
+        ($name:ident, $range:expr) => {
+            pub fn $name(s: &str) -> Result<Duration, String> {
+                $range.parse(s)
+            }
+        };
     }
-}
+    dur!(timeout, TIMEOUT);
+    dur!(connect_timeout, CONNECT_TIMEOUT);
+    dur!(pause, PAUSE);
+    dur!(interval, WATCH_INTERVAL);
+    dur!(sample, SAMPLE);
+    dur!(keep_backup, KEEP_BACKUP);
+    dur!(wait_timeout, BENCH_WAIT);
 
-fn parse_concurrency(s: &str) -> Result<usize, String> {
-    parse_count(s).and_then(|n| usize::try_from(n).map_err(|_| format!("`{s}` is too large")))
+    pub fn max_concurrency(s: &str) -> Result<usize, String> {
+        MAX_CONCURRENCY.parse(s).map(|n| n as usize)
+    }
+    pub fn max_parallel(s: &str) -> Result<usize, String> {
+        MAX_PARALLEL.parse(s).map(|n| n as usize)
+    }
+    pub fn jobs_limit(s: &str) -> Result<u64, String> {
+        JOBS_LIMIT.parse(s)
+    }
+    pub fn requeue_limit(s: &str) -> Result<u64, String> {
+        REQUEUE_LIMIT.parse(s)
+    }
+    pub fn bench_count(s: &str) -> Result<u64, String> {
+        BENCH_COUNT.parse(s)
+    }
+    pub fn payload_size(s: &str) -> Result<usize, String> {
+        BENCH_PAYLOAD.parse(s).map(|n| n as usize)
+    }
+
+    pub fn rate(s: &str) -> Result<f64, String> {
+        match s.trim().trim_end_matches("/s").parse::<f64>() {
+            Ok(r) => BENCH_RATE.check(r),
+            _ => Err(format!(
+                "`{s}` is not a rate; write jobs per second, like 100 or 2.5 ({})",
+                BENCH_RATE.describe()
+            )),
+        }
+    }
+
+    pub fn percent(s: &str) -> Result<f64, String> {
+        let t = s.trim().trim_end_matches('%');
+        match t.parse::<f64>() {
+            Ok(v) => THRESHOLD.check(v),
+            _ => Err(format!(
+                "`{s}` is not a percentage; write it like 10 or 12.5 ({})",
+                THRESHOLD.describe()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -68,16 +107,16 @@ pub struct GlobalArgs {
     #[arg(short = 'A', long = "all-contexts", global = true)]
     pub all_contexts: bool,
 
-    /// Per-context budget [default: 5s]
-    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
+    /// Per-context budget, 1ms to 1h [default: 5s]
+    #[arg(long, global = true, value_name = "DUR", value_parser = ranged::timeout)]
     pub timeout: Option<Duration>,
 
-    /// Connection budget [default: 2s]
-    #[arg(long, global = true, value_name = "DUR", value_parser = parse_duration)]
+    /// Connection budget, 1ms to 10m [default: 2s]
+    #[arg(long, global = true, value_name = "DUR", value_parser = ranged::connect_timeout)]
     pub connect_timeout: Option<Duration>,
 
-    /// Contexts in flight at once [default: 256]
-    #[arg(long, global = true, value_name = "N", value_parser = parse_concurrency)]
+    /// Contexts in flight at once, 1 to 10000 [default: 256]
+    #[arg(long, global = true, value_name = "N", value_parser = ranged::max_concurrency)]
     pub max_concurrency: Option<usize>,
 
     /// Output format
@@ -162,32 +201,23 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Synthetic jobs to enqueue on each target
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    /// Synthetic jobs to enqueue on each target, 1 to 10000000
+    #[arg(long, value_name = "N", value_parser = ranged::bench_count)]
     pub count: u64,
-    /// Jobs enqueued per second on each target
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    /// Jobs enqueued per second on each target, 0.1 to 1000000
+    #[arg(long, value_name = "R", value_parser = ranged::rate)]
     pub rate: f64,
     /// The work queue to enqueue into (a schema name)
     #[arg(long, value_name = "NAME", default_value = "high")]
     pub queue: String,
-    /// Approximate size of each job's JSON payload, in bytes
-    #[arg(long, value_name = "B", default_value_t = 256, value_parser = clap::value_parser!(usize))]
+    /// Approximate size of each job's JSON payload, in bytes, 1 to 65536
+    #[arg(long, value_name = "B", default_value_t = 256, value_parser = ranged::payload_size)]
     pub payload_size: usize,
-    /// How long to wait for the last jobs to show up in completed
-    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    /// How long to wait for the last jobs to show up in completed, 1ms to 24h
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = ranged::wait_timeout)]
     pub wait_timeout: Duration,
     #[command(flatten)]
     pub write: WriteArgs,
-}
-
-fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().trim_end_matches("/s").parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!(
-            "`{s}` is not a rate; write jobs per second, like 100 or 2.5"
-        )),
-    }
 }
 
 #[derive(Debug, Args)]
@@ -273,18 +303,18 @@ pub struct WriteArgs {
     /// How to go through the targets
     #[arg(long, value_enum, default_value_t = Strategy::Parallel, value_name = "STRATEGY")]
     pub strategy: Strategy,
-    /// Targets written at once [default: 1 for rolling; all for parallel and canary's second step]
-    #[arg(long, value_name = "N", value_parser = parse_concurrency)]
+    /// Targets written at once, 1 to 10000 [default: 1 for rolling; all for parallel and canary's second step]
+    #[arg(long, value_name = "N", value_parser = ranged::max_parallel)]
     pub max_parallel: Option<usize>,
-    /// Wait this long between the steps of rolling and canary
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Wait this long between the steps of rolling and canary, 1ms to 1h
+    #[arg(long, value_name = "DUR", value_parser = ranged::pause)]
     pub pause: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
 pub struct PurgeDlqArgs {
-    /// How long the backup is kept before Redis frees it
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "24h", conflicts_with = "no_backup")]
+    /// How long the backup is kept before Redis frees it, 1s to 365d
+    #[arg(long, value_name = "DUR", value_parser = ranged::keep_backup, default_value = "24h", conflicts_with = "no_backup")]
     pub keep_backup: Duration,
     /// Free the jobs now with UNLINK, keeping no backup (restore-dlq cannot bring them back)
     #[arg(long)]
@@ -307,8 +337,8 @@ pub struct RequeueArgs {
     /// The work queue to move jobs to: a schema name (high, low) or a full key
     #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues))]
     pub to: String,
-    /// Move at most N jobs per target (the oldest first)
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    /// Move at most N jobs per target (the oldest first), 1 to 1000000000
+    #[arg(long, value_name = "N", value_parser = ranged::requeue_limit)]
     pub limit: Option<u64>,
     /// Only jobs whose whole payload matches this Redis-style glob, e.g. '*"filepath":"/data/invoices/*'
     #[arg(long = "match", value_name = "GLOB")]
@@ -375,15 +405,15 @@ pub struct WatchArgs {
     /// Keep polling each context and redraw (tables) or print one JSON line per context per poll
     #[arg(short = 'w', long)]
     pub watch: bool,
-    /// Time between polls of one context under --watch [default: 2s, or preferences.watch.interval]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, requires = "watch")]
+    /// Time between polls of one context under --watch, 100ms to 24h [default: 2s, or preferences.watch.interval]
+    #[arg(long, value_name = "DUR", value_parser = ranged::interval, requires = "watch")]
     pub interval: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
 pub struct GetClustersArgs {
-    /// Read each context twice, DUR apart, and add measured rates (completed/s, dead-lettered/s, queued change/s)
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Read each context twice, DUR apart (10ms to 1h), and add measured rates (completed/s, dead-lettered/s, queued change/s)
+    #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
     pub sample: Option<Duration>,
     #[command(flatten)]
     pub watch: WatchArgs,
@@ -409,8 +439,8 @@ pub struct GetJobsArgs {
     /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key
     #[arg(add = ArgValueCompleter::new(complete::any_queues))]
     pub queue: String,
-    /// How many jobs to show per context
-    #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10)]
+    /// How many jobs to show per context, 0 to 10000
+    #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10, value_parser = ranged::jobs_limit)]
     pub limit: u64,
     /// Start at the other end: the jobs a consumer would take last
     #[arg(long)]
@@ -424,8 +454,8 @@ pub struct CompareArgs {
     /// Contexts to compare, the first the baseline (default: the selection; globs allowed)
     #[arg(value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
     pub contexts: Vec<String>,
-    /// Highlight and flag differences beyond this many percent [default: 10, or preferences.compare.threshold]
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    /// Highlight and flag differences beyond this many percent, 0 to 1000000 [default: 10, or preferences.compare.threshold]
+    #[arg(long, value_name = "PCT", value_parser = ranged::percent)]
     pub threshold: Option<f64>,
     /// Exit 5 when configuration drift is found (0 when none)
     #[arg(long)]
@@ -433,19 +463,9 @@ pub struct CompareArgs {
     /// Exit 5 on anomalies too (figures beyond the threshold); implies --exit-code
     #[arg(long)]
     pub fail_on_anomaly: bool,
-    /// Read each context twice, DUR apart, and compare measured rates too
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    /// Read each context twice, DUR apart (10ms to 1h), and compare measured rates too
+    #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
     pub sample: Option<Duration>,
-}
-
-fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim().trim_end_matches('%');
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!(
-            "`{s}` is not a percentage; write it like 10 or 12.5"
-        )),
-    }
 }
 
 #[derive(Debug, Args)]

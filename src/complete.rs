@@ -193,7 +193,10 @@ impl Known {
     fn read(paths: &[PathBuf]) -> Known {
         let mut known = Known::default();
         for path in paths {
-            let Ok(text) = std::fs::read_to_string(path) else {
+            let Some(text) = crate::contexts::read_bounded(path)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            else {
                 continue;
             };
             known.add_text(path, &text);

@@ -10,11 +10,14 @@
 
 use crate::contexts::{Config, Context, Mode, PasswordSource, Secret, TlsSettings, redact_url};
 use crate::error::{ContextError, ErrorKind};
+use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
 use std::time::Duration;
+
+pub mod budget;
 
 /// Everything needed to reach one context's Redis.
 #[derive(Debug, Clone)]
@@ -56,7 +59,19 @@ impl Endpoint {
                     PasswordSource::Inline(s) => Some(s.clone()),
                     PasswordSource::Env(var) => match std::env::var(var) {
                         Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-                        _ => {
+                        Err(std::env::VarError::NotUnicode(_)) => {
+                            return Err(err(format!(
+                                "user `{}`: password-env `{var}` is set but not valid UTF-8; export it as UTF-8 text, or use password-file",
+                                u.name
+                            )));
+                        }
+                        Ok(_) => {
+                            return Err(err(format!(
+                                "user `{}`: password-env `{var}` is set but empty; export the password in it, or change the user entry",
+                                u.name
+                            )));
+                        }
+                        Err(std::env::VarError::NotPresent) => {
                             return Err(err(format!(
                                 "user `{}`: password-env `{var}` is not set; export it, or change the user entry",
                                 u.name
@@ -110,12 +125,17 @@ pub struct Conn {
     verbose: bool,
     inner: Inner,
     secret: Option<Secret>,
+    /// The budget of one round trip, for timeout messages.
+    timeout: Duration,
 }
 
 /// Classifies a redis error into a SPEC section 5 kind.
 pub fn classify(e: &RedisError) -> ErrorKind {
     use redis::ErrorKind as K;
     let text = e.to_string().to_lowercase();
+    if text.contains(budget::MARKER) {
+        return ErrorKind::Protocol;
+    }
     if e.is_timeout() {
         return ErrorKind::Timeout;
     }
@@ -133,6 +153,14 @@ pub fn classify(e: &RedisError) -> ErrorKind {
         || text.contains("dns")
     {
         return ErrorKind::Dns;
+    }
+    if e.kind() == K::AuthenticationFailed
+        || text.contains("wrongpass")
+        || text.contains("noauth")
+        || text.contains("invalid username-password")
+        || text.contains("authentication failed")
+    {
+        return ErrorKind::Auth;
     }
     if e.is_connection_refusal() || text.contains("connection refused") {
         return ErrorKind::Refused;
@@ -181,17 +209,103 @@ fn scrub(msg: &str, secret: Option<&Secret>) -> String {
         .join(" ")
 }
 
-/// A context error from a redis error.
-pub fn context_error(context: &str, e: &RedisError, secret: Option<&Secret>) -> ContextError {
-    let kind = classify(e);
-    let message = match kind {
-        ErrorKind::Auth => format!("authentication failed: {}", scrub(&e.to_string(), secret)),
-        _ => scrub(&e.to_string(), secret),
+/// A server error reply as Redis wrote it: `CODE detail`.
+fn server_reply(code: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(d) if !d.is_empty() => format!("{code} {d}"),
+        _ => code.to_string(),
+    }
+}
+
+/// A redis error in qctl's words: the one place the redis crate's error
+/// texts (`- AuthenticationFailed`, `Transaction aborted: [(Index 0, ...)]`,
+/// `timed out`) are turned into messages a user reads. `budget` is the
+/// time the failed step had, for timeouts.
+pub fn describe_error(e: &RedisError, kind: ErrorKind, budget: Duration) -> String {
+    use redis::ErrorKind as K;
+    if kind == ErrorKind::Timeout {
+        return format!("no answer within {}", humantime::format_duration(budget));
+    }
+    let text = e.to_string();
+    if text.contains(budget::MARKER) {
+        return text;
+    }
+    let generic_auth = e.kind() == K::AuthenticationFailed
+        || (kind == ErrorKind::Auth && e.clone().into_server_errors().is_none());
+    if generic_auth {
+        return "authentication failed: the server refused the password (or username); check the user entry's password-env, password-file or password".into();
+    }
+    if let Some(items) = e.clone().into_server_errors() {
+        let parts: Vec<String> = items
+            .iter()
+            .map(|(i, se)| {
+                let reply = server_reply(se.code(), se.details());
+                if items.len() > 1 || *i > 0 || text.starts_with("Transaction") {
+                    format!("command {}: {reply}", i + 1)
+                } else {
+                    reply
+                }
+            })
+            .collect();
+        let joined = parts.join("; ");
+        return match kind {
+            ErrorKind::Auth => format!("authentication failed: {joined}"),
+            _ if text.starts_with("Transaction aborted") => {
+                format!("the transaction was aborted ({joined})")
+            }
+            _ => joined,
+        };
+    }
+    let plain = match (e.kind(), e.detail()) {
+        (K::Parse, d) => format!(
+            "the server's reply is not valid RESP{}",
+            d.map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+        (K::UnexpectedReturnType, d) => format!(
+            "unexpected reply type{}",
+            d.map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        _ => strip_kinds(&text),
     };
+    match kind {
+        ErrorKind::Auth => format!("authentication failed: {plain}"),
+        _ => plain,
+    }
+}
+
+/// Drops the redis crate's `- KindName` tags: `Failed to connect - IoError:
+/// reset` becomes `Failed to connect: reset`.
+fn strip_kinds(text: &str) -> String {
+    let mut parts = text.split(" - ");
+    let mut out = parts.next().unwrap_or("").to_string();
+    for p in parts {
+        let word_end = p
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(p.len());
+        let rest = p[word_end..].trim_start_matches(':').trim_start();
+        if word_end == 0 || !p.starts_with(|c: char| c.is_ascii_uppercase()) {
+            out.push_str(" - ");
+            out.push_str(p);
+        } else if !rest.is_empty() {
+            out.push_str(": ");
+            out.push_str(rest);
+        }
+    }
+    out
+}
+
+/// A context error from a redis error.
+pub fn context_error(
+    context: &str,
+    e: &RedisError,
+    secret: Option<&Secret>,
+    budget: Duration,
+) -> ContextError {
+    let kind = classify(e);
     ContextError {
         context: context.to_string(),
         kind,
-        message,
+        message: scrub(&describe_error(e, kind, budget), secret),
     }
 }
 
@@ -260,6 +374,55 @@ fn url_for(url: &str, tls: &TlsSettings) -> String {
     }
 }
 
+/// A standalone connection over a socket qctl opens itself (plain TCP or a
+/// unix socket), read through [`budget::Budgeted`].
+async fn connect_budgeted(
+    info: &redis::ConnectionInfo,
+    connect_timeout: Duration,
+    config: redis::AsyncConnectionConfig,
+) -> RedisResult<MultiplexedConnection> {
+    let timed_out = || {
+        RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        ))
+    };
+    let (conn, driver) = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => {
+            let stream = tokio::time::timeout(
+                connect_timeout,
+                tokio::net::TcpStream::connect((host.as_str(), *port)),
+            )
+            .await
+            .map_err(|_| timed_out())??;
+            let _ = stream.set_nodelay(true);
+            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
+            let (c, d) =
+                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                    .await?;
+            (c, d.boxed())
+        }
+        redis::ConnectionAddr::Unix(path) => {
+            let stream =
+                tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| timed_out())??;
+            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
+            let (c, d) =
+                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                    .await?;
+            (c, d.boxed())
+        }
+        _ => {
+            return Err(RedisError::from(std::io::Error::other(
+                "a TLS address needs the TLS client",
+            )));
+        }
+    };
+    tokio::spawn(driver);
+    Ok(conn)
+}
+
 impl Conn {
     /// Connects within `connect_timeout`; every later round trip is bounded
     /// by `response_timeout`. For reads: on Redis Cluster a command that
@@ -320,7 +483,7 @@ impl Conn {
             );
         }
         let secret = ep.password.clone();
-        let rerr = |e: RedisError| context_error(&ep.context, &e, secret.as_ref());
+        let rerr = |e: RedisError| context_error(&ep.context, &e, secret.as_ref(), connect_timeout);
         let inner = match ep.mode {
             Mode::Standalone => {
                 let url = url_for(&ep.urls[0], &ep.tls);
@@ -335,28 +498,39 @@ impl Conn {
                     settings = settings.set_password(p.expose());
                 }
                 info = info.set_redis_settings(settings.set_skip_set_lib_name());
-                let client = match certs {
-                    Some(c) => redis::Client::build_with_tls(info, c),
-                    None => redis::Client::open(info),
-                }
-                .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(connect_timeout))
                     .set_response_timeout(Some(response_timeout));
-                let conn = tokio::time::timeout(
-                    connect_timeout + response_timeout,
-                    client.get_multiplexed_async_connection_with_config(&config),
-                )
-                .await
-                .map_err(|_| ContextError {
-                    context: ep.context.clone(),
-                    kind: ErrorKind::Timeout,
-                    message: format!(
-                        "no answer within {}",
-                        humantime::format_duration(connect_timeout)
-                    ),
-                })?
-                .map_err(rerr)?;
+                let plain = certs.is_none()
+                    && matches!(
+                        info.addr(),
+                        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_)
+                    );
+                let connecting = async {
+                    if plain {
+                        // Our own socket, so that what a reply may make us
+                        // hold is capped (budget.rs).
+                        return connect_budgeted(&info, connect_timeout, config).await;
+                    }
+                    let client = match certs {
+                        Some(c) => redis::Client::build_with_tls(info.clone(), c),
+                        None => redis::Client::open(info.clone()),
+                    }?;
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                };
+                let conn = tokio::time::timeout(connect_timeout + response_timeout, connecting)
+                    .await
+                    .map_err(|_| ContextError {
+                        context: ep.context.clone(),
+                        kind: ErrorKind::Timeout,
+                        message: format!(
+                            "no answer within {}",
+                            humantime::format_duration(connect_timeout)
+                        ),
+                    })?
+                    .map_err(rerr)?;
                 Inner::Single(conn)
             }
             Mode::Cluster => {
@@ -415,12 +589,13 @@ impl Conn {
             verbose,
             inner,
             secret,
+            timeout: response_timeout,
         })
     }
 
     /// Turns a redis error on this connection into a context error.
     pub fn error(&self, e: &RedisError) -> ContextError {
-        context_error(&self.context, e, self.secret.as_ref())
+        context_error(&self.context, e, self.secret.as_ref(), self.timeout)
     }
 
     /// Whether this is a Redis Cluster connection.
@@ -645,6 +820,16 @@ mod tests {
         let mut c = redis::cmd("LLEN");
         c.arg("jobqueue:high_priority");
         assert_eq!(describe(&c), "LLEN jobqueue:high_priority");
+    }
+
+    #[test]
+    fn kinds_are_stripped() {
+        assert_eq!(
+            strip_kinds("Failed to connect - IoError: connection reset"),
+            "Failed to connect: connection reset"
+        );
+        assert_eq!(strip_kinds("x - AuthenticationFailed"), "x");
+        assert_eq!(strip_kinds("a - b"), "a - b");
     }
 
     #[test]

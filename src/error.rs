@@ -86,6 +86,19 @@ pub struct ContextError {
     pub message: String,
 }
 
+impl ContextError {
+    /// `error: CONTEXT: KIND: MESSAGE` for stderr, control characters
+    /// escaped (a context name or a server's words cannot drive the
+    /// terminal).
+    pub fn line(&self) -> String {
+        crate::output::escape_controls(&format!(
+            "error: {}: {}: {}",
+            self.context, self.kind, self.message
+        ))
+        .into_owned()
+    }
+}
+
 /// A failure of the whole command.
 #[derive(Debug)]
 pub struct CliError {

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod fanout;
 pub mod inspect;
+pub mod limits;
 pub mod man;
 pub mod output;
 pub mod progress;
@@ -59,9 +60,9 @@ fn report(e: CliError) -> ExitCode {
         // A closed pipe: exit quietly.
         return ExitCode::Ok;
     }
-    eprintln!("error: {}", e.message);
+    eprintln!("error: {}", output::escape_controls(&e.message));
     if let Some(h) = &e.hint {
-        eprintln!("  hint: {h}");
+        eprintln!("  hint: {}", output::escape_controls(h));
     }
     e.code
 }
@@ -76,7 +77,12 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         };
         let version = env!("CARGO_PKG_VERSION");
         if p.is_machine() {
-            p.document(&serde_json::json!({ "name": "qctl", "version": version }))?;
+            p.document(&serde_json::json!({
+                "apiVersion": "qctl/v1",
+                "kind": "Version",
+                "name": "qctl",
+                "version": version
+            }))?;
         } else {
             p.stdout(&format!("qctl {version}\n"))?;
         }

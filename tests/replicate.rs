@@ -866,7 +866,7 @@ fn a_push_that_times_out_on_a_cluster_is_never_sent_twice() {
         r["prod-eu"]["reason"]
             .as_str()
             .unwrap()
-            .contains("timed out"),
+            .contains("no answer within 700ms"),
         "{doc}"
     );
     // The nodes wake up and run what was sent to them.

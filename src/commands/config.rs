@@ -221,9 +221,18 @@ fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
         return Err(CliError::failure("current-context is not set")
             .with_hint("run `qctl config use-context NAME`"));
     }
-    settings
-        .printer
-        .stdout(&format!("{}\n", c.names.join(",")))?;
+    if settings.printer.is_machine() {
+        settings.printer.document(&serde_json::json!({
+            "apiVersion": "qctl/v1",
+            "kind": "CurrentContext",
+            "name": c.names.join(","),
+            "source": if c.from_env { "QCTL_CONTEXT" } else { "current-context" },
+        }))?;
+    } else {
+        settings
+            .printer
+            .stdout(&format!("{}\n", c.names.join(",")))?;
+    }
     if c.from_env {
         settings.printer.note(&from_env_note(config, &c.names));
     }
@@ -357,6 +366,9 @@ fn view(config: &Config, settings: &Settings, minify: bool, raw: bool) -> Result
 
 #[derive(Serialize)]
 struct Validation {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
     valid: bool,
     files: Vec<String>,
     contexts: usize,
@@ -425,6 +437,8 @@ fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
         }
     }
     let v = Validation {
+        api_version: "qctl/v1",
+        kind: "Validation",
         valid: true,
         files: config
             .sources

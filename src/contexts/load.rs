@@ -94,6 +94,70 @@ pub fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
     ))
 }
 
+/// The largest contexts file qctl reads: a 1,000-context file is about
+/// 200 KiB, so this is generous, and it keeps `--config /dev/zero` from
+/// reading without end.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a contexts file: a regular file of at most [`MAX_FILE_BYTES`].
+/// It is opened without blocking (a FIFO with no writer would otherwise
+/// hang the open) and checked on the opened descriptor, so what is checked
+/// is what is read.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| CliError::failure(format!("{shown}: cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| CliError::failure(format!("{shown}: cannot read: {e}")))?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a named pipe (FIFO)"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        return Err(CliError::failure(format!(
+            "{shown}: not a regular file ({what}); a contexts file must be a regular file"
+        ))
+        .with_hint(
+            "point --config (or QCTL_CONFIG) at a YAML file, e.g. ~/.config/qctl/config.yaml",
+        ));
+    }
+    let too_big = || {
+        CliError::failure(format!(
+            "{shown}: larger than {} MiB, the most a contexts file may be",
+            MAX_FILE_BYTES / (1024 * 1024)
+        ))
+        .with_hint("is this the right file? a contexts file with 1,000 contexts is about 200 KiB")
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // The size may change under us: never read more than the limit.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::failure(format!("{shown}: cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 /// Loads, checks and merges the contexts files.
 pub fn load(flag: Option<&Path>) -> Result<Config> {
     let location = locate(flag);
@@ -121,8 +185,7 @@ pub fn load(flag: Option<&Path>) -> Result<Config> {
     let mut sources = Vec::new();
     let mut raws = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| CliError::failure(format!("{}: cannot read: {e}", path.display())))?;
+        let bytes = read_bounded(&path)?;
         let text = String::from_utf8(bytes).map_err(|_| {
             CliError::failure(format!("{}: not valid UTF-8", path.display()))
                 .with_hint("a contexts file is UTF-8 YAML")
@@ -184,6 +247,14 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> Result<RawFile> {
             .map(|(_, m)| m)
             .unwrap_or(first)
             .to_string();
+        if let Some(m) = budget_message(&msg) {
+            return config_error(
+                path,
+                loc,
+                m,
+                "a contexts file is a small YAML document; is this the right file?",
+            );
+        }
         let (msg, hint) = match duplicate_key(&msg) {
             Some(key) => (
                 format!("duplicate key `{key}`: it is already set earlier in the same mapping"),
@@ -220,6 +291,25 @@ fn duplicate_key(msg: &str) -> Option<&str> {
         .map_or(rest, |(k, _)| k)
         .trim();
     Some(key.trim_matches(['`', '"', '\''])).filter(|k| !k.is_empty())
+}
+
+/// The YAML parser's limits (`budget breached: Nodes { nodes: 250001 }`)
+/// in words.
+fn budget_message(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("budget breached: ")?;
+    let name = rest.split([' ', '{']).next().unwrap_or("");
+    let what = match name {
+        "Nodes" | "Events" => "more than 250,000 YAML values",
+        "Depth" => "YAML nested more than 64 levels deep",
+        "Aliases" | "Anchors" | "AliasAnchorRatio" => "too many YAML aliases or anchors",
+        "Documents" => "too many YAML documents",
+        "ScalarBytes" => "more than 64 MiB of text",
+        "MergeKeys" => "too many YAML merge keys (<<)",
+        _ => "more than the YAML parser's limits allow",
+    };
+    Some(format!(
+        "the file holds {what}, far more than any contexts file"
+    ))
 }
 
 /// Did-you-mean for "unknown field `x`, expected one of a, b" messages.
@@ -807,16 +897,33 @@ fn preferences(
     path: &Path,
     p: &serde_saphyr::Spanned<model::RawPreferences>,
 ) -> Result<Preferences> {
+    use crate::limits;
     let loc = p.referenced;
     let raw = &p.value;
-    let dur = |field: &str, v: &Option<String>| -> Result<Option<std::time::Duration>> {
-        v.as_deref()
-            .map(|s| parse_duration(path, loc, field, s))
-            .transpose()
+    let range_error = |field: &str, msg: String| {
+        config_error(
+            path,
+            loc,
+            format!("preferences.{field}: {msg}"),
+            "see the ranges in README.md (Global flags), or leave the field out for the default",
+        )
+    };
+    let dur = |field: &str,
+               v: &Option<String>,
+               range: limits::DurationRange|
+     -> Result<Option<std::time::Duration>> {
+        let Some(s) = v.as_deref() else {
+            return Ok(None);
+        };
+        let d = parse_duration(path, loc, &format!("preferences.{field}"), s)?;
+        range.check(d).map(Some).map_err(|m| range_error(field, m))
+    };
+    let float = |field: &str, v: f64, range: limits::FloatRange| -> Result<f64> {
+        range.check(v).map_err(|m| range_error(field, m))
     };
     let mut health = HealthThresholds::default();
     if let Some(h) = &raw.health {
-        if let Some(d) = dur("health.max-latency", &h.max_latency)? {
+        if let Some(d) = dur("health.max-latency", &h.max_latency, limits::MAX_LATENCY)? {
             health.max_latency = d;
         }
         if let Some(v) = h.max_dead_letter {
@@ -826,45 +933,47 @@ fn preferences(
             health.max_orphaned_jobs = v;
         }
         if let Some(v) = h.max_memory_percent {
-            health.max_memory_percent = v;
+            health.max_memory_percent =
+                float("health.max-memory-percent", v, limits::MAX_MEMORY_PERCENT)?;
         }
         if let Some(v) = h.require_workers {
             health.require_workers = v;
         }
     }
-    if raw.max_concurrency == Some(0) {
-        return Err(config_error(
-            path,
-            loc,
-            "max-concurrency must be at least 1",
-            "the default is 256",
-        ));
-    }
-    let timeout = dur("timeout", &raw.timeout)?;
-    let connect_timeout = dur("connect-timeout", &raw.connect_timeout)?;
-    for (name, d) in [("timeout", timeout), ("connect-timeout", connect_timeout)] {
-        if d.is_some_and(|d| d.is_zero()) {
-            return Err(config_error(
-                path,
-                loc,
-                format!("{name} must be more than 0"),
-                "for example 5s",
-            ));
-        }
-    }
+    let max_concurrency = raw
+        .max_concurrency
+        .map(|n| {
+            limits::MAX_CONCURRENCY
+                .check(n as u64)
+                .map(|n| n as usize)
+                .map_err(|m| range_error("max-concurrency", m))
+        })
+        .transpose()?;
+    let compare_threshold = raw
+        .compare
+        .as_ref()
+        .and_then(|c| c.threshold)
+        .map(|v| float("compare.threshold", v, limits::THRESHOLD))
+        .transpose()?;
     Ok(Preferences {
-        timeout,
-        connect_timeout,
-        max_concurrency: raw.max_concurrency,
+        timeout: dur("timeout", &raw.timeout, limits::TIMEOUT)?,
+        connect_timeout: dur(
+            "connect-timeout",
+            &raw.connect_timeout,
+            limits::CONNECT_TIMEOUT,
+        )?,
+        max_concurrency,
         watch_interval: dur(
             "watch.interval",
             &raw.watch.as_ref().and_then(|w| w.interval.clone()),
+            limits::WATCH_INTERVAL,
         )?,
         watch_jitter: dur(
             "watch.jitter",
             &raw.watch.as_ref().and_then(|w| w.jitter.clone()),
+            limits::WATCH_JITTER,
         )?,
-        compare_threshold: raw.compare.as_ref().and_then(|c| c.threshold),
+        compare_threshold,
         health,
     })
 }

@@ -8,7 +8,10 @@ mod load;
 mod model;
 mod write;
 
-pub use load::{ConfigLocation, default_path, expand_tilde, from_text, load, no_contexts_file};
+pub use load::{
+    ConfigLocation, MAX_FILE_BYTES, default_path, expand_tilde, from_text, load, no_contexts_file,
+    read_bounded,
+};
 /// For shell completion, which reads the files leniently and quietly.
 pub(crate) use load::{locate, parse_file, schema as parse_schema};
 pub use model::Mode;

@@ -506,7 +506,7 @@ pub fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<E
 
 fn report(errors: &[ContextError]) {
     for e in errors {
-        eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
+        eprintln!("{}", e.line());
     }
 }
 

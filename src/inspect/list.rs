@@ -282,10 +282,8 @@ impl<'a> ListRun<'a> {
                     ));
                     for s in &slots {
                         if let Slot::Error(e) = s {
-                            text.push_str(&format!(
-                                "error: {}: {}: {}\n",
-                                e.context, e.kind, e.message
-                            ));
+                            text.push_str(&e.line());
+                            text.push('\n');
                         }
                     }
                 }
@@ -360,7 +358,7 @@ struct PollDoc<'a, T: Serialize> {
 fn report_errors<I>(slots: &[Slot<I>]) {
     for s in slots {
         if let Slot::Error(e) = s {
-            eprintln!("error: {}: {}: {}", e.context, e.kind, e.message);
+            eprintln!("{}", e.line());
         }
     }
 }

@@ -69,32 +69,73 @@ pub fn parse_info(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// INFO's text, decoded lossily: one byte that is not UTF-8 (a config file
+/// path, say) must not make a healthy server unreadable.
+pub async fn info_text(
+    conn: &Conn,
+    node: &crate::connect::Node,
+    sections: &[&str],
+) -> Result<String, redis::RedisError> {
+    let mut cmd = redis::cmd("INFO");
+    for s in sections {
+        cmd.arg(*s);
+    }
+    let bytes: Vec<u8> = conn.query_node(node, &cmd).await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// INFO on every primary, merged: memory summed, version and policy from
-/// the first primary, uptime the smallest.
-async fn server_info(conn: &Conn) -> Result<ServerInfo, redis::RedisError> {
+/// the first primary, uptime the smallest. A field that is missing or does
+/// not read (not a number, or bytes that are not UTF-8) is `None`, and its
+/// name is in the returned list, for a note.
+async fn server_info(conn: &Conn) -> Result<(ServerInfo, Vec<&'static str>), redis::RedisError> {
     let mut merged = ServerInfo::default();
+    let mut unreadable: Vec<&'static str> = Vec::new();
     for (i, node) in conn.nodes().iter().enumerate() {
-        let mut cmd = redis::cmd("INFO");
-        cmd.arg("server").arg("memory");
-        let text: String = conn.query_node(node, &cmd).await?;
+        let text = info_text(conn, node, &["server", "memory"]).await?;
         let f = parse_info(&text);
-        let num = |k: &str| f.get(k).and_then(|v| v.parse::<u64>().ok());
+        let mut text_of = |k: &'static str| info_field(&f, k, false, &mut unreadable);
+        let (version, policy) = (text_of("redis_version"), text_of("maxmemory_policy"));
+        let mut num = |k: &'static str| {
+            info_field(&f, k, true, &mut unreadable).and_then(|v| v.parse::<u64>().ok())
+        };
+        let (uptime, used, max) = (
+            num("uptime_in_seconds"),
+            num("used_memory"),
+            num("maxmemory"),
+        );
         if i == 0 {
-            merged.redis_version = f.get("redis_version").cloned();
-            merged.maxmemory_policy = f.get("maxmemory_policy").cloned();
-            merged.uptime_s = num("uptime_in_seconds");
-            merged.used_memory = num("used_memory");
-            merged.maxmemory = num("maxmemory");
+            merged.redis_version = version;
+            merged.maxmemory_policy = policy;
+            merged.uptime_s = uptime;
+            merged.used_memory = used;
+            merged.maxmemory = max;
         } else {
-            merged.uptime_s = merged.uptime_s.min(num("uptime_in_seconds"));
-            merged.used_memory = merged
-                .used_memory
-                .zip(num("used_memory"))
-                .map(|(a, b)| a + b);
-            merged.maxmemory = merged.maxmemory.zip(num("maxmemory")).map(|(a, b)| a + b);
+            merged.uptime_s = merged.uptime_s.min(uptime);
+            merged.used_memory = merged.used_memory.zip(used).map(|(a, b)| a + b);
+            merged.maxmemory = merged.maxmemory.zip(max).map(|(a, b)| a + b);
         }
     }
-    Ok(merged)
+    Ok((merged, unreadable))
+}
+
+/// One INFO field, `None` (and named in `unreadable`) when it is missing,
+/// held bytes that were not UTF-8, or is not a whole number when `number`.
+fn info_field(
+    f: &BTreeMap<String, String>,
+    k: &'static str,
+    number: bool,
+    unreadable: &mut Vec<&'static str>,
+) -> Option<String> {
+    let v = f
+        .get(k)
+        .filter(|v| !v.contains('\u{FFFD}'))
+        .filter(|v| !number || v.parse::<u64>().is_ok())
+        .cloned();
+    if v.is_none() && !unreadable.contains(&k) {
+        unreadable.push(k);
+    }
+    v
 }
 
 fn is_noperm(e: &redis::RedisError) -> bool {
@@ -171,7 +212,16 @@ impl read::Reader for ProbeReader {
         let mut notes = Vec::new();
         let figures = t.system.figures(conn).await.map_err(|e| conn.error(&e))?;
         let info = match server_info(conn).await {
-            Ok(i) => i,
+            Ok((i, unreadable)) => {
+                if !unreadable.is_empty() {
+                    notes.push(format!(
+                        "{}: INFO did not give a readable {} (missing, or not UTF-8): null",
+                        t.context(),
+                        unreadable.join(", ")
+                    ));
+                }
+                i
+            }
             Err(e) if is_noperm(&e) => {
                 notes.push(format!(
                     "{}: INFO is not permitted for this user (it needs +info, in @dangerous): version, memory and uptime are null",
@@ -397,4 +447,27 @@ pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_fields_that_do_not_read_are_none_and_named() {
+        let text = String::from_utf8_lossy(
+            b"# Server\r\nredis_version:7.\xff\r\nconfig_file:/x/\xff.conf\r\nuptime_in_seconds:12\r\nused_memory:abc\r\n",
+        )
+        .into_owned();
+        let f = parse_info(&text);
+        let mut bad = Vec::new();
+        assert_eq!(info_field(&f, "redis_version", false, &mut bad), None);
+        assert_eq!(
+            info_field(&f, "uptime_in_seconds", true, &mut bad).as_deref(),
+            Some("12")
+        );
+        assert_eq!(info_field(&f, "used_memory", true, &mut bad), None);
+        assert_eq!(info_field(&f, "maxmemory", true, &mut bad), None);
+        assert_eq!(bad, vec!["redis_version", "used_memory", "maxmemory"]);
+    }
 }

@@ -25,6 +25,29 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Text made safe for a terminal: every control character (ESC, CR, LF,
+/// BEL, DEL, C1 ...) is shown escaped (`\x1b`, `\u{9b}`), so a context
+/// name or a server's reply can never move the cursor or recolour the
+/// screen. Used by error rendering, notes, warnings and every table cell.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            if (c as u32) < 0x80 {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `n` and `noun`, plural unless `n` is 1: `1 job`, `3 jobs`.
 pub fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
@@ -166,7 +189,7 @@ impl Printer {
             table.add_row(
                 row.into_iter()
                     .map(|s| {
-                        let mut cell = Cell::new(&s.text);
+                        let mut cell = Cell::new(escape_controls(&s.text));
                         if self.color
                             && let Some(c) = s.color.as_deref().and_then(color_of)
                         {
@@ -241,13 +264,13 @@ impl Printer {
     /// A note on stderr (hidden by `-q`).
     pub fn note(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            eprintln!("{}", escape_controls(msg));
         }
     }
 
     /// A warning on stderr (always shown: it may be about safety).
     pub fn warn(&self, msg: &str) {
-        eprintln!("warning: {msg}");
+        eprintln!("warning: {}", escape_controls(msg));
     }
 }
 
@@ -287,6 +310,15 @@ mod tests {
             t,
             "NAME           STATUS\nprod           healthy\nstaging-long   unreachable\n"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("prod"), "prod");
+        assert_eq!(escape_controls("a\u{1b}[31mb\n"), "a\\x1b[31mb\\x0a");
+        assert_eq!(escape_controls("x\u{9b}"), "x\\u{9b}");
+        let t = printer().render_table(&["N"], vec![vec!["e\u{1b}x".into()]]);
+        assert!(!t.contains('\u{1b}'), "{t}");
     }
 
     #[test]

@@ -794,8 +794,7 @@ impl ServerId {
 async fn run_ids(conn: &Conn) -> Option<Vec<String>> {
     let mut ids = Vec::new();
     for node in conn.nodes() {
-        let info: String = conn
-            .query_node(&node, redis::cmd("INFO").arg("server"))
+        let info = crate::inspect::info_text(conn, &node, &["server"])
             .await
             .ok()?;
         ids.push(
