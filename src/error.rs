@@ -58,7 +58,8 @@ pub enum ErrorKind {
     Protocol,
     Redis,
     Config,
-    RefusedByUser,
+    /// Stopped by Ctrl-C/SIGTERM part-way (what was done is reported).
+    Interrupted,
 }
 
 impl fmt::Display for ErrorKind {
@@ -72,7 +73,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Redis => "redis",
             ErrorKind::Config => "config",
-            ErrorKind::RefusedByUser => "refused-by-user",
+            ErrorKind::Interrupted => "interrupted",
         };
         f.write_str(s)
     }

@@ -363,6 +363,16 @@ contexts:
     }
     assert!(r["prod-eu"]["copied"].is_u64(), "{doc}");
     assert!(r["staging"]["moved"].is_u64(), "{doc}");
+    // A Ctrl-C is no refusal: its kind says what happened.
+    assert_eq!(r["staging"]["kind"], "interrupted", "{doc}");
+    assert!(
+        doc["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "interrupted"),
+        "{doc}"
+    );
     assert!(
         r["prod"]["skipped_duplicates"].as_u64().unwrap() >= 5000,
         "the pushed window is not pushed again: {doc}"

@@ -370,7 +370,7 @@ impl Action for Bench {
                 &mut a,
             );
             if let Some(e) = &mut a.error {
-                e.kind = ErrorKind::RefusedByUser;
+                e.kind = ErrorKind::Interrupted;
             }
         } else if a.error.is_none() && missing > 0 && (done.lost || dead.lost) {
             fail(

@@ -217,7 +217,7 @@ impl Action for Requeue {
             if step.interrupted() {
                 interrupted = Some(cerr(
                     conn,
-                    ErrorKind::RefusedByUser,
+                    ErrorKind::Interrupted,
                     format!("interrupted (Ctrl-C) after moving {moved} jobs"),
                 ));
                 break;

@@ -129,7 +129,7 @@ impl Action for RestoreDlq {
             if step.interrupted() {
                 error = Some(ContextError {
                     context: conn.context.clone(),
-                    kind: ErrorKind::RefusedByUser,
+                    kind: ErrorKind::Interrupted,
                     message: format!(
                         "interrupted after restoring {restored} jobs; the rest stays in {} (now without expiry): run restore-dlq again to finish",
                         b.key

@@ -370,7 +370,7 @@ impl Replicate {
                             if stopped {
                                 error = Some(ContextError {
                                     context: conn.context.clone(),
-                                    kind: ErrorKind::RefusedByUser,
+                                    kind: ErrorKind::Interrupted,
                                     message: format!(
                                         "interrupted (Ctrl-C) after copying {copied} jobs; run replicate again to finish (copied jobs are skipped)"
                                     ),

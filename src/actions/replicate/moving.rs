@@ -280,7 +280,7 @@ impl Replicate {
                 {
                     t.error = Some(ContextError {
                         context: p.clone(),
-                        kind: ErrorKind::RefusedByUser,
+                        kind: ErrorKind::Interrupted,
                         message: msg.clone(),
                     });
                 }
