@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the checked-in shell completion scripts (completions/) and man
 # pages (man/) from the qctl binary built from this tree. Run it after
-# changing the command-line surface (src/cli.rs); tests/generated.rs fails
+# changing the command-line surface (src/cli.rs); tests/it/generated.rs fails
 # until the files match again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 //!
 //! Nothing in a page depends on the machine or the day: no date, and the
 //! version is the crate's, so the pages checked in under `man/` stay equal
-//! to what the binary generates (`tests/generated.rs` checks that).
+//! to what the binary generates (`tests/it/generated.rs` checks that).
 
 use crate::cli::Cli;
 use clap::CommandFactory;

@@ -3,9 +3,7 @@
 //! sends no write, jobs are never lost or doubled while a worker fleet
 //! consumes, across slots on a cluster with a crash in the middle.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -849,7 +847,7 @@ fn audit_lines_are_written_0600_and_carry_no_secret() {
 fn on_a_terminal(ws: &Workspace, cfg: &std::path::Path, args: &str, answer: &str) -> (i32, String) {
     let mut pty = Pty::spawn(ws.on_pty(&format!(
         "{} --config {} {args}",
-        common::workspace::qctl_bin().display(),
+        crate::common::workspace::qctl_bin().display(),
         cfg.display()
     )));
     assert!(
@@ -953,7 +951,7 @@ fn progress_bars_only_on_a_terminal() {
     // On a terminal: a bar per target, on stderr.
     let cmdline = format!(
         "{} --config {} requeue --context a --to low --limit 2000 --yes-i-typed=a",
-        common::workspace::qctl_bin().display(),
+        crate::common::workspace::qctl_bin().display(),
         f.cfg.display()
     );
     let out =
@@ -1156,7 +1154,7 @@ fn a_refusal_at_the_prompt_says_what_was_typed_and_ctrl_d_refuses_at_once() {
     // Ctrl-D: refused at once, nothing changed.
     let mut pty = Pty::spawn(f.ws.on_pty(&format!(
         "{} --config {} purge-dlq --context a,b",
-        common::workspace::qctl_bin().display(),
+        crate::common::workspace::qctl_bin().display(),
         f.cfg.display()
     )));
     assert!(

@@ -3,9 +3,7 @@
 //! order, a second run copies nothing, and a run killed half-way (SIGKILL)
 //! and re-run ends with each job exactly once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 const HIGH: &str = "jobqueue:high_priority";

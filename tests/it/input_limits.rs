@@ -3,9 +3,7 @@
 //! UTF-8, control characters in names. Each through the real binary, against
 //! real servers where a server is involved.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

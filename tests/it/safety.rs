@@ -3,9 +3,7 @@
 //! target, a process stalled past its lock, hostile globs, nested retries,
 //! side keys as destinations, duplicate jobs in a move, a full server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

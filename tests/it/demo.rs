@@ -2,9 +2,7 @@
 //! until Ctrl-C, and nothing left behind either way; one clear line when
 //! redis-server is missing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 /// Demo directories left in `tmp`.
@@ -56,7 +54,10 @@ fn the_tour_runs_off_a_terminal_and_leaves_nothing_behind() {
 /// is `tmp`.
 fn waiting_demo(ws: &Workspace, tmp: &std::path::Path) -> Pty {
     std::fs::create_dir_all(tmp).unwrap();
-    let mut cmd = ws.on_pty(&format!("{} demo", common::workspace::qctl_bin().display()));
+    let mut cmd = ws.on_pty(&format!(
+        "{} demo",
+        crate::common::workspace::qctl_bin().display()
+    ));
     cmd.env("TMPDIR", tmp);
     let pty = Pty::spawn(cmd);
     assert!(

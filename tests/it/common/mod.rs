@@ -1,7 +1,7 @@
 //! Shared integration-test harness for `qctl`.
 //!
-//! Use it from any integration test file with `mod common;` and then e.g.
-//! `let server = common::RedisServer::start();`.
+//! Every module of the `it` test binary uses it as `crate::common`, e.g.
+//! `let server = crate::common::RedisServer::start();`.
 //!
 //! # Ownership and process lifetime
 //!

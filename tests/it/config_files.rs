@@ -1,9 +1,7 @@
 //! The contexts file through the real binary: broken files, merging, writes,
 //! secrets, exit codes.
 
-mod common;
-
-use common::Workspace;
+use crate::common::Workspace;
 use std::os::unix::fs::PermissionsExt;
 
 const GOOD: &str = "apiVersion: qctl/v1

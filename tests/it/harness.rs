@@ -1,7 +1,5 @@
 //! Tests of the integration-test harness itself (tests/common).
 
-mod common;
-
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -9,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     AclUser, BlackHole, ClosedPort, RedisCluster, RedisServer, ServerOptions, TlsOptions,
     Workspace, redis_server_count_in,
 };
@@ -224,7 +222,7 @@ fn assert_cluster_spreads_keys(cluster: &RedisCluster) {
     for node in &cluster.nodes {
         let info = node.cli(&["CLUSTER", "INFO"]);
         assert_eq!(
-            common::info_field(&info, "cluster_state"),
+            crate::common::info_field(&info, "cluster_state"),
             Some("ok"),
             "{info}"
         );
@@ -294,14 +292,16 @@ fn closed_port_refuses_and_black_hole_hangs() {
         "{err:?}"
     );
     assert!(started.elapsed() >= Duration::from_millis(150));
-    assert!(common::wait_for(Duration::from_secs(2), || hole.accepted() >= 1));
+    assert!(crate::common::wait_for(Duration::from_secs(2), || hole
+        .accepted()
+        >= 1));
 
     // After drop nothing listens any more.
     let port = hole.port;
     drop(hole);
     // Eventually refused: a redis-server forked concurrently by another test
     // can hold a copy of the listener fd for the instant between fork and exec.
-    assert!(common::wait_for(Duration::from_secs(2), || {
+    assert!(crate::common::wait_for(Duration::from_secs(2), || {
         TcpStream::connect(("127.0.0.1", port))
             .is_err_and(|e| e.kind() == ErrorKind::ConnectionRefused)
     }));
@@ -322,7 +322,7 @@ fn no_leak_after_panic() {
         .unwrap_or_else(|e| e.into_inner())
         .expect("server dir recorded");
     assert!(
-        common::wait_for(Duration::from_secs(2), || redis_server_count_in(&dir) == 0),
+        crate::common::wait_for(Duration::from_secs(2), || redis_server_count_in(&dir) == 0),
         "redis-server for {} still running after panic",
         dir.display()
     );
@@ -352,6 +352,6 @@ fn workspace_write_and_env() {
     assert_eq!(ws.read("config/qctl/config.yaml"), "contexts: []\n");
     assert!(ws.home().is_dir());
 
-    assert!(common::workspace::qctl_bin().exists());
+    assert!(crate::common::workspace::qctl_bin().exists());
     ws.qctl().arg("--help").assert().success();
 }

@@ -5,9 +5,7 @@
 //! worker fleet completes jobs at a known pace; cluster mode for each verb;
 //! `--watch -o json` emitting polls and stopping on SIGINT / SIGTERM.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};

@@ -1,8 +1,6 @@
 //! `get clusters` and `health` against real servers and real faults.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

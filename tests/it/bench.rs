@@ -3,9 +3,7 @@
 //! context with no workers times out as that target's error; a protected
 //! context is benched only when named.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 #[test]

@@ -1,9 +1,7 @@
 //! `get queues`, `get workers` and `get jobs` against real servers, with
 //! data written the way go-redis-work-queue writes it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A job created `age_s` seconds ago.
@@ -605,7 +603,7 @@ fn a_slow_fan_out_names_who_is_left_on_a_terminal_only() {
     let cmdline = |extra: &str| {
         format!(
             "{} --config {} get queues -A --timeout 2s{extra}",
-            common::workspace::qctl_bin().display(),
+            crate::common::workspace::qctl_bin().display(),
             cfg.display()
         )
     };

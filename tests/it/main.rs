@@ -1,0 +1,18 @@
+//! qctl's integration tests: one binary (one link on two cores), a module
+//! per verb or noun, each driving the real binary against real servers
+//! started by `common`.
+
+mod common;
+
+mod bench;
+mod compare_watch;
+mod config_files;
+mod demo;
+mod generated;
+mod get_clusters;
+mod harness;
+mod input_limits;
+mod read_verbs;
+mod replicate;
+mod safety;
+mod write_verbs;
