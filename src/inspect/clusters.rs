@@ -25,13 +25,20 @@ pub struct ClusterItem {
     pub mode: Mode,
     pub labels: BTreeMap<String, String>,
     pub endpoint: String,
-    pub queued: u64,
-    pub processing: u64,
-    pub dead_letter: u64,
-    pub completed: u64,
-    pub workers: u64,
-    pub orphaned_workers: u64,
-    pub orphaned_jobs: u64,
+    /// The queue system (the schema's `kind`).
+    pub system: &'static str,
+    pub queued: Option<u64>,
+    pub scheduled: Option<u64>,
+    pub retrying: Option<u64>,
+    pub processing: Option<u64>,
+    pub dead_letter: Option<u64>,
+    pub completed: Option<u64>,
+    pub processed_total: Option<u64>,
+    pub failed_total: Option<u64>,
+    pub workers: Option<u64>,
+    pub orphaned_workers: Option<u64>,
+    pub orphaned_jobs: Option<u64>,
+    pub paused_queues: Option<u64>,
     pub used_memory_bytes: Option<u64>,
     pub maxmemory_bytes: Option<u64>,
     pub maxmemory_policy: Option<String>,
@@ -63,13 +70,19 @@ pub fn item(p: &Probe, config: &Config) -> ClusterItem {
         mode: p.mode,
         labels: p.labels.clone(),
         endpoint: p.endpoint.clone(),
+        system: p.system,
         queued: f.queued,
+        scheduled: f.scheduled,
+        retrying: f.retrying,
         processing: f.processing,
         dead_letter: f.dead_letter,
         completed: f.completed,
+        processed_total: f.processed_total,
+        failed_total: f.failed_total,
         workers: f.workers,
         orphaned_workers: f.orphaned_workers,
         orphaned_jobs: f.orphaned_jobs,
+        paused_queues: f.paused_queues,
         used_memory_bytes: p.info.used_memory,
         maxmemory_bytes: p.info.maxmemory,
         maxmemory_policy: p.info.maxmemory_policy.clone(),
@@ -115,6 +128,20 @@ fn mode_str(m: Mode) -> &'static str {
     }
 }
 
+/// The figures a `get clusters` table shows.
+const TABLE_FIGURES: &[&str] = &[
+    "queued",
+    "processing",
+    "dead_letter",
+    "workers",
+    "orphaned_jobs",
+];
+
+/// A figure in a table: `-` where the kind has none.
+pub fn figure(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), |n| n.to_string())
+}
+
 /// `get clusters` rows.
 pub struct ClustersView<'a> {
     pub config: &'a Config,
@@ -127,7 +154,14 @@ impl ListView for ClustersView<'_> {
     const KIND: &'static str = "ClusterList";
 
     fn items(&self, p: Probe) -> (Vec<ClusterItem>, Vec<String>) {
-        (vec![item(&p, self.config)], p.notes)
+        let mut notes = p.notes.clone();
+        // The figures the table shows, when this kind has none of them.
+        for (figure, why) in &p.figures.absent {
+            if TABLE_FIGURES.contains(figure) {
+                notes.push(format!("{figure}: {why} (shown as -)"));
+            }
+        }
+        (vec![item(&p, self.config)], notes)
     }
 
     fn headers(&self, wide: bool) -> Vec<&'static str> {
@@ -148,6 +182,7 @@ impl ListView for ClustersView<'_> {
         }
         if wide {
             h.extend([
+                "SYSTEM",
                 "ORPHANED",
                 "MAXMEMORY",
                 "POLICY",
@@ -174,10 +209,10 @@ impl ListView for ClustersView<'_> {
                 .unwrap_or_else(|| "-".into())
                 .into(),
             mode_str(it.mode).into(),
-            it.queued.to_string().into(),
-            it.processing.to_string().into(),
-            it.dead_letter.to_string().into(),
-            it.workers.to_string().into(),
+            figure(it.queued).into(),
+            figure(it.processing).into(),
+            figure(it.dead_letter).into(),
+            figure(it.workers).into(),
             bytes(it.used_memory_bytes).into(),
         ];
         if self.sampled {
@@ -187,7 +222,8 @@ impl ListView for ClustersView<'_> {
             row.push(rate(r.map(|r| r.queued_change_per_s), true).into());
         }
         if wide {
-            row.push(it.orphaned_jobs.to_string().into());
+            row.push(it.system.into());
+            row.push(figure(it.orphaned_jobs).into());
             row.push(match it.maxmemory_bytes {
                 Some(0) => "unlimited".into(),
                 m => bytes(m).into(),

@@ -267,22 +267,32 @@ pub fn compare(probes: &[Probe], threshold: f64) -> (Vec<Metric>, Vec<Anomaly>, 
         ));
     }
     type Pick = fn(&Probe) -> Option<f64>;
-    let figures: [(&'static str, &str, Pick); 6] = [
-        ("jobs", "queued", |p| Some(p.figures.queued as f64)),
-        ("jobs", "processing", |p| Some(p.figures.processing as f64)),
-        ("jobs", "dead_letter", |p| {
-            Some(p.figures.dead_letter as f64)
-        }),
-        ("jobs", "completed", |p| Some(p.figures.completed as f64)),
-        ("workers", "workers.active", |p| {
-            Some(p.figures.workers as f64)
-        }),
+    fn f(v: Option<u64>) -> Option<f64> {
+        v.map(|n| n as f64)
+    }
+    let figures: [(&'static str, &str, Pick); 11] = [
+        ("jobs", "queued", |p| f(p.figures.queued)),
+        ("jobs", "scheduled", |p| f(p.figures.scheduled)),
+        ("jobs", "retrying", |p| f(p.figures.retrying)),
+        ("jobs", "processing", |p| f(p.figures.processing)),
+        ("jobs", "dead_letter", |p| f(p.figures.dead_letter)),
+        ("jobs", "completed", |p| f(p.figures.completed)),
+        ("jobs", "processed_total", |p| f(p.figures.processed_total)),
+        ("jobs", "failed_total", |p| f(p.figures.failed_total)),
+        ("workers", "workers.active", |p| f(p.figures.workers)),
         ("workers", "workers.orphaned", |p| {
-            Some(p.figures.orphaned_workers as f64)
+            f(p.figures.orphaned_workers)
         }),
+        ("queues", "paused_queues", |p| f(p.figures.paused_queues)),
     ];
     for (group, name, pick) in figures {
-        metrics.push(metric(group, name.to_string(), col(&pick), threshold));
+        // A figure no compared kind has is left out (its absence is in
+        // each context's notes); one some have is compared where it exists.
+        let values = col(&pick);
+        if values.iter().all(|(_, v)| v.is_none()) {
+            continue;
+        }
+        metrics.push(metric(group, name.to_string(), values, threshold));
     }
     if probes.iter().any(|p| p.rates.is_some()) {
         let rates: [(&str, Pick); 3] = [

@@ -49,6 +49,8 @@ pub struct Probe {
     pub server_config: Option<ServerConfig>,
     /// The queue schema's name and queues.
     pub schema: String,
+    /// The queue system (the schema's `kind`).
+    pub system: &'static str,
     pub queue_schema: Vec<crate::systems::QueueRef>,
     pub worker_patterns: String,
     pub figures: Figures,
@@ -295,6 +297,7 @@ impl read::Reader for ProbeReader {
             mode: t.mode(),
             endpoint: t.ep.display_url(),
             schema: t.schema.clone(),
+            system: t.system.kind(),
             queue_schema: t.system.queues(),
             worker_patterns: t.system.worker_patterns(),
             labels: t.labels.clone(),
@@ -408,26 +411,31 @@ pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
             humantime::format_duration(t.max_latency)
         ),
     });
-    out.push(Check {
-        name: "dead-letter",
-        ok: f.dead_letter <= t.max_dead_letter,
-        message: format!("{} jobs (max {})", f.dead_letter, t.max_dead_letter),
-    });
-    let orphaned = p.confirmed_orphaned_jobs.unwrap_or(f.orphaned_jobs);
-    out.push(Check {
-        name: "orphaned-jobs",
-        ok: orphaned <= t.max_orphaned_jobs,
-        message: format!(
-            "{} in {} (max {})",
-            crate::output::count(orphaned, "job"),
-            if f.orphaned_workers == 1 {
-                "1 dead worker's list".to_string()
-            } else {
-                format!("{} dead workers' lists", f.orphaned_workers)
-            },
-            t.max_orphaned_jobs
-        ),
-    });
+    // Each check runs where its figure exists for this kind.
+    if let Some(dead) = f.dead_letter {
+        out.push(Check {
+            name: "dead-letter",
+            ok: dead <= t.max_dead_letter,
+            message: format!("{dead} jobs (max {})", t.max_dead_letter),
+        });
+    }
+    if let Some(orphaned) = p.confirmed_orphaned_jobs.or(f.orphaned_jobs) {
+        let workers = f.orphaned_workers.unwrap_or(0);
+        out.push(Check {
+            name: "orphaned-jobs",
+            ok: orphaned <= t.max_orphaned_jobs,
+            message: format!(
+                "{} in {} (max {})",
+                crate::output::count(orphaned, "job"),
+                if workers == 1 {
+                    "1 dead worker's list".to_string()
+                } else {
+                    format!("{workers} dead workers' lists")
+                },
+                t.max_orphaned_jobs
+            ),
+        });
+    }
     match (p.info.used_memory, p.info.maxmemory) {
         (Some(used), Some(max)) if max > 0 => {
             let pct = used as f64 * 100.0 / max as f64;
@@ -439,11 +447,13 @@ pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
         }
         _ => {}
     }
-    if t.require_workers {
+    if t.require_workers
+        && let (Some(queued), Some(workers)) = (f.queued, f.workers)
+    {
         out.push(Check {
             name: "workers",
-            ok: !(f.queued > 0 && f.workers == 0),
-            message: format!("{} active workers, {} jobs queued", f.workers, f.queued),
+            ok: !(queued > 0 && workers == 0),
+            message: format!("{workers} active workers, {queued} jobs queued"),
         });
     }
     out

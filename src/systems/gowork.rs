@@ -404,6 +404,13 @@ impl GoRedisWorkQueue {
     }
 
     pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+        const ABSENT: &[(&str, &str)] = &[
+            ("scheduled", "go-redis-work-queue has no scheduled jobs"),
+            ("retrying", "go-redis-work-queue re-queues a retry at once"),
+            ("processed_total", "go-redis-work-queue keeps no counters"),
+            ("failed_total", "go-redis-work-queue keeps no counters"),
+            ("paused_queues", "go-redis-work-queue has no pause"),
+        ];
         let (queues, scan) =
             tokio::try_join!(self.queue_lengths(conn), self.scan(conn, Detail::Counts))?;
         let orphans = self.orphans(&scan);
@@ -415,15 +422,17 @@ impl GoRedisWorkQueue {
                 .sum()
         };
         Ok(Figures {
-            queued: sum(QueueRole::Work),
-            completed: sum(QueueRole::Completed),
-            dead_letter: sum(QueueRole::DeadLetter),
-            processing: scan.processing.values().map(|(_, n)| n).sum(),
-            workers: scan.heartbeats.len() as u64,
-            orphaned_workers: orphans.len() as u64,
-            orphaned_jobs: orphans.iter().map(|o| o.jobs).sum(),
+            queued: Some(sum(QueueRole::Work)),
+            completed: Some(sum(QueueRole::Completed)),
+            dead_letter: Some(sum(QueueRole::DeadLetter)),
+            processing: Some(scan.processing.values().map(|(_, n)| n).sum()),
+            workers: Some(scan.heartbeats.len() as u64),
+            orphaned_workers: Some(orphans.len() as u64),
+            orphaned_jobs: Some(orphans.iter().map(|o| o.jobs).sum()),
             orphans,
             queues,
+            absent: ABSENT.to_vec(),
+            ..Figures::default()
         })
     }
 

@@ -144,20 +144,29 @@ pub struct OrphanRef {
     pub jobs: u64,
 }
 
-/// The figures of SPEC section 1, defined once.
+/// The figures of SPEC section 10.2, defined once for every kind: `None`
+/// where the kind has no such thing (never 0), with a note in `absent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figures {
     /// (queue, length) for every queue the schema names.
     pub queues: Vec<(QueueRef, u64)>,
-    pub queued: u64,
-    pub processing: u64,
-    pub workers: u64,
-    pub orphaned_workers: u64,
-    pub orphaned_jobs: u64,
-    pub dead_letter: u64,
-    pub completed: u64,
+    pub queued: Option<u64>,
+    pub scheduled: Option<u64>,
+    pub retrying: Option<u64>,
+    pub dead_letter: Option<u64>,
+    pub processing: Option<u64>,
+    pub completed: Option<u64>,
+    pub processed_total: Option<u64>,
+    pub failed_total: Option<u64>,
+    pub workers: Option<u64>,
+    pub orphaned_workers: Option<u64>,
+    pub orphaned_jobs: Option<u64>,
+    pub paused_queues: Option<u64>,
     /// The orphans behind `orphaned_*`, for a second reading.
     pub orphans: Vec<OrphanRef>,
+    /// (figure, why it is `None`): `("scheduled", "go-redis-work-queue
+    /// has no scheduled jobs")`.
+    pub absent: Vec<(&'static str, &'static str)>,
 }
 
 /// What a keyspace scan had to leave out.

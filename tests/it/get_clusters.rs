@@ -23,6 +23,17 @@ fn assert_figures(
     assert_eq!(item["workers"], workers, "{ctx} workers");
     assert_eq!(item["orphaned_workers"], ow, "{ctx} orphaned_workers");
     assert_eq!(item["orphaned_jobs"], oj, "{ctx} orphaned_jobs");
+    // SPEC 10.2: the kind, and null (never 0) for what it has none of.
+    assert_eq!(item["system"], "go-redis-work-queue", "{ctx} system");
+    for absent in [
+        "scheduled",
+        "retrying",
+        "processed_total",
+        "failed_total",
+        "paused_queues",
+    ] {
+        assert!(item[absent].is_null(), "{ctx} {absent}: {item}");
+    }
 }
 
 #[test]
@@ -562,4 +573,30 @@ fn color_always_beats_no_color_and_never_prints_empty_sequences() {
             assert!(!plain.contains('\u{1b}'), "{args:?} {choice}: {plain:?}");
         }
     }
+}
+
+#[test]
+fn wide_shows_the_queue_system_of_each_context() {
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(&[standalone("one", &s.url())], "", ""),
+    );
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["get", "clusters", "-A", "-o", "wide"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let mut lines = stdout.lines();
+    let header = lines.next().unwrap();
+    assert!(header.contains("SYSTEM"), "{header}");
+    assert!(
+        lines.next().unwrap().contains("go-redis-work-queue"),
+        "{stdout}"
+    );
 }
