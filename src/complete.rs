@@ -430,9 +430,14 @@ pub fn schema_name(current: &OsStr) -> Vec<CompletionCandidate> {
         .iter()
         .filter(|s| s.name.starts_with(current))
         .map(|s| {
-            let queues: Vec<&str> = s.queues.iter().map(|(n, _)| n.as_str()).collect();
-            CompletionCandidate::new(s.name.clone())
-                .help(Some(format!("queues: {}", queues.join(", ")).into()))
+            let queues: Vec<String> = System::for_schema(&s.system)
+                .work_queues()
+                .into_iter()
+                .map(|q| q.name)
+                .collect();
+            CompletionCandidate::new(s.name.clone()).help(Some(
+                format!("{}; queues: {}", s.kind().as_str(), queues.join(", ")).into(),
+            ))
         })
         .collect()
 }
@@ -564,7 +569,7 @@ fn queue_candidates(
     // name -> the keys it stands for, in first-seen order.
     let mut queues: Vec<(String, Vec<String>)> = Vec::new();
     for schema in schemas {
-        for q in System::for_schema(schema).queues() {
+        for q in System::for_schema(&schema.system).queues() {
             if which == Queues::Work && q.role != QueueRole::Work {
                 continue;
             }

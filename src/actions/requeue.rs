@@ -340,7 +340,7 @@ fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<(
         let Some(schema) = config.context(name).and_then(|c| config.schema(&c.schema)) else {
             continue;
         };
-        let system = System::for_schema(schema);
+        let system = System::for_schema(&schema.system);
         match system.queue_named(to) {
             Some(q) if q.role == QueueRole::Work => {}
             Some(q) => {

@@ -773,57 +773,18 @@ pub(crate) fn schema(
             hint,
         )
     })?;
-    let d = QueueSchema::builtin_default();
-    let queues = if raw.queues.is_empty() {
-        d.queues.clone()
-    } else {
-        raw.queues
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    let schema = QueueSchema {
+    let system = crate::systems::parse_schema(kind, &raw.options).map_err(|e| {
+        config_error(
+            path,
+            loc,
+            format!("queue schema `{}` ({kind_name}): {}", raw.name, e.message),
+            e.hint,
+        )
+    })?;
+    Ok(QueueSchema {
         name: raw.name.clone(),
-        kind,
-        queues,
-        completed: raw.completed.clone().unwrap_or(d.completed),
-        dead_letter: raw.dead_letter.clone().unwrap_or(d.dead_letter),
-        processing_pattern: raw
-            .processing_pattern
-            .clone()
-            .unwrap_or(d.processing_pattern),
-        heartbeat_pattern: raw.heartbeat_pattern.clone().unwrap_or(d.heartbeat_pattern),
-    };
-    for (field, pat) in [
-        ("processing-pattern", &schema.processing_pattern),
-        ("heartbeat-pattern", &schema.heartbeat_pattern),
-    ] {
-        if pat.matches('*').count() != 1 {
-            return Err(config_error(
-                path,
-                loc,
-                format!(
-                    "queue schema `{}`: {field} `{pat}` must hold exactly one `*` (the worker id)",
-                    raw.name
-                ),
-                "for example jobqueue:worker:*:processing",
-            ));
-        }
-    }
-    for (name, key) in &schema.queues {
-        if matches!(name.as_str(), "dlq" | "dead-letter" | "completed") || key.is_empty() {
-            return Err(config_error(
-                path,
-                loc,
-                format!(
-                    "queue schema `{}`: work queue `{name}` is reserved or has an empty key",
-                    raw.name
-                ),
-                "name work queues like high, low, default",
-            ));
-        }
-    }
-    Ok(schema)
+        system,
+    })
 }
 
 fn context(

@@ -132,38 +132,14 @@ pub struct Context {
     pub source: usize,
 }
 
-/// Which queue system a schema describes. One variant per module under
-/// `systems/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchemaKind {
-    GoRedisWorkQueue,
-}
+pub use crate::systems::SchemaKind;
 
-impl SchemaKind {
-    pub const ALL: &'static [&'static str] = &["go-redis-work-queue"];
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
-        }
-    }
-}
-
+/// A named queue schema: which system, and its options as that system
+/// parsed them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueSchema {
     pub name: String,
-    pub kind: SchemaKind,
-    /// Work queues in priority order: (name, key).
-    pub queues: Vec<(String, String)>,
-    pub completed: String,
-    pub dead_letter: String,
-    pub processing_pattern: String,
-    pub heartbeat_pattern: String,
+    pub system: crate::systems::SystemSchema,
 }
 
 impl QueueSchema {
@@ -171,16 +147,12 @@ impl QueueSchema {
     pub fn builtin_default() -> Self {
         QueueSchema {
             name: "default".into(),
-            kind: SchemaKind::GoRedisWorkQueue,
-            queues: vec![
-                ("high".into(), "jobqueue:high_priority".into()),
-                ("low".into(), "jobqueue:low_priority".into()),
-            ],
-            completed: "jobqueue:completed".into(),
-            dead_letter: "jobqueue:dead_letter".into(),
-            processing_pattern: "jobqueue:worker:*:processing".into(),
-            heartbeat_pattern: "jobqueue:processing:worker:*".into(),
+            system: crate::systems::SystemSchema::default(),
         }
+    }
+
+    pub fn kind(&self) -> SchemaKind {
+        self.system.kind()
     }
 }
 
@@ -226,23 +198,7 @@ pub const COLORS: &[&str] = &[
     "black", "red", "green", "yellow", "blue", "magenta", "purple", "cyan", "white", "gray",
 ];
 
-/// Closest candidate to `word`, for did-you-mean hints: a small edit
-/// distance (transpositions count once) or a high Jaro-Winkler score.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .filter_map(|c| {
-            let d = strsim::osa_distance(word, c);
-            let jw = strsim::jaro_winkler(word, c);
-            (d <= limit || jw > 0.85).then_some((d, -jw, c))
-        })
-        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
-        .map(|(_, _, c)| c)
-}
+pub use crate::output::did_you_mean;
 
 /// `redis://:secret@host` -> `redis://:***@host`: a URL safe to print.
 pub fn redact_url(url: &str) -> String {

@@ -6,7 +6,6 @@
 //! can point at a line and column, and so that writes can splice one entry
 //! without touching the rest of the file.
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -104,22 +103,16 @@ pub(crate) struct RawContext {
     pub enabled: Option<bool>,
 }
 
+/// A queue schema as written: its name, its kind, and the kind's own
+/// options, which the queue system parses (`systems::parse_schema`).
 #[derive(Debug, Deserialize, Serialize, Clone)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub(crate) struct RawSchema {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub queues: IndexMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub completed: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dead_letter: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processing_pattern: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub heartbeat_pattern: Option<String>,
+    #[serde(flatten)]
+    pub options: crate::systems::SchemaOptions,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]

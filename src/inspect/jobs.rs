@@ -230,7 +230,7 @@ fn check_queue_name(config: &Config, names: &[String], queue: &str) -> Result<()
         let Some(schema) = config.context(n).and_then(|c| config.schema(&c.schema)) else {
             continue;
         };
-        let system = System::for_schema(schema);
+        let system = System::for_schema(&schema.system);
         if system.queue_named(queue).is_some() {
             return Ok(());
         }

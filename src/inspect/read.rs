@@ -77,7 +77,7 @@ pub fn targets(
             let schema = config.schema(&ctx.schema).expect("checked on load");
             Ok(Arc::new(ReadTarget {
                 ep: Endpoint::resolve(config, ctx)?,
-                system: System::for_schema(schema),
+                system: System::for_schema(&schema.system),
                 schema: schema.name.clone(),
                 labels: ctx.labels.clone(),
                 color: ctx.color.clone(),

@@ -284,6 +284,24 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
+/// Closest candidate to `word`, for did-you-mean hints: a small edit
+/// distance (transpositions count once) or a high Jaro-Winkler score.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter_map(|c| {
+            let d = strsim::osa_distance(word, c);
+            let jw = strsim::jaro_winkler(word, c);
+            (d <= limit || jw > 0.85).then_some((d, -jw, c))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

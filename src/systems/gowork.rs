@@ -7,12 +7,12 @@
 //! heartbeat patterns when they share a prefix), deduplicated, then LLEN and
 //! PTTL pipelined per primary in batches.
 
+use super::schema::{self as opts, SchemaError, SchemaKind, SchemaOptions};
 use super::{
     Figures, Job, OrphanRef, Payload, Peek, QueueDetail, QueueRef, QueueRole, ScanNotes, Worker,
     WorkerState,
 };
 use crate::connect::{Conn, Node};
-use crate::contexts::QueueSchema;
 use redis::RedisResult;
 
 /// SCAN COUNT: large, so a million-key keyspace takes ~100 round trips.
@@ -22,7 +22,81 @@ pub const BATCH: usize = 2_000;
 
 #[derive(Debug, Clone)]
 pub struct GoRedisWorkQueue {
-    pub schema: QueueSchema,
+    pub schema: Schema,
+}
+
+/// A go-redis-work-queue schema's options: its key names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    /// Work queues in priority order: (name, key).
+    pub queues: Vec<(String, String)>,
+    pub completed: String,
+    pub dead_letter: String,
+    pub processing_pattern: String,
+    pub heartbeat_pattern: String,
+}
+
+impl Default for Schema {
+    /// The layout go-redis-work-queue writes (SPEC section 1).
+    fn default() -> Self {
+        Schema {
+            queues: vec![
+                ("high".into(), "jobqueue:high_priority".into()),
+                ("low".into(), "jobqueue:low_priority".into()),
+            ],
+            completed: "jobqueue:completed".into(),
+            dead_letter: "jobqueue:dead_letter".into(),
+            processing_pattern: "jobqueue:worker:*:processing".into(),
+            heartbeat_pattern: "jobqueue:processing:worker:*".into(),
+        }
+    }
+}
+
+impl Schema {
+    const OPTIONS: &'static [&'static str] = &[
+        "queues",
+        "completed",
+        "dead-letter",
+        "processing-pattern",
+        "heartbeat-pattern",
+    ];
+
+    /// The options of a `kind: go-redis-work-queue` schema; what is left
+    /// out is go-redis-work-queue's default.
+    pub fn parse(o: &SchemaOptions) -> Result<Schema, SchemaError> {
+        opts::check_known(SchemaKind::GoRedisWorkQueue, o, Self::OPTIONS)?;
+        let d = Schema::default();
+        let schema = Schema {
+            queues: opts::string_map(o, "queues")?
+                .filter(|q| !q.is_empty())
+                .unwrap_or(d.queues),
+            completed: opts::string(o, "completed")?.unwrap_or(d.completed),
+            dead_letter: opts::string(o, "dead-letter")?.unwrap_or(d.dead_letter),
+            processing_pattern: opts::string(o, "processing-pattern")?
+                .unwrap_or(d.processing_pattern),
+            heartbeat_pattern: opts::string(o, "heartbeat-pattern")?.unwrap_or(d.heartbeat_pattern),
+        };
+        for (field, pat) in [
+            ("processing-pattern", &schema.processing_pattern),
+            ("heartbeat-pattern", &schema.heartbeat_pattern),
+        ] {
+            if pat.matches('*').count() != 1 {
+                return Err(SchemaError::new(
+                    format!("{field} `{pat}` must hold exactly one `*` (the worker id)"),
+                    "for example jobqueue:worker:*:processing",
+                ));
+            }
+        }
+        for (name, key) in &schema.queues {
+            if matches!(name.as_str(), "dlq" | "dead-letter" | "completed") || key.is_empty() {
+                return Err(SchemaError::new(
+                    format!("work queue `{name}` is reserved or has an empty key"),
+                    "name work queues like high, low, default",
+                ));
+            }
+        }
+        Ok(schema)
+    }
 }
 
 /// A one-`*` key pattern, split around the star.
@@ -126,7 +200,7 @@ struct PageRead {
 const PAGES_IN_FLIGHT: usize = 3;
 
 impl GoRedisWorkQueue {
-    pub fn new(schema: QueueSchema) -> Self {
+    pub fn new(schema: Schema) -> Self {
         GoRedisWorkQueue { schema }
     }
 
@@ -810,7 +884,7 @@ mod tests {
 
     #[test]
     fn queue_names() {
-        let s = GoRedisWorkQueue::new(QueueSchema::builtin_default());
+        let s = GoRedisWorkQueue::new(Schema::default());
         assert_eq!(s.queue_named("high").unwrap().key, "jobqueue:high_priority");
         assert_eq!(s.queue_named("dlq").unwrap().role, QueueRole::DeadLetter);
         assert_eq!(

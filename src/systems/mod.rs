@@ -15,10 +15,12 @@ pub mod gowork;
 pub mod guard;
 pub mod lists;
 pub mod requeue;
+pub mod schema;
 pub mod slots;
 
+pub use schema::{SchemaError, SchemaKind, SchemaOptions, SystemSchema, parse_schema};
+
 use crate::connect::Conn;
-use crate::contexts::{QueueSchema, SchemaKind};
 use redis::RedisResult;
 use serde::Serialize;
 
@@ -198,10 +200,10 @@ pub enum System {
 }
 
 impl System {
-    pub fn for_schema(schema: &QueueSchema) -> System {
-        match schema.kind {
-            SchemaKind::GoRedisWorkQueue => {
-                System::GoRedisWorkQueue(gowork::GoRedisWorkQueue::new(schema.clone()))
+    pub fn for_schema(schema: &SystemSchema) -> System {
+        match schema {
+            SystemSchema::GoRedisWorkQueue(s) => {
+                System::GoRedisWorkQueue(gowork::GoRedisWorkQueue::new(s.clone()))
             }
         }
     }

@@ -1,0 +1,190 @@
+//! Queue schemas: which system a context speaks, and that system's own
+//! options, parsed by the system itself (the contexts file only knows a
+//! schema's `name` and `kind`).
+
+use super::gowork;
+use indexmap::IndexMap;
+use serde_json::Value;
+
+/// A schema's options as written, by key (everything but `name` and
+/// `kind`).
+pub type SchemaOptions = IndexMap<String, Value>;
+
+/// Which queue system a schema describes. One variant per module under
+/// `systems/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    GoRedisWorkQueue,
+}
+
+impl SchemaKind {
+    pub const ALL: &'static [&'static str] = &["go-redis-work-queue"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
+        }
+    }
+}
+
+/// A schema as its system parsed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SystemSchema {
+    GoRedisWorkQueue(gowork::Schema),
+}
+
+impl Default for SystemSchema {
+    /// go-redis-work-queue's own layout (the built-in `default` schema).
+    fn default() -> Self {
+        SystemSchema::GoRedisWorkQueue(gowork::Schema::default())
+    }
+}
+
+impl SystemSchema {
+    pub fn kind(&self) -> SchemaKind {
+        match self {
+            SystemSchema::GoRedisWorkQueue(_) => SchemaKind::GoRedisWorkQueue,
+        }
+    }
+}
+
+/// What is wrong with a schema's options, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    pub message: String,
+    pub hint: String,
+}
+
+impl SchemaError {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        SchemaError {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// Parses the options of a schema of `kind`.
+pub fn parse_schema(
+    kind: SchemaKind,
+    options: &SchemaOptions,
+) -> Result<SystemSchema, SchemaError> {
+    match kind {
+        SchemaKind::GoRedisWorkQueue => {
+            gowork::Schema::parse(options).map(SystemSchema::GoRedisWorkQueue)
+        }
+    }
+}
+
+/// Options shared by the parsers: unknown keys are an error naming the
+/// kind's own options, with a did-you-mean.
+pub(crate) fn check_known(
+    kind: SchemaKind,
+    options: &SchemaOptions,
+    known: &[&str],
+) -> Result<(), SchemaError> {
+    for key in options.keys() {
+        if !known.contains(&key.as_str()) {
+            let hint = match crate::output::did_you_mean(key, known.iter().copied()) {
+                Some(s) => format!(
+                    "did you mean `{s}`? {} options: {}",
+                    kind.as_str(),
+                    known.join(", ")
+                ),
+                None => format!("{} options: {}", kind.as_str(), known.join(", ")),
+            };
+            return Err(SchemaError::new(
+                format!("`{key}` is not an option of {}", kind.as_str()),
+                hint,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A string option, if present.
+pub(crate) fn string(options: &SchemaOptions, key: &str) -> Result<Option<String>, SchemaError> {
+    match options.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(SchemaError::new(
+            format!("`{key}` must be a string, not {}", describe(other)),
+            format!("write {key}: \"...\""),
+        )),
+    }
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// A mapping of strings to strings (`queues: { high: key }`), in order.
+pub(crate) fn string_map(
+    options: &SchemaOptions,
+    key: &str,
+) -> Result<Option<Vec<(String, String)>>, SchemaError> {
+    match options.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                other => Err(SchemaError::new(
+                    format!(
+                        "`{key}.{k}` must be a string (a key name), not {}",
+                        describe(other)
+                    ),
+                    format!("write {key}: {{ {k}: \"prefix:{k}\" }}"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(SchemaError::new(
+            format!(
+                "`{key}` must be a mapping of name to key, not {}",
+                describe(other)
+            ),
+            format!("write {key}: {{ high: \"jobqueue:high_priority\" }}"),
+        )),
+    }
+}
+
+/// A list of strings (`queues: [default, mail]`).
+#[allow(dead_code)]
+pub(crate) fn string_list(
+    options: &SchemaOptions,
+    key: &str,
+) -> Result<Option<Vec<String>>, SchemaError> {
+    match options.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(SchemaError::new(
+                    format!("`{key}` must list names, not {}", describe(other)),
+                    format!("write {key}: [default, mail]"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(SchemaError::new(
+            format!("`{key}` must be a list of names, not {}", describe(other)),
+            format!("write {key}: [default, mail]"),
+        )),
+    }
+}
