@@ -15,4 +15,5 @@ mod input_limits;
 mod read_verbs;
 mod replicate;
 mod safety;
+mod sidekiq_fixture;
 mod write_verbs;
