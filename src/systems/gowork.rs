@@ -294,64 +294,7 @@ impl GoRedisWorkQueue {
     /// Up to `n` jobs from one end of `key`, with the list's length, read
     /// in one MULTI/EXEC so positions are exact.
     pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
-        let mut ty = redis::cmd("TYPE");
-        ty.arg(key);
-        let kind: String = conn.query(&ty).await?;
-        if kind != "list" && kind != "none" {
-            return Ok(Peek {
-                length: 0,
-                jobs: Vec::new(),
-                wrong_type: Some(kind),
-            });
-        }
-        if n == 0 {
-            let mut llen = redis::cmd("LLEN");
-            llen.arg(key);
-            let length: u64 = conn.query(&llen).await?;
-            return Ok(Peek {
-                length,
-                jobs: Vec::new(),
-                wrong_type: None,
-            });
-        }
-        let n = n.min(i64::MAX as u64) as i64;
-        // A plain pipeline, not MULTI: a server at maxmemory refuses every
-        // command queued in a transaction, reads too. One client's
-        // pipeline runs back to back, so the length matches the range.
-        let mut pipe = redis::pipe();
-        pipe.cmd("LLEN").arg(key);
-        if from_end {
-            pipe.cmd("LRANGE").arg(key).arg(0).arg(n - 1);
-        } else {
-            pipe.cmd("LRANGE").arg(key).arg(-n).arg(-1);
-        }
-        let (length, items): (u64, Vec<Vec<u8>>) = {
-            let v: Vec<redis::Value> = conn.pipe_slot(&pipe).await?;
-            (
-                redis::from_redis_value_ref(&v[0])?,
-                redis::from_redis_value_ref(&v[1])?,
-            )
-        };
-        let jobs = if from_end {
-            // LRANGE 0.. starts at the left end: the last a consumer takes.
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, b)| (length.saturating_sub(1 + i as u64), parse_job(b)))
-                .collect()
-        } else {
-            items
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(i, b)| (i as u64, parse_job(b)))
-                .collect()
-        };
-        Ok(Peek {
-            length,
-            jobs,
-            wrong_type: None,
-        })
+        super::store::peek_list(conn, key, n, from_end, &|b| parse_job(b)).await
     }
 
     /// Scans every primary (concurrently) for processing lists and
@@ -414,6 +357,7 @@ impl GoRedisWorkQueue {
                 heartbeat_ttl_ms: hb.as_ref().map(|h| h.ttl_ms),
                 job_id: hb.and_then(|h| h.job_id),
                 worker: id,
+                process: None,
             });
         }
         // Heartbeats without a processing list: alive, between jobs.
@@ -424,6 +368,7 @@ impl GoRedisWorkQueue {
                 in_flight: 0,
                 heartbeat_ttl_ms: Some(hb.ttl_ms),
                 job_id: hb.job_id,
+                process: None,
             });
         }
         // An orphan's job: the one it took last (BRPOPLPUSH pushes on the
@@ -723,12 +668,8 @@ async fn read_page(
 pub fn parse_job(bytes: &[u8]) -> Job {
     let invalid = |payload| Job {
         valid: false,
-        id: None,
-        priority: None,
-        retries: None,
-        filepath: None,
-        created: None,
         payload,
+        ..Job::default()
     };
     let Ok(text) = std::str::from_utf8(bytes) else {
         return invalid(Payload::Binary(bytes.to_vec()));
@@ -747,6 +688,7 @@ pub fn parse_job(bytes: &[u8]) -> Job {
                     .and_then(|v| v.as_str())
                     .and_then(|t| t.parse::<jiff::Timestamp>().ok()),
                 payload: Payload::Json(serde_json::Value::Object(m)),
+                ..Job::default()
             }
         }
         _ => invalid(Payload::Text(text.to_string())),

@@ -17,6 +17,7 @@ pub mod lists;
 pub mod requeue;
 pub mod schema;
 pub mod slots;
+pub mod store;
 
 pub use schema::{SchemaError, SchemaKind, SchemaOptions, SystemSchema, parse_schema};
 
@@ -33,16 +34,33 @@ pub enum Payload {
     Binary(Vec<u8>),
 }
 
-/// One job, as much of it as its payload reveals.
-#[derive(Debug, Clone, PartialEq)]
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::Text(String::new())
+    }
+}
+
+/// One job, as much of it as its payload reveals (SPEC 10.3); what a kind
+/// has no such thing for is `None`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Job {
     /// The payload is a JSON object the queue system would accept.
     pub valid: bool,
     pub id: Option<String>,
+    /// What runs it: Sidekiq's `class`, ...
+    pub name: Option<String>,
+    /// The queue the job belongs to (where a retry sends it).
+    pub queue: Option<String>,
     pub priority: Option<String>,
+    /// Attempts that failed so far.
     pub retries: Option<u64>,
     pub filepath: Option<String>,
     pub created: Option<jiff::Timestamp>,
+    /// When a scheduled or retrying job runs.
+    pub run_at: Option<jiff::Timestamp>,
+    pub failed_at: Option<jiff::Timestamp>,
+    /// The last error, one line.
+    pub error: Option<String>,
     pub payload: Payload,
 }
 
@@ -99,6 +117,23 @@ pub struct Worker {
     /// orphaned.
     pub heartbeat_ttl_ms: Option<i64>,
     pub job_id: Option<String>,
+    /// What a system that registers its processes says of one (Sidekiq).
+    pub process: Option<ProcessInfo>,
+}
+
+/// A worker process as it describes itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ProcessInfo {
+    pub hostname: Option<String>,
+    pub pid: Option<u64>,
+    pub tag: Option<String>,
+    pub concurrency: Option<u64>,
+    pub queues: Vec<String>,
+    pub quiet: Option<bool>,
+    /// Seconds since its last heartbeat.
+    pub beat_age_s: Option<f64>,
+    /// The ids of the jobs it is running.
+    pub busy_jobs: Vec<String>,
 }
 
 /// Jobs peeked from one list.
