@@ -488,6 +488,7 @@ fn serve_endless<S: std::io::Read + std::io::Write>(
     mut c: S,
     when: Endless,
     stop: &std::sync::atomic::AtomicBool,
+    started: &std::sync::atomic::AtomicUsize,
 ) {
     use std::sync::atomic::Ordering;
     let mut buf = Vec::new();
@@ -517,6 +518,7 @@ fn serve_endless<S: std::io::Read + std::io::Write>(
             }
         }
     }
+    started.fetch_add(1, Ordering::SeqCst);
     let _ = c.write_all(b"$100000000000\r\n");
     let data = vec![b'x'; 64 * 1024];
     while !stop.load(Ordering::SeqCst) {
@@ -531,6 +533,8 @@ fn serve_endless<S: std::io::Read + std::io::Write>(
 struct EndlessReply {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Connections that got as far as the endless reply.
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EndlessReply {
@@ -570,21 +574,29 @@ impl EndlessReply {
         listener.set_nonblocking(true).unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = started.clone();
         std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((c, _)) => {
                         let flag = flag.clone();
+                        let count = count.clone();
                         let tls = tls.clone();
                         std::thread::spawn(move || {
                             let _ = c.set_nonblocking(false);
                             match tls {
-                                None => serve_endless(c, when, &flag),
+                                None => serve_endless(c, when, &flag, &count),
                                 Some(config) => {
                                     let Ok(server) = rustls::ServerConnection::new(config) else {
                                         return;
                                     };
-                                    serve_endless(rustls::StreamOwned::new(server, c), when, &flag)
+                                    serve_endless(
+                                        rustls::StreamOwned::new(server, c),
+                                        when,
+                                        &flag,
+                                        &count,
+                                    )
                                 }
                             }
                         });
@@ -593,7 +605,17 @@ impl EndlessReply {
                 }
             }
         });
-        EndlessReply { port, stop }
+        EndlessReply {
+            port,
+            stop,
+            started,
+        }
+    }
+}
+
+impl EndlessReply {
+    fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -692,6 +714,7 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
         ),
     );
     assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(endless.started() > 0);
 }
 
 #[test]
@@ -724,6 +747,7 @@ fn an_endless_reply_over_tls_fails_its_context_as_protocol_with_bounded_memory()
         ),
     );
     assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(endless.started() > 0, "the TLS handshake completed");
 }
 
 #[test]
@@ -750,6 +774,10 @@ fn an_endless_reply_from_a_cluster_node_fails_its_context_as_protocol_with_bound
         ),
     );
     assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(
+        endless.started() > 0,
+        "the node connection was up and asked CLUSTER SLOTS"
+    );
 }
 
 #[test]
