@@ -7,6 +7,10 @@
 //! every primary (SCAN, INFO) and pipelines are sent to one primary at a
 //! time, routed by address, because that client rejects a pipeline whose
 //! keys cross slots.
+//!
+//! Either way the sockets are qctl's own (dial.rs: TCP, TLS, unix; the
+//! cluster client's connector for every node), read through the reply
+//! budget (budget.rs).
 
 use crate::contexts::{Config, Context, Mode, PasswordSource, Secret, TlsSettings, redact_url};
 use crate::error::{ContextError, ErrorKind};
