@@ -406,3 +406,43 @@ impl redis::cluster_async::Connect for NodeConn {
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_files_that_are_not_certificates_are_plain_errors() {
+        let dir = std::env::temp_dir().join(format!("qctl-dial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let settings = |ca: &std::path::Path| TlsSettings {
+            ca_file: Some(ca.to_path_buf()),
+            ..Default::default()
+        };
+        let e = TlsClient::new(&settings(&empty), false).err().unwrap();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let e = TlsClient::new(&settings(&dir.join("missing.pem")), false)
+            .err()
+            .unwrap();
+        assert!(e.starts_with("cannot read TLS ca-file"), "{e}");
+        // insecure-skip-verify without a CA needs no roots.
+        assert!(TlsClient::new(&TlsSettings::default(), true).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_registration_lives_until_dropped() {
+        let r = register(NodeSetup {
+            tls: None,
+            db: 3,
+            connect_timeout: Duration::from_secs(1),
+        });
+        let key = r.key();
+        assert!(key > i64::from(u32::MAX), "far from real databases");
+        assert_eq!(setups().get(&key).map(|s| s.db), Some(3));
+        drop(r);
+        assert!(setups().get(&key).is_none());
+    }
+}
