@@ -7,17 +7,22 @@
 //! every primary (SCAN, INFO) and pipelines are sent to one primary at a
 //! time, routed by address, because that client rejects a pipeline whose
 //! keys cross slots.
+//!
+//! Either way the sockets are qctl's own (dial.rs: TCP, TLS, unix; the
+//! cluster client's connector for every node), read through the reply
+//! budget (budget.rs).
 
 use crate::contexts::{Config, Context, Mode, PasswordSource, Secret, TlsSettings, redact_url};
 use crate::error::{ContextError, ErrorKind};
-use futures_util::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod budget;
+pub mod dial;
 
 /// Everything needed to reach one context's Redis.
 #[derive(Debug, Clone)]
@@ -113,7 +118,13 @@ pub struct Node {
 #[derive(Clone)]
 enum Inner {
     Single(MultiplexedConnection),
-    Cluster(ClusterConnection, Vec<Node>),
+    /// The registration keeps the node connector's settings while the
+    /// connection lives.
+    Cluster(
+        ClusterConnection<dial::NodeConn>,
+        Vec<Node>,
+        #[allow(dead_code)] Arc<dial::Registration>,
+    ),
 }
 
 /// An open connection to one context. Cheap to clone: clones share the
@@ -339,33 +350,8 @@ pub fn describe(cmd: &Cmd) -> String {
     parts.join(" ")
 }
 
-fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read TLS {what} {}: {e}", path.display()))
-}
-
-fn tls_certs(tls: &TlsSettings) -> Result<Option<redis::TlsCertificates>, String> {
-    if tls.ca_file.is_none() && tls.cert_file.is_none() {
-        return Ok(None);
-    }
-    let root_cert = tls
-        .ca_file
-        .as_deref()
-        .map(|p| read_file(p, "ca-file"))
-        .transpose()?;
-    let client_tls = match (&tls.cert_file, &tls.key_file) {
-        (Some(c), Some(k)) => Some(redis::ClientTlsConfig {
-            client_cert: read_file(c, "cert-file")?,
-            client_key: read_file(k, "key-file")?,
-        }),
-        _ => None,
-    };
-    Ok(Some(redis::TlsCertificates {
-        client_tls,
-        root_cert,
-    }))
-}
-
-/// `#insecure` tells the redis crate to skip certificate checks.
+/// `#insecure` makes the redis crate's address an insecure TLS one; the TLS
+/// client ([`dial::TlsClient`]) follows it.
 fn url_for(url: &str, tls: &TlsSettings) -> String {
     if tls.insecure_skip_verify && url.starts_with("rediss://") && !url.contains('#') {
         format!("{url}#insecure")
@@ -374,53 +360,17 @@ fn url_for(url: &str, tls: &TlsSettings) -> String {
     }
 }
 
-/// A standalone connection over a socket qctl opens itself (plain TCP or a
-/// unix socket), read through [`budget::Budgeted`].
-async fn connect_budgeted(
-    info: &redis::ConnectionInfo,
-    connect_timeout: Duration,
-    config: redis::AsyncConnectionConfig,
-) -> RedisResult<MultiplexedConnection> {
-    let timed_out = || {
-        RedisError::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "connect timed out",
-        ))
-    };
-    let (conn, driver) = match info.addr() {
-        redis::ConnectionAddr::Tcp(host, port) => {
-            let stream = tokio::time::timeout(
-                connect_timeout,
-                tokio::net::TcpStream::connect((host.as_str(), *port)),
-            )
-            .await
-            .map_err(|_| timed_out())??;
-            let _ = stream.set_nodelay(true);
-            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
-            let (c, d) =
-                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
-                    .await?;
-            (c, d.boxed())
+/// The TLS client for a `rediss://` address, `None` for the others.
+fn tls_for(
+    addr: &redis::ConnectionAddr,
+    tls: &TlsSettings,
+) -> Result<Option<dial::TlsClient>, String> {
+    match addr {
+        redis::ConnectionAddr::TcpTls { insecure, .. } => {
+            dial::TlsClient::new(tls, *insecure || tls.insecure_skip_verify).map(Some)
         }
-        redis::ConnectionAddr::Unix(path) => {
-            let stream =
-                tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(path))
-                    .await
-                    .map_err(|_| timed_out())??;
-            let stream = budget::Budgeted::new(stream, budget::REPLY_BUDGET);
-            let (c, d) =
-                MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
-                    .await?;
-            (c, d.boxed())
-        }
-        _ => {
-            return Err(RedisError::from(std::io::Error::other(
-                "a TLS address needs the TLS client",
-            )));
-        }
-    };
-    tokio::spawn(driver);
-    Ok(conn)
+        _ => Ok(None),
+    }
 }
 
 impl Conn {
@@ -464,7 +414,6 @@ impl Conn {
             kind: ErrorKind::Config,
             message,
         };
-        let certs = tls_certs(&ep.tls).map_err(cfg_err)?;
         if verbose {
             eprintln!(
                 "[{}] connect {} ({}{})",
@@ -501,25 +450,10 @@ impl Conn {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(connect_timeout))
                     .set_response_timeout(Some(response_timeout));
-                let plain = certs.is_none()
-                    && matches!(
-                        info.addr(),
-                        redis::ConnectionAddr::Tcp(..) | redis::ConnectionAddr::Unix(_)
-                    );
-                let connecting = async {
-                    if plain {
-                        // Our own socket, so that what a reply may make us
-                        // hold is capped (budget.rs).
-                        return connect_budgeted(&info, connect_timeout, config).await;
-                    }
-                    let client = match certs {
-                        Some(c) => redis::Client::build_with_tls(info.clone(), c),
-                        None => redis::Client::open(info.clone()),
-                    }?;
-                    client
-                        .get_multiplexed_async_connection_with_config(&config)
-                        .await
-                };
+                let tls = tls_for(info.addr(), &ep.tls).map_err(cfg_err)?;
+                // Our own socket, so that what a reply may make us hold is
+                // capped (budget.rs).
+                let connecting = dial::connect(&info, tls.as_ref(), connect_timeout, config);
                 let conn = tokio::time::timeout(connect_timeout + response_timeout, connecting)
                     .await
                     .map_err(|_| ContextError {
@@ -534,26 +468,51 @@ impl Conn {
                 Inner::Single(conn)
             }
             Mode::Cluster => {
-                let urls: Vec<String> = ep.urls.iter().map(|u| url_for(u, &ep.tls)).collect();
-                let mut b = redis::cluster::ClusterClientBuilder::new(urls)
+                // The seeds with database 0: the connector's key takes its
+                // place (dial.rs), and the URLs' number goes back in there.
+                let mut seeds: Vec<redis::ConnectionInfo> = Vec::new();
+                let mut db = 0;
+                for u in &ep.urls {
+                    let info = redis::IntoConnectionInfo::into_connection_info(
+                        url_for(u, &ep.tls).as_str(),
+                    )
+                    .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
+                    let n = info.redis_settings().db();
+                    if n != 0 && db != 0 && n != db {
+                        return Err(cfg_err("the seed nodes name different databases".into()));
+                    }
+                    if n != 0 {
+                        db = n;
+                    }
+                    let settings = info.redis_settings().clone().set_db(0);
+                    seeds.push(info.set_redis_settings(settings));
+                }
+                let tls = match seeds.first() {
+                    Some(first) => tls_for(first.addr(), &ep.tls).map_err(cfg_err)?,
+                    None => None,
+                };
+                let registration = Arc::new(dial::register(dial::NodeSetup {
+                    tls,
+                    db,
+                    connect_timeout,
+                }));
+                let mut b = redis::cluster::ClusterClientBuilder::new(seeds)
                     .connection_timeout(connect_timeout)
                     .response_timeout(response_timeout)
-                    .retries(retries);
+                    .retries(retries)
+                    .database_id(registration.key());
                 if let Some(u) = &ep.username {
                     b = b.username(u);
                 }
                 if let Some(p) = &ep.password {
                     b = b.password(p.expose());
                 }
-                if let Some(c) = certs {
-                    b = b.certs(c);
-                }
                 let client = b
                     .build()
                     .map_err(|e| cfg_err(scrub(&e.to_string(), secret.as_ref())))?;
                 let mut conn = tokio::time::timeout(
                     connect_timeout + response_timeout,
-                    client.get_async_connection(),
+                    client.get_async_generic_connection::<dial::NodeConn>(),
                 )
                 .await
                 .map_err(|_| ContextError {
@@ -580,7 +539,7 @@ impl Conn {
                         message: "CLUSTER SLOTS named no primary".into(),
                     });
                 }
-                Inner::Cluster(conn, nodes)
+                Inner::Cluster(conn, nodes, registration)
             }
         };
         Ok(Conn {
@@ -610,7 +569,7 @@ impl Conn {
                 host: String::new(),
                 port: 0,
             }],
-            Inner::Cluster(_, nodes) => nodes.clone(),
+            Inner::Cluster(_, nodes, _) => nodes.clone(),
         }
     }
 
@@ -632,7 +591,7 @@ impl Conn {
         }
         match &self.inner {
             Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Inner::Cluster(c, _) => cmd.query_async(&mut c.clone()).await,
+            Inner::Cluster(c, ..) => cmd.query_async(&mut c.clone()).await,
         }
     }
 
@@ -647,7 +606,7 @@ impl Conn {
         }
         let values: Vec<Value> = match &self.inner {
             Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
-            Inner::Cluster(c, _) => pipe.query_async(&mut c.clone()).await?,
+            Inner::Cluster(c, ..) => pipe.query_async(&mut c.clone()).await?,
         };
         values
             .into_iter()
@@ -685,7 +644,7 @@ impl Conn {
         self.log(None, "EVALSHA (qctl script)");
         match &self.inner {
             Inner::Single(c) => inv.invoke_async(&mut c.clone()).await,
-            Inner::Cluster(c, _) => inv.invoke_async(&mut c.clone()).await,
+            Inner::Cluster(c, ..) => inv.invoke_async(&mut c.clone()).await,
         }
     }
 
@@ -722,7 +681,7 @@ impl Conn {
         }
         match &self.inner {
             Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Inner::Cluster(c, _) => {
+            Inner::Cluster(c, ..) => {
                 let v = c
                     .clone()
                     .route_command(
@@ -756,7 +715,7 @@ impl Conn {
         }
         let values: Vec<Value> = match &self.inner {
             Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
-            Inner::Cluster(c, _) => {
+            Inner::Cluster(c, ..) => {
                 c.clone()
                     .route_pipeline(
                         pipe.clone(),

@@ -219,6 +219,81 @@ fn redis_cluster_figures_span_every_primary() {
 }
 
 #[test]
+fn redis_cluster_over_tls_with_client_certificate_and_password() {
+    // Every node connection is qctl's own (TLS, AUTH, the reply budget):
+    // the seed's and those to the primaries it discovers.
+    let cluster = RedisCluster::start_with(ServerOptions {
+        requirepass: Some("cpw".into()),
+        tls: Some(TlsOptions { auth_clients: true }),
+        ..Default::default()
+    });
+    seed(
+        &mut cluster.conn(),
+        &Seed {
+            high: 20,
+            low: 5,
+            dlq: 2,
+            ..Default::default()
+        },
+    );
+    let t = cluster.tls_files().unwrap();
+    let seeds = cluster.seed_urls();
+    assert!(seeds[0].starts_with("rediss://"), "{seeds:?}");
+    let ws = Workspace::new();
+    let cluster_yaml = |name: &str, tls: &str| {
+        format!(
+            "  - name: {name}\n    mode: cluster\n    nodes: [{}]\n    tls: {{ {tls} }}\n",
+            seeds[0]
+        )
+    };
+    let mtls = format!(
+        "ca-file: {}, cert-file: {}, key-file: {}",
+        t.ca.display(),
+        t.client_cert.display(),
+        t.client_key.display()
+    );
+    let file = format!(
+        "apiVersion: qctl/v1\nclusters:\n{}{}{}users:\n  - name: admin\n    password-env: QCTL_T_CPW\ncontexts:\n  - name: mtls\n    cluster: mtls\n    user: admin\n  - name: nocert\n    cluster: nocert\n    user: admin\n  - name: untrusted\n    cluster: untrusted\n    user: admin\n",
+        cluster_yaml("mtls", &mtls),
+        cluster_yaml("nocert", &format!("ca-file: {}", t.ca.display())),
+        cluster_yaml(
+            "untrusted",
+            &format!(
+                "cert-file: {}, key-file: {}",
+                t.client_cert.display(),
+                t.client_key.display()
+            )
+        ),
+    );
+    let cfg = ws.write("c.yaml", &file);
+    let out = ws
+        .qctl()
+        .arg("--config")
+        .arg(&cfg)
+        .env("QCTL_T_CPW", "cpw")
+        .args(["get", "clusters", "-A", "-o", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{doc}\n{stderr}");
+    let item = &doc["items"][0];
+    assert_eq!(item["context"], "mtls", "{doc}");
+    assert_eq!(item["mode"], "cluster");
+    assert_figures(item, 25, 0, 2, 0, 0, 0, 0);
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{doc}");
+    assert_eq!(errors[0]["context"], "nocert");
+    assert!(
+        ["tls", "protocol"].contains(&errors[0]["kind"].as_str().unwrap()),
+        "{doc}"
+    );
+    assert_eq!(errors[1]["context"], "untrusted");
+    assert_eq!(errors[1]["kind"], "tls", "{doc}");
+    assert!(!doc.to_string().contains("cpw") && !stderr.contains("cpw"));
+}
+
+#[test]
 fn password_right_and_wrong_never_printed() {
     let s = RedisServer::start_with(ServerOptions::with_password("s3cr3t-pw"));
     seed(

@@ -440,38 +440,161 @@ fn a_byte_that_is_not_utf8_in_info_leaves_the_server_readable() {
     assert!(!err.contains("UTF-8"), "{err}");
 }
 
-/// A loopback listener that answers the first command of every connection
-/// with a bulk header of 100 GB and then streams bytes until the peer goes.
+/// When a fake server sends its endless reply.
+#[derive(Clone, Copy)]
+enum Endless {
+    /// To the first command of every connection.
+    AtOnce,
+    /// To `CLUSTER SLOTS`; every other command (`CLIENT SETINFO`, `PING`)
+    /// is answered `+OK`, as a cluster node would, so the connection is up
+    /// and established when the endless reply starts.
+    OnClusterSlots,
+}
+
+/// Commands complete in `buf` (RESP arrays of bulk strings), removed from it.
+fn take_commands(buf: &mut Vec<u8>) -> Vec<Vec<Vec<u8>>> {
+    fn line(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+        let end = buf[at..].windows(2).position(|w| w == b"\r\n")? + at;
+        let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    }
+    let mut out = Vec::new();
+    loop {
+        let Some((n, mut at)) = (!buf.is_empty()).then(|| line(buf, 0)).flatten() else {
+            return out;
+        };
+        let mut args = Vec::new();
+        for _ in 0..n {
+            let Some((len, start)) = (at < buf.len()).then(|| line(buf, at)).flatten() else {
+                return out;
+            };
+            let end = start + len as usize;
+            if buf.len() < end + 2 {
+                return out;
+            }
+            args.push(buf[start..end].to_vec());
+            at = end + 2;
+        }
+        buf.drain(..at);
+        out.push(args);
+    }
+}
+
+/// One connection of a fake server: answers as `when` says, then announces
+/// a bulk string of 100 GB and streams bytes until the peer goes.
+fn serve_endless<S: std::io::Read + std::io::Write>(
+    mut c: S,
+    when: Endless,
+    stop: &std::sync::atomic::AtomicBool,
+    started: &std::sync::atomic::AtomicUsize,
+) {
+    use std::sync::atomic::Ordering;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    'reading: loop {
+        let n = match c.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        match when {
+            Endless::AtOnce => break,
+            Endless::OnClusterSlots => {
+                for cmd in take_commands(&mut buf) {
+                    let name: Vec<String> = cmd
+                        .iter()
+                        .take(2)
+                        .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+                        .collect();
+                    if name == ["CLUSTER", "SLOTS"] {
+                        break 'reading;
+                    }
+                    if c.write_all(b"+OK\r\n").and_then(|_| c.flush()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    started.fetch_add(1, Ordering::SeqCst);
+    let _ = c.write_all(b"$100000000000\r\n");
+    let data = vec![b'x'; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        if c.write_all(&data).is_err() {
+            return;
+        }
+    }
+}
+
+/// A loopback listener whose every connection gets an endless reply (see
+/// [`serve_endless`]), over TLS when given a certificate.
 struct EndlessReply {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Connections that got as far as the endless reply.
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EndlessReply {
     fn start() -> EndlessReply {
-        use std::io::{Read, Write};
+        Self::launch(Endless::AtOnce, None)
+    }
+
+    fn cluster_node() -> EndlessReply {
+        Self::launch(Endless::OnClusterSlots, None)
+    }
+
+    /// Completes a TLS handshake with the test server certificate of
+    /// `files` first.
+    fn tls(files: &TlsFiles) -> EndlessReply {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(&files.server_cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&files.server_key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        Self::launch(Endless::AtOnce, Some(std::sync::Arc::new(config)))
+    }
+
+    fn launch(when: Endless, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> EndlessReply {
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
+        let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = started.clone();
         std::thread::spawn(move || {
             while !flag.load(Ordering::SeqCst) {
                 match listener.accept() {
-                    Ok((mut c, _)) => {
+                    Ok((c, _)) => {
                         let flag = flag.clone();
+                        let count = count.clone();
+                        let tls = tls.clone();
                         std::thread::spawn(move || {
                             let _ = c.set_nonblocking(false);
-                            let mut first = [0u8; 256];
-                            if c.read(&mut first).is_err() {
-                                return;
-                            }
-                            let _ = c.write_all(b"$100000000000\r\n");
-                            let chunk = vec![b'x'; 64 * 1024];
-                            while !flag.load(Ordering::SeqCst) {
-                                if c.write_all(&chunk).is_err() {
-                                    return;
+                            match tls {
+                                None => serve_endless(c, when, &flag, &count),
+                                Some(config) => {
+                                    let Ok(server) = rustls::ServerConnection::new(config) else {
+                                        return;
+                                    };
+                                    serve_endless(
+                                        rustls::StreamOwned::new(server, c),
+                                        when,
+                                        &flag,
+                                        &count,
+                                    )
                                 }
                             }
                         });
@@ -480,7 +603,17 @@ impl EndlessReply {
                 }
             }
         });
-        EndlessReply { port, stop }
+        EndlessReply {
+            port,
+            stop,
+            started,
+        }
+    }
+}
+
+impl EndlessReply {
+    fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -500,27 +633,15 @@ fn children_max_rss_kib() -> i64 {
     }
 }
 
-#[test]
-fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
-    let real = RedisServer::start();
-    let endless = EndlessReply::start();
-    let ws = Workspace::new();
-    let cfg = ws.write(
-        "c.yaml",
-        &contexts_file(
-            &[
-                standalone("endless", &format!("redis://127.0.0.1:{}", endless.port)),
-                standalone("real", &real.url()),
-            ],
-            "",
-            "",
-        ),
-    );
+/// Runs `get clusters -A -o json` on `cfg`, sampling qctl's resident set
+/// while it runs; checks it failed `endless` as `protocol` within 10 s and
+/// with its RSS under 200 MiB, and that the other contexts answered.
+fn assert_endless_context_fails_bounded(ws: &Workspace, cfg: &std::path::Path, answering: &[&str]) {
     let start = Instant::now();
     let mut child = ws
         .qctl_std()
         .arg("--config")
-        .arg(&cfg)
+        .arg(cfg)
         .args(["get", "clusters", "-A", "-o", "json", "--timeout", "20s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -544,6 +665,7 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
     let out = child.wait_with_output().unwrap();
     let elapsed = start.elapsed();
     let err = stderr_of(&out);
+    eprintln!("qctl peak RSS {peak_kib} KiB, {elapsed:?}");
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{err}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(out.status.code(), Some(3), "{doc}\n{err}");
@@ -551,11 +673,17 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
         elapsed < Duration::from_secs(10),
         "fails quickly: {elapsed:?}"
     );
-    assert_eq!(
-        doc["items"][0]["context"], "real",
-        "the real context answers"
-    );
-    let e = &doc["errors"][0];
+    let items: Vec<&str> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["context"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, answering, "the real contexts answer: {doc}");
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{doc}");
+    let e = &errors[0];
+    eprintln!("{e}");
     assert_eq!(e["context"], "endless");
     assert_eq!(e["kind"], "protocol", "{e}");
     assert!(e["message"].as_str().unwrap().contains("256 MiB"), "{e}");
@@ -564,6 +692,89 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
         children_max_rss_kib() < 512 * 1024,
         "no child grew past 512 MiB: {} KiB",
         children_max_rss_kib()
+    );
+}
+
+#[test]
+fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
+    let real = RedisServer::start();
+    let endless = EndlessReply::start();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                standalone("endless", &format!("redis://127.0.0.1:{}", endless.port)),
+                standalone("real", &real.url()),
+            ],
+            "",
+            "",
+        ),
+    );
+    assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(endless.started() > 0);
+}
+
+#[test]
+fn an_endless_reply_over_tls_fails_its_context_as_protocol_with_bounded_memory() {
+    let real = RedisServer::start_with(ServerOptions::with_tls(false));
+    let ws = Workspace::new();
+    let files = common::tls::generate(&ws.join("pki"));
+    let endless = EndlessReply::tls(&files);
+    let tls_ctx = |name: &str, url: &str, ca: &std::path::Path| Ctx {
+        name: name.into(),
+        cluster_yaml: format!(
+            "  - name: {name}\n    server: {url}\n    tls: {{ ca-file: {} }}\n",
+            ca.display()
+        ),
+        user: None,
+    };
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                tls_ctx(
+                    "endless",
+                    &format!("rediss://localhost:{}", endless.port),
+                    &files.ca,
+                ),
+                tls_ctx("real", &real.url(), &real.tls_files().unwrap().ca),
+            ],
+            "",
+            "",
+        ),
+    );
+    assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(endless.started() > 0, "the TLS handshake completed");
+}
+
+#[test]
+fn an_endless_reply_from_a_cluster_node_fails_its_context_as_protocol_with_bounded_memory() {
+    let real = RedisServer::start();
+    let endless = EndlessReply::cluster_node();
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &contexts_file(
+            &[
+                Ctx {
+                    name: "endless".into(),
+                    cluster_yaml: format!(
+                        "  - name: endless\n    mode: cluster\n    nodes: [redis://127.0.0.1:{}]\n",
+                        endless.port
+                    ),
+                    user: None,
+                },
+                standalone("real", &real.url()),
+            ],
+            "",
+            "",
+        ),
+    );
+    assert_endless_context_fails_bounded(&ws, &cfg, &["real"]);
+    assert!(
+        endless.started() > 0,
+        "the node connection was up and asked CLUSTER SLOTS"
     );
 }
 
