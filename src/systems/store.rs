@@ -11,11 +11,11 @@ use redis::RedisResult;
 /// what a consumer takes next (the right end); `from_end` starts at the
 /// other end and keeps the numbering.
 pub async fn peek_list(
-conn: &Conn,
-key: &str,
-n: u64,
-from_end: bool,
-parse: &(dyn Fn(&[u8]) -> Job + Sync),
+    conn: &Conn,
+    key: &str,
+    n: u64,
+    from_end: bool,
+    parse: &(dyn Fn(&[u8]) -> Job + Sync),
 ) -> RedisResult<Peek> {
     let mut ty = redis::cmd("TYPE");
     ty.arg(key);
@@ -100,9 +100,17 @@ pub async fn peek_zset(
     pipe.cmd("ZCARD").arg(key);
     if n > 0 {
         if from_end {
-            pipe.cmd("ZRANGE").arg(key).arg(-n).arg(-1).arg("WITHSCORES");
+            pipe.cmd("ZRANGE")
+                .arg(key)
+                .arg(-n)
+                .arg(-1)
+                .arg("WITHSCORES");
         } else {
-            pipe.cmd("ZRANGE").arg(key).arg(0).arg(n - 1).arg("WITHSCORES");
+            pipe.cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(n - 1)
+                .arg("WITHSCORES");
         }
     }
     let v: Vec<redis::Value> = conn.pipe_slot(&pipe).await?;

@@ -719,7 +719,7 @@ fn an_endless_reply_fails_its_context_as_protocol_with_bounded_memory() {
 fn an_endless_reply_over_tls_fails_its_context_as_protocol_with_bounded_memory() {
     let real = RedisServer::start_with(ServerOptions::with_tls(false));
     let ws = Workspace::new();
-    let files = common::tls::generate(&ws.join("pki"));
+    let files = crate::common::tls::generate(&ws.join("pki"));
     let endless = EndlessReply::tls(&files);
     let tls_ctx = |name: &str, url: &str, ca: &std::path::Path| Ctx {
         name: name.into(),
