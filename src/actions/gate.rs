@@ -26,7 +26,14 @@ pub struct Admitted {
 }
 
 /// Applies the per-context policy for `action` (a write verb's name).
-pub fn admit(config: &Config, set: &TargetSet, action: &str) -> Admitted {
+/// `unsupported` says why a queue system cannot run the verb (SPEC 10.4:
+/// such a target is skipped with `not supported by <kind>: <why>`).
+pub fn admit(
+    config: &Config,
+    set: &TargetSet,
+    action: &str,
+    unsupported: &dyn Fn(crate::systems::SchemaKind) -> Option<String>,
+) -> Admitted {
     let mut out = Admitted {
         targets: Vec::new(),
         skipped: Vec::new(),
@@ -51,6 +58,10 @@ pub fn admit(config: &Config, set: &TargetSet, action: &str) -> Admitted {
                     allowed.join(", ")
                 )
             })
+        } else if let Some(kind) = config.schema(&ctx.schema).map(|s| s.kind())
+            && let Some(why) = unsupported(kind)
+        {
+            Admission::Skipped(format!("not supported by {}: {why}", kind.as_str()))
         } else {
             Admission::Target
         };
@@ -225,6 +236,7 @@ contexts:
             &c,
             &set(&[("prod", false), ("staging", false)]),
             "purge-dlq",
+            &|_| None,
         );
         assert_eq!(a.targets, vec!["staging"]);
         assert_eq!(a.skipped[0].0, "prod");
@@ -233,18 +245,23 @@ contexts:
             "{}",
             a.skipped[0].1
         );
-        let a = admit(&c, &set(&[("prod", true)]), "purge-dlq");
+        let a = admit(&c, &set(&[("prod", true)]), "purge-dlq", &|_| None);
         assert_eq!(a.targets, vec!["prod"]);
     }
 
     #[test]
     fn allowed_actions_limit_the_verbs() {
         let c = config();
-        let a = admit(&c, &set(&[("ro", true), ("none", true)]), "purge-dlq");
+        let a = admit(
+            &c,
+            &set(&[("ro", true), ("none", true)]),
+            "purge-dlq",
+            &|_| None,
+        );
         assert!(a.targets.is_empty());
         assert!(a.skipped[0].1.contains("leaves out purge-dlq"));
         assert!(a.skipped[1].1.contains("empty"));
-        let a = admit(&c, &set(&[("ro", true)]), "requeue");
+        let a = admit(&c, &set(&[("ro", true)]), "requeue", &|_| None);
         assert_eq!(a.targets, vec!["ro"]);
     }
 

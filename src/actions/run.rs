@@ -123,6 +123,14 @@ pub trait Action: Send + Sync + 'static {
     fn view(&self, plan: &Self::Plan) -> PlanView;
     /// The counts a dry run reports: what would change.
     fn dry_counts(&self, plan: &Self::Plan) -> Vec<(&'static str, u64)>;
+    /// Why a queue system cannot run this verb (`None`: it can). Until a
+    /// verb is built for a system, it says so.
+    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
+        match kind {
+            crate::systems::SchemaKind::GoRedisWorkQueue => None,
+            _ => Some(format!("{} is not built for it yet", Self::NAME)),
+        }
+    }
     /// Targets that must not run together, seen across every plan (two
     /// names for one server, say): (context, why) for each to refuse.
     fn conflicts(&self, _plans: &[(&str, &Self::Plan)]) -> Vec<(String, String)> {
@@ -225,7 +233,7 @@ pub fn run_on<A: Action>(
 ) -> Result<ExitCode> {
     check_flags(w)?;
     let p = &settings.printer;
-    let admitted = gate::admit(config, &set, A::NAME);
+    let admitted = gate::admit(config, &set, A::NAME, &|k| action.unsupported(k));
     let color_of = |name: &str| config.context(name).and_then(|c| c.color.clone());
     if admitted.targets.is_empty() {
         let why: Vec<String> = admitted

@@ -25,13 +25,25 @@ pub struct JobItem {
     pub queue: String,
     pub key: String,
     pub position: u64,
+    /// What the listed jobs are (SPEC 10.2): waiting, scheduled, retry,
+    /// dead, completed.
+    pub state: &'static str,
     /// The payload is a JSON object; when false, `payload` is the raw text
     /// (or null, with `payload_base64`, when it is not UTF-8).
     pub valid: bool,
     pub id: Option<String>,
+    /// What runs it (Sidekiq's `class`); `null` where the kind has none.
+    pub name: Option<String>,
+    /// The queue the job belongs to, where the kind records it (a dead
+    /// Sidekiq job's own queue); `null` elsewhere.
+    pub job_queue: Option<String>,
     pub priority: Option<String>,
     pub retries: Option<u64>,
     pub age_s: Option<f64>,
+    pub run_at: Option<String>,
+    pub failed_at: Option<String>,
+    /// The last error, one line.
+    pub error: Option<String>,
     pub filepath: Option<String>,
     pub payload: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,6 +57,7 @@ pub struct JobsOut {
     color: Option<String>,
     queue: String,
     key: String,
+    state: &'static str,
     peek: Peek,
     now: jiff::Timestamp,
 }
@@ -56,11 +69,11 @@ pub struct JobsReader {
 }
 
 /// The queue `name` means on a context: a schema name, alias or key, else
-/// the name itself as a key.
-fn resolve(system: &System, name: &str) -> (String, String) {
+/// the name itself as a key; and the state of its jobs.
+fn resolve(system: &System, name: &str) -> (String, String, &'static str) {
     match system.queue_named(name) {
-        Some(q) => (q.name, q.key),
-        None => (name.to_string(), name.to_string()),
+        Some(q) => (q.name, q.key, q.role.state()),
+        None => (name.to_string(), name.to_string(), "waiting"),
     }
 }
 
@@ -71,7 +84,7 @@ impl Reader for JobsReader {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<JobsOut, ContextError> {
-        let (queue, key) = resolve(&t.system, &self.queue);
+        let (queue, key, state) = resolve(&t.system, &self.queue);
         let peek = t
             .system
             .peek(conn, &key, self.limit, self.from_end)
@@ -89,13 +102,18 @@ impl Reader for JobsReader {
             color: t.color.clone(),
             queue,
             key,
+            state,
             peek,
             now: jiff::Timestamp::now(),
         })
     }
 }
 
-pub struct JobsView;
+/// The columns: go-redis-work-queue's own (priority, filepath) when every
+/// context speaks it, else the ones every kind has (name, detail).
+pub struct JobsView {
+    pub generic: bool,
+}
 
 fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
     let age_s = job.age_s(out.now);
@@ -112,9 +130,15 @@ fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
         queue: out.queue.clone(),
         key: out.key.clone(),
         position,
+        state: out.state,
         valid: job.valid,
         age_s,
         id: job.id,
+        name: job.name,
+        job_queue: job.queue,
+        run_at: job.run_at.map(|t| t.to_string()),
+        failed_at: job.failed_at.map(|t| t.to_string()),
+        error: job.error,
         priority: job.priority,
         retries: job.retries,
         filepath: job.filepath,
@@ -124,13 +148,24 @@ fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
     }
 }
 
-/// A payload shortened for a table cell, control characters escaped.
-fn preview(j: &JobItem, max: usize) -> String {
-    let text = match (&j.payload, &j.payload_base64) {
-        (_, Some(b)) => format!("base64:{b}"),
-        (serde_json::Value::String(s), _) if !j.valid => s.clone(),
-        (v, _) => v.to_string(),
-    };
+trait OrPriority {
+    fn or_else_priority(self, p: &Option<String>) -> String;
+}
+
+impl OrPriority for String {
+    /// A job's name, else its priority (go-redis-work-queue's jobs have no
+    /// name).
+    fn or_else_priority(self, p: &Option<String>) -> String {
+        if self.is_empty() {
+            p.clone().unwrap_or_default()
+        } else {
+            self
+        }
+    }
+}
+
+/// Text for a table cell: control characters escaped, at most `max` chars.
+fn escape(text: &str, max: usize) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -145,6 +180,16 @@ fn preview(j: &JobItem, max: usize) -> String {
     } else {
         escaped
     }
+}
+
+/// A payload shortened for a table cell, control characters escaped.
+fn preview(j: &JobItem, max: usize) -> String {
+    let text = match (&j.payload, &j.payload_base64) {
+        (_, Some(b)) => format!("base64:{b}"),
+        (serde_json::Value::String(s), _) if !j.valid => s.clone(),
+        (v, _) => v.to_string(),
+    };
+    escape(&text, max)
 }
 
 impl ListView for JobsView {
@@ -176,9 +221,15 @@ impl ListView for JobsView {
     }
 
     fn headers(&self, wide: bool) -> Vec<&'static str> {
-        let mut h = vec![
-            "CONTEXT", "QUEUE", "POS", "ID", "PRIORITY", "RETRIES", "AGE", "FILEPATH",
-        ];
+        let mut h = if self.generic {
+            vec![
+                "CONTEXT", "QUEUE", "POS", "ID", "NAME", "RETRIES", "AGE", "DETAIL",
+            ]
+        } else {
+            vec![
+                "CONTEXT", "QUEUE", "POS", "ID", "PRIORITY", "RETRIES", "AGE", "FILEPATH",
+            ]
+        };
         if wide {
             h.push("PAYLOAD");
         }
@@ -187,6 +238,45 @@ impl ListView for JobsView {
 
     fn row(&self, j: &JobItem, wide: bool) -> Vec<Styled> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        if self.generic {
+            let detail = if !j.valid {
+                preview(j, 40)
+            } else if let Some(e) = &j.error {
+                e.clone()
+            } else if let Some(f) = &j.filepath {
+                f.clone()
+            } else {
+                j.payload
+                    .get("args")
+                    .map(|a| format!("args {a}"))
+                    .unwrap_or_default()
+            };
+            let queue = match &j.job_queue {
+                Some(q) if *q != j.queue => format!("{} ({q})", j.queue),
+                _ => j.queue.clone(),
+            };
+            let mut row = vec![
+                Styled::colored(&j.context, j.color.as_deref()),
+                queue.into(),
+                j.position.to_string().into(),
+                if j.valid {
+                    opt(&j.id).into()
+                } else {
+                    Styled::colored("(invalid)", Some("red"))
+                },
+                opt(&j.name).or_else_priority(&j.priority).into(),
+                j.retries.map(|r| r.to_string()).unwrap_or_default().into(),
+                j.age_s
+                    .map(|s| age(Some(s as u64)))
+                    .unwrap_or_default()
+                    .into(),
+                escape(&detail, 60).into(),
+            ];
+            if wide {
+                row.push(preview(j, 80).into());
+            }
+            return row;
+        }
         let mut row = vec![
             Styled::colored(&j.context, j.color.as_deref()),
             j.queue.clone().into(),
@@ -268,5 +358,11 @@ pub fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> Result<E
         limit: args.limit,
         from_end: args.from_end,
     };
-    list.run(reader, &JobsView)
+    let generic = list.names.iter().any(|n| {
+        config
+            .context(n)
+            .and_then(|c| config.schema(&c.schema))
+            .is_some_and(|s| s.kind() != crate::systems::SchemaKind::GoRedisWorkQueue)
+    });
+    list.run(reader, &JobsView { generic })
 }

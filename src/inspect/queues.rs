@@ -19,12 +19,19 @@ pub struct QueueItem {
     pub queue: String,
     pub key: String,
     pub role: QueueRole,
+    /// What its jobs are (SPEC 10.2): waiting, scheduled, retry, dead,
+    /// completed.
+    pub state: &'static str,
+    /// Paused by the system's own flag; `null` where the kind has no pause.
+    pub paused: Option<bool>,
     pub length: u64,
     /// Age in seconds of the job a consumer would take next (from its
     /// `creation_time`); null when the queue is empty or the job has no
     /// readable time.
     pub oldest_age_s: Option<f64>,
     pub schema: String,
+    /// The queue system (the schema's `kind`).
+    pub system: &'static str,
     #[serde(skip)]
     pub color: Option<String>,
 }
@@ -34,6 +41,7 @@ pub struct QueuesOut {
     context: String,
     color: Option<String>,
     schema: String,
+    system: &'static str,
     details: Vec<QueueDetail>,
     now: jiff::Timestamp,
 }
@@ -56,6 +64,7 @@ impl Reader for QueuesReader {
             context: t.context().to_string(),
             color: t.color.clone(),
             schema: t.schema.clone(),
+            system: t.system.kind(),
             details,
             now: jiff::Timestamp::now(),
         })
@@ -78,6 +87,8 @@ impl ListView for QueuesView {
                 queue: d.queue.name,
                 key: d.queue.key,
                 role: d.queue.role,
+                state: d.queue.role.state(),
+                paused: None,
                 length: d.length,
                 oldest_age_s: if d.length == 0 {
                     None
@@ -85,6 +96,7 @@ impl ListView for QueuesView {
                     age_s(d.next_created, out.now)
                 },
                 schema: out.schema.clone(),
+                system: out.system,
                 color: out.color.clone(),
             })
             .collect();
@@ -94,7 +106,7 @@ impl ListView for QueuesView {
     fn headers(&self, wide: bool) -> Vec<&'static str> {
         let mut h = vec!["CONTEXT", "QUEUE", "KEY", "ROLE", "LENGTH", "OLDEST"];
         if wide {
-            h.push("SCHEMA");
+            h.extend(["STATE", "SCHEMA", "SYSTEM"]);
         }
         h
     }
@@ -116,7 +128,9 @@ impl ListView for QueuesView {
                 .into(),
         ];
         if wide {
+            row.push(q.state.into());
             row.push(q.schema.clone().into());
+            row.push(q.system.into());
         }
         row
     }

@@ -22,6 +22,10 @@ pub struct WorkerItem {
     /// when orphaned.
     pub heartbeat_ttl_ms: Option<i64>,
     pub job_id: Option<String>,
+    /// What a process says of itself where the kind keeps it (Sidekiq:
+    /// hostname, pid, tag, concurrency, queues, quiet, beat age, busy
+    /// jobs); `null` elsewhere.
+    pub process: Option<crate::systems::ProcessInfo>,
     #[serde(skip)]
     pub color: Option<String>,
 }
@@ -96,25 +100,35 @@ impl ListView for WorkersView {
                 in_flight: w.in_flight,
                 heartbeat_ttl_ms: w.heartbeat_ttl_ms,
                 job_id: w.job_id,
+                process: w.process,
                 color: out.color.clone(),
             })
             .collect();
         (items, notes)
     }
 
-    fn headers(&self, _wide: bool) -> Vec<&'static str> {
-        vec![
+    fn headers(&self, wide: bool) -> Vec<&'static str> {
+        let mut h = vec![
             "CONTEXT",
             "WORKER",
             "STATE",
             "IN-FLIGHT",
-            "HEARTBEAT-TTL",
+            "HEARTBEAT",
             "JOB",
-        ]
+        ];
+        if wide {
+            h.extend(["HOST", "PID", "TAG", "THREADS", "QUIET", "BUSY-JOBS"]);
+        }
+        h
     }
 
-    fn row(&self, w: &WorkerItem, _wide: bool) -> Vec<Styled> {
-        vec![
+    fn row(&self, w: &WorkerItem, wide: bool) -> Vec<Styled> {
+        let p = w.process.as_ref();
+        let heartbeat = match p.and_then(|p| p.beat_age_s) {
+            Some(age) => format!("{age:.1}s ago"),
+            None => ttl(w.heartbeat_ttl_ms),
+        };
+        let mut row: Vec<Styled> = vec![
             Styled::colored(&w.context, w.color.as_deref()),
             w.worker.clone().into(),
             Styled::colored(
@@ -125,9 +139,25 @@ impl ListView for WorkersView {
                 }),
             ),
             w.in_flight.to_string().into(),
-            ttl(w.heartbeat_ttl_ms).into(),
+            heartbeat.into(),
             w.job_id.clone().unwrap_or_default().into(),
-        ]
+        ];
+        if wide {
+            let text = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            row.push(text(p.and_then(|p| p.hostname.clone())).into());
+            row.push(text(p.and_then(|p| p.pid).map(|n| n.to_string())).into());
+            row.push(text(p.and_then(|p| p.tag.clone())).into());
+            row.push(text(p.and_then(|p| p.concurrency).map(|n| n.to_string())).into());
+            row.push(
+                text(
+                    p.and_then(|p| p.quiet)
+                        .map(|q| if q { "yes" } else { "no" }.to_string()),
+                )
+                .into(),
+            );
+            row.push(text(p.map(|p| p.busy_jobs.join(",")).filter(|j| !j.is_empty())).into());
+        }
+        row
     }
 
     fn name(&self, w: &WorkerItem) -> String {

@@ -236,6 +236,21 @@ impl GoRedisWorkQueue {
         q
     }
 
+    pub fn dead_letter(&self) -> QueueRef {
+        QueueRef {
+            name: "dead-letter".into(),
+            key: self.schema.dead_letter.clone(),
+            role: QueueRole::DeadLetter,
+        }
+    }
+
+    pub fn worker_patterns(&self) -> String {
+        format!(
+            "processing={} heartbeat={}",
+            self.schema.processing_pattern, self.schema.heartbeat_pattern
+        )
+    }
+
     /// A queue by schema name, alias or key.
     pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
         let wanted = match name {

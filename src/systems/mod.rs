@@ -16,6 +16,7 @@ pub mod guard;
 pub mod lists;
 pub mod requeue;
 pub mod schema;
+pub mod sidekiq;
 pub mod slots;
 pub mod store;
 
@@ -153,6 +154,8 @@ pub enum QueueRole {
     Work,
     Completed,
     DeadLetter,
+    Scheduled,
+    Retry,
 }
 
 impl QueueRole {
@@ -161,6 +164,19 @@ impl QueueRole {
             QueueRole::Work => "work",
             QueueRole::Completed => "completed",
             QueueRole::DeadLetter => "dead-letter",
+            QueueRole::Scheduled => "scheduled",
+            QueueRole::Retry => "retry",
+        }
+    }
+
+    /// The SPEC 10.2 state of the jobs a queue of this role holds.
+    pub fn state(self) -> &'static str {
+        match self {
+            QueueRole::Work => "waiting",
+            QueueRole::Completed => "completed",
+            QueueRole::DeadLetter => "dead",
+            QueueRole::Scheduled => "scheduled",
+            QueueRole::Retry => "retry",
         }
     }
 }
@@ -228,10 +244,115 @@ impl std::fmt::Display for Unsupported {
     }
 }
 
-/// The queue system of one context.
+/// What every queue system answers, in domain terms: its queues (and
+/// sets), figures, workers and jobs. Verbs ask a [`System`], which
+/// dispatches here once; none of them knows a key name or sends a command.
+pub(crate) trait QueueSystem {
+    const KIND: SchemaKind;
+    /// The queues and sets known without Redis, work queues first.
+    fn queues(&self) -> Vec<QueueRef>;
+    /// A queue by its name (`high`, `default`, `dead-letter`, `dlq`,
+    /// `retry`...) or its key; `None` when neither.
+    fn queue_named(&self, name: &str) -> Option<QueueRef>;
+    /// Where dead jobs are.
+    fn dead_letter(&self) -> QueueRef;
+    /// Where workers live, as one comparable string (schema drift).
+    fn worker_patterns(&self) -> String;
+    fn queue_details(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<Vec<QueueDetail>>> + Send;
+    fn workers(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<(Vec<Worker>, ScanNotes)>> + Send;
+    fn peek(
+        &self,
+        conn: &Conn,
+        key: &str,
+        n: u64,
+        from_end: bool,
+    ) -> impl Future<Output = RedisResult<Peek>> + Send;
+    fn queue_lengths(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<Vec<(QueueRef, u64)>>> + Send;
+    fn figures(&self, conn: &Conn) -> impl Future<Output = RedisResult<Figures>> + Send;
+    fn recheck_orphans(
+        &self,
+        conn: &Conn,
+        orphans: &[OrphanRef],
+    ) -> impl Future<Output = RedisResult<Vec<OrphanRef>>> + Send;
+}
+
+/// The trait over a system's own methods of the same names.
+macro_rules! queue_system {
+    ($t:ty, $kind:expr) => {
+        impl QueueSystem for $t {
+            const KIND: SchemaKind = $kind;
+            fn queues(&self) -> Vec<QueueRef> {
+                <$t>::queues(self)
+            }
+            fn queue_named(&self, name: &str) -> Option<QueueRef> {
+                <$t>::queue_named(self, name)
+            }
+            fn dead_letter(&self) -> QueueRef {
+                <$t>::dead_letter(self)
+            }
+            fn worker_patterns(&self) -> String {
+                <$t>::worker_patterns(self)
+            }
+            async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+                <$t>::queue_details(self, conn).await
+            }
+            async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+                <$t>::workers(self, conn).await
+            }
+            async fn peek(
+                &self,
+                conn: &Conn,
+                key: &str,
+                n: u64,
+                from_end: bool,
+            ) -> RedisResult<Peek> {
+                <$t>::peek(self, conn, key, n, from_end).await
+            }
+            async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+                <$t>::queue_lengths(self, conn).await
+            }
+            async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+                <$t>::figures(self, conn).await
+            }
+            async fn recheck_orphans(
+                &self,
+                conn: &Conn,
+                orphans: &[OrphanRef],
+            ) -> RedisResult<Vec<OrphanRef>> {
+                <$t>::recheck_orphans(self, conn, orphans).await
+            }
+        }
+    };
+}
+
+queue_system!(gowork::GoRedisWorkQueue, SchemaKind::GoRedisWorkQueue);
+queue_system!(sidekiq::Sidekiq, SchemaKind::Sidekiq);
+
+/// The queue system of one context: the one enum at the boundary, which
+/// dispatches each call once to its [`QueueSystem`].
 #[derive(Debug, Clone)]
 pub enum System {
     GoRedisWorkQueue(gowork::GoRedisWorkQueue),
+    Sidekiq(sidekiq::Sidekiq),
+}
+
+/// `each!(self, s => expr)`: `expr` on whichever system this is.
+macro_rules! each {
+    ($self:expr, $s:ident => $e:expr) => {
+        match $self {
+            System::GoRedisWorkQueue($s) => $e,
+            System::Sidekiq($s) => $e,
+        }
+    };
 }
 
 impl System {
@@ -240,23 +361,27 @@ impl System {
             SystemSchema::GoRedisWorkQueue(s) => {
                 System::GoRedisWorkQueue(gowork::GoRedisWorkQueue::new(s.clone()))
             }
+            SystemSchema::Sidekiq(s) => System::Sidekiq(sidekiq::Sidekiq::new(s.clone())),
         }
+    }
+
+    pub fn schema_kind(&self) -> SchemaKind {
+        fn k<T: QueueSystem>(_: &T) -> SchemaKind {
+            T::KIND
+        }
+        each!(self, s => k(s))
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            System::GoRedisWorkQueue(_) => SchemaKind::GoRedisWorkQueue.as_str(),
-        }
+        self.schema_kind().as_str()
     }
 
-    /// The queues the schema names, work queues first.
+    /// The queues known without Redis, work queues first.
     pub fn queues(&self) -> Vec<QueueRef> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.queues(),
-        }
+        each!(self, s => QueueSystem::queues(s))
     }
 
-    /// The work queues, in priority order.
+    /// The work queues known without Redis, in priority order.
     pub fn work_queues(&self) -> Vec<QueueRef> {
         self.queues()
             .into_iter()
@@ -264,68 +389,44 @@ impl System {
             .collect()
     }
 
-    /// The dead-letter queue.
+    /// The dead-letter queue (or set).
     pub fn dead_letter(&self) -> QueueRef {
-        match self {
-            System::GoRedisWorkQueue(s) => QueueRef {
-                name: "dead-letter".into(),
-                key: s.schema.dead_letter.clone(),
-                role: QueueRole::DeadLetter,
-            },
-        }
+        each!(self, s => QueueSystem::dead_letter(s))
     }
 
     /// Where workers live, as one comparable string.
     pub fn worker_patterns(&self) -> String {
-        match self {
-            System::GoRedisWorkQueue(s) => format!(
-                "processing={} heartbeat={}",
-                s.schema.processing_pattern, s.schema.heartbeat_pattern
-            ),
-        }
+        each!(self, s => QueueSystem::worker_patterns(s))
     }
 
-    /// A queue by its schema name (`high`, `completed`, `dead-letter`,
-    /// `dlq`) or its key; `None` when neither.
+    /// A queue by its name or its key; `None` when neither.
     pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.queue_named(name),
-        }
+        each!(self, s => QueueSystem::queue_named(s, name))
     }
 
     /// Every queue with its length and the age of its next job.
     pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.queue_details(conn).await,
-        }
+        each!(self, s => QueueSystem::queue_details(s, conn).await)
     }
 
     /// Every worker Redis can show, sorted by id.
     pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.workers(conn).await,
-        }
+        each!(self, s => QueueSystem::workers(s, conn).await)
     }
 
     /// Up to `n` jobs of `key` without removing them.
     pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.peek(conn, key, n, from_end).await,
-        }
+        each!(self, s => QueueSystem::peek(s, conn, key, n, from_end).await)
     }
 
-    /// The length of every queue the schema names.
+    /// The length of every queue.
     pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.queue_lengths(conn).await,
-        }
+        each!(self, s => QueueSystem::queue_lengths(s, conn).await)
     }
 
     /// Reads every figure.
     pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.figures(conn).await,
-        }
+        each!(self, s => QueueSystem::figures(s, conn).await)
     }
 
     /// Reads the given orphans again; returns those still orphaned.
@@ -334,9 +435,7 @@ impl System {
         conn: &Conn,
         orphans: &[OrphanRef],
     ) -> RedisResult<Vec<OrphanRef>> {
-        match self {
-            System::GoRedisWorkQueue(s) => s.recheck_orphans(conn, orphans).await,
-        }
+        each!(self, s => QueueSystem::recheck_orphans(s, conn, orphans).await)
     }
 }
 

@@ -2,7 +2,7 @@
 //! options, parsed by the system itself (the contexts file only knows a
 //! schema's `name` and `kind`).
 
-use super::gowork;
+use super::{gowork, sidekiq};
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -15,14 +15,16 @@ pub type SchemaOptions = IndexMap<String, Value>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaKind {
     GoRedisWorkQueue,
+    Sidekiq,
 }
 
 impl SchemaKind {
-    pub const ALL: &'static [&'static str] = &["go-redis-work-queue"];
+    pub const ALL: &'static [&'static str] = &["go-redis-work-queue", "sidekiq"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
+            "sidekiq" => Some(SchemaKind::Sidekiq),
             _ => None,
         }
     }
@@ -30,6 +32,7 @@ impl SchemaKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
+            SchemaKind::Sidekiq => "sidekiq",
         }
     }
 }
@@ -38,6 +41,7 @@ impl SchemaKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SystemSchema {
     GoRedisWorkQueue(gowork::Schema),
+    Sidekiq(sidekiq::Schema),
 }
 
 impl Default for SystemSchema {
@@ -51,6 +55,7 @@ impl SystemSchema {
     pub fn kind(&self) -> SchemaKind {
         match self {
             SystemSchema::GoRedisWorkQueue(_) => SchemaKind::GoRedisWorkQueue,
+            SystemSchema::Sidekiq(_) => SchemaKind::Sidekiq,
         }
     }
 }
@@ -80,6 +85,7 @@ pub fn parse_schema(
         SchemaKind::GoRedisWorkQueue => {
             gowork::Schema::parse(options).map(SystemSchema::GoRedisWorkQueue)
         }
+        SchemaKind::Sidekiq => sidekiq::Schema::parse(options).map(SystemSchema::Sidekiq),
     }
 }
 
@@ -164,7 +170,6 @@ pub(crate) fn string_map(
 }
 
 /// A list of strings (`queues: [default, mail]`).
-#[allow(dead_code)]
 pub(crate) fn string_list(
     options: &SchemaOptions,
     key: &str,

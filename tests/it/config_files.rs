@@ -192,9 +192,9 @@ const BROKEN: &[(&str, &str, &str, &str, &str)] = &[
     ),
     (
         "unknown schema kind",
-        "apiVersion: qctl/v1\nqueue-schemas:\n  - name: s\n    kind: sidekiq\n",
+        "apiVersion: qctl/v1\nqueue-schemas:\n  - name: s\n    kind: resque\n",
         ":3:",
-        "unknown kind `sidekiq`",
+        "unknown kind `resque`",
         "",
     ),
     (

@@ -16,4 +16,5 @@ mod read_verbs;
 mod replicate;
 mod safety;
 mod sidekiq_fixture;
+mod sidekiq_reads;
 mod write_verbs;
