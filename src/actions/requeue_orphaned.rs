@@ -164,9 +164,15 @@ impl Action for RequeueOrphaned {
             orphans = orph::confirmed(&candidates, &first, &second);
         }
         let came_back = (candidates.len() - orphans.len()) as u64;
-        let staged = orph::staged_leftovers(conn, |p| pp.id(p).is_some())
-            .await
-            .map_err(|e| conn.error(&e))?;
+        // Only cross-slot batches are staged, so only a cluster can hold
+        // leftovers (one SCAN of its keyspace for their markers).
+        let staged = if conn.is_cluster() {
+            orph::staged_leftovers(conn, |p| pp.id(p).is_some())
+                .await
+                .map_err(|e| conn.error(&e))?
+        } else {
+            Vec::new()
+        };
         let limit = self.limit.unwrap_or(u64::MAX);
         let mut per_dest = vec![0u64; routes.keys.len()];
         let (mut count, mut fell_back) = (0u64, 0u64);
