@@ -131,7 +131,7 @@ fn side_keys_left<C: redis::ConnectionLike>(c: &mut C) -> Vec<String> {
 fn orphans_go_back_by_priority_exactly_once_while_workers_consume() {
     let (s, ws, cfg) = one_server();
     let mut c = s.conn();
-    let fresh: Vec<String> = (0..1500).map(|i| pjob(&format!("f-{i}"), "high")).collect();
+    let fresh: Vec<String> = (0..8000).map(|i| pjob(&format!("f-{i}"), "high")).collect();
     push_all(&mut c, HIGH, &fresh);
     let seeded = seed_orphans(&mut c, 5, 4);
     let live = seed_live(&mut c, 2);
