@@ -170,7 +170,7 @@ pub enum Command {
     PurgeDlq(PurgeDlqArgs),
     /// Put the newest DLQ backup back, merged with the jobs that arrived since
     RestoreDlq(RestoreDlqArgs),
-    /// Move dead-letter jobs back to a work queue, atomically per job
+    /// Move dead-letter jobs back to a work queue, atomically per job (--orphaned: dead workers' in-flight jobs)
     Requeue(RequeueArgs),
     /// Copy (or --move) queues and dead letters, and align Redis config, from one context to others
     Replicate(ReplicateArgs),
@@ -334,17 +334,20 @@ pub struct RestoreDlqArgs {
 
 #[derive(Debug, Args)]
 pub struct RequeueArgs {
-    /// The work queue to move jobs to: a schema name (high, low) or a full key
-    #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues))]
-    pub to: String,
+    /// The work queue to move jobs to: a schema name (high, low) or a full key (with --orphaned: default, the queue each job's priority names)
+    #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues), required_unless_present = "orphaned")]
+    pub to: Option<String>,
+    /// Move the in-flight jobs of dead workers (processing lists without a heartbeat) back to their queue, each exactly once
+    #[arg(long)]
+    pub orphaned: bool,
     /// Move at most N jobs per target (the oldest first), 1 to 1000000000
     #[arg(long, value_name = "N", value_parser = ranged::requeue_limit)]
     pub limit: Option<u64>,
     /// Only jobs whose whole payload matches this Redis-style glob, e.g. '*"filepath":"/data/invoices/*'
-    #[arg(long = "match", value_name = "GLOB")]
+    #[arg(long = "match", value_name = "GLOB", conflicts_with = "orphaned")]
     pub pattern: Option<String>,
     /// Set the payload's retries to 0 on the way
-    #[arg(long)]
+    #[arg(long, conflicts_with = "orphaned")]
     pub reset_retries: bool,
     #[command(flatten)]
     pub write: WriteArgs,

@@ -13,6 +13,7 @@ pub mod gate;
 pub mod purge;
 pub mod replicate;
 pub mod requeue;
+pub mod requeue_orphaned;
 pub mod restore;
 mod result;
 mod run;

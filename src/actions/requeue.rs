@@ -44,7 +44,7 @@ fn cerr(conn: &Conn, kind: ErrorKind, message: String) -> ContextError {
 
 /// The destination key on one context: a work queue of its schema, or a
 /// full key.
-fn destination(system: &System, to: &str) -> String {
+pub(crate) fn destination(system: &System, to: &str) -> String {
     system
         .queue_named(to)
         .map_or_else(|| to.to_string(), |q| q.key)
@@ -334,7 +334,7 @@ async fn where_left(conn: &Conn, k: &MoveKeys, _e: &redis::RedisError) -> String
 }
 
 /// `--to` must name a work queue (or a full key) on every selected schema.
-fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<()> {
+pub(crate) fn check_destination(config: &Config, settings: &Settings, to: &str) -> Result<()> {
     let set = crate::select::select(config, &settings.select)?;
     for name in set.names() {
         let Some(schema) = config.context(name).and_then(|c| config.schema(&c.schema)) else {
@@ -377,6 +377,13 @@ fn work_queues(system: &System) -> String {
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
+    if args.orphaned {
+        return super::requeue_orphaned::run(config, settings, args);
+    }
+    let Some(to) = args.to.as_deref() else {
+        return Err(CliError::usage("requeue needs --to QUEUE (or --orphaned)")
+            .with_hint("for example: qctl requeue --to high"));
+    };
     let glob = args
         .pattern
         .as_deref()
@@ -387,13 +394,13 @@ pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<E
             })
         })
         .transpose()?;
-    check_destination(config, settings, &args.to)?;
+    check_destination(config, settings, to)?;
     super::run(
         config,
         settings,
         &args.write,
         Requeue {
-            to: args.to.clone(),
+            to: to.to_string(),
             limit: args.limit,
             glob,
             reset_retries: args.reset_retries,

@@ -41,6 +41,8 @@
 //! DLQ; a run whose holder is a dead process on this host takes the lock
 //! over at once, otherwise it expires after `lock_ttl()`.
 
+pub mod orphaned;
+
 use super::glob::Glob;
 use super::guard::{self, Needed};
 use super::slots::{key_slot, sibling_key};
@@ -514,14 +516,26 @@ pub async fn step(
             })
             .collect();
         super::fault("requeue-after-stage");
-        finish_staged(conn, k, &k.dst, &batch, &marker, jobs, holder).await?;
+        finish_staged(
+            conn,
+            k,
+            &k.dst,
+            &batch,
+            &marker,
+            jobs,
+            holder,
+            "requeue-after-push",
+        )
+        .await?;
     }
     Ok(counted)
 }
 
 /// Steps (2) and (3) of a cross-slot batch: push unless already receipted,
 /// then clear staging. `jobs` are oldest first. Returns how many it pushed.
-async fn finish_staged(
+/// `fault` names the crash point between the two (`QCTL_FAULT`).
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_staged(
     conn: &Conn,
     k: &MoveKeys,
     dst: &str,
@@ -529,6 +543,7 @@ async fn finish_staged(
     marker: &str,
     jobs: Vec<Vec<u8>>,
     holder: &str,
+    fault: &str,
 ) -> RedisResult<u64> {
     let script = guard::script(PUSH_STAGED);
     let mut inv = script.prepare_invoke();
@@ -541,7 +556,7 @@ async fn finish_staged(
         inv.arg(&j[..]);
     }
     let pushed: u64 = conn.invoke(&inv).await?;
-    super::fault("requeue-after-push");
+    super::fault(fault);
     clear_staged(conn, k, marker, holder).await?;
     Ok(pushed)
 }
@@ -592,7 +607,17 @@ pub async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Rec
         let marker = marker.clone().unwrap_or_default();
         let mut jobs = staged;
         jobs.reverse();
-        let pushed = finish_staged(conn, k, to, batch, &marker, jobs, holder).await?;
+        let pushed = finish_staged(
+            conn,
+            k,
+            to,
+            batch,
+            &marker,
+            jobs,
+            holder,
+            "requeue-after-push",
+        )
+        .await?;
         if pushed == 0 {
             r.already_pushed = n;
         } else {

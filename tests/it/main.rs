@@ -14,6 +14,7 @@ mod harness;
 mod input_limits;
 mod read_verbs;
 mod replicate;
+mod requeue_orphaned;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
