@@ -334,9 +334,12 @@ pub struct RestoreDlqArgs {
 
 #[derive(Debug, Args)]
 pub struct RequeueArgs {
-    /// The work queue to move jobs to: a schema name (high, low) or a full key (with --orphaned: default, the queue each job's priority names)
-    #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues), required_unless_present = "orphaned")]
+    /// The work queue to move jobs to: a schema name (high, low) or a full key; required on go-redis-work-queue (with --orphaned: default, the queue each job's priority names; on Sidekiq: default, the queue each job names)
+    #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues))]
     pub to: Option<String>,
+    /// The set to take jobs from: dead (the dead-letter queue), retry or scheduled (Sidekiq)
+    #[arg(long, value_enum, default_value = "dead", conflicts_with = "orphaned")]
+    pub from: RequeueFrom,
     /// Move the in-flight jobs of dead workers (processing lists without a heartbeat) back to their queue, each exactly once
     #[arg(long)]
     pub orphaned: bool,
@@ -351,6 +354,27 @@ pub struct RequeueArgs {
     pub reset_retries: bool,
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+/// Where `requeue` takes jobs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RequeueFrom {
+    /// The dead jobs (go-redis-work-queue's DLQ, Sidekiq's dead set)
+    Dead,
+    /// Failed jobs waiting to run again (Sidekiq's retry set)
+    Retry,
+    /// Jobs waiting for a time (Sidekiq's schedule): they run now
+    Scheduled,
+}
+
+impl RequeueFrom {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequeueFrom::Dead => "dead",
+            RequeueFrom::Retry => "retry",
+            RequeueFrom::Scheduled => "scheduled",
+        }
+    }
 }
 
 /// What `replicate` copies.

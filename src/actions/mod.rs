@@ -24,7 +24,26 @@ pub use run::{Action, Applied, PlanView, Step, run, run_on};
 
 use crate::connect::Conn;
 use crate::error::{ContextError, ErrorKind};
-use crate::systems::lists::{ListState, list_state};
+use crate::systems::lists::{ListState, Store, list_state, store_state};
+
+/// The length of the dead set at `key` as `store` (0 when missing); a key
+/// of another type fails the target.
+pub(crate) async fn dead_length(conn: &Conn, key: &str, store: Store) -> Result<u64, ContextError> {
+    match store_state(conn, key, store)
+        .await
+        .map_err(|e| conn.error(&e))?
+    {
+        ListState::List(n) => Ok(n),
+        ListState::WrongType(kind) => Err(ContextError {
+            context: conn.context.clone(),
+            kind: ErrorKind::Redis,
+            message: format!(
+                "{key} holds a {kind}, not a {}: qctl leaves it alone",
+                store.type_name()
+            ),
+        }),
+    }
+}
 
 /// The length of the list at `key` (0 when missing); a key of another type
 /// fails the target: a write verb never touches what it does not know.

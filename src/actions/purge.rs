@@ -25,6 +25,7 @@ pub struct PurgeDlq {
 
 pub struct PurgePlan {
     key: String,
+    store: lists::Store,
     length: u64,
     /// Some primary has `lazyfree-lazy-expire no` (known only for large
     /// lists, and when CONFIG GET is allowed).
@@ -38,6 +39,10 @@ impl Action for PurgeDlq {
     const COUNTS: &'static [&'static str] = &["purged"];
     const KEEPS_BACKUPS: bool = true;
     type Plan = PurgePlan;
+
+    fn unsupported(&self, _kind: crate::systems::SchemaKind) -> Option<String> {
+        None
+    }
 
     fn headline(&self) -> String {
         match self.keep {
@@ -65,7 +70,8 @@ impl Action for PurgeDlq {
         t: &ReadTarget,
     ) -> std::result::Result<PurgePlan, ContextError> {
         let key = t.system.dead_letter().key;
-        let length = super::list_length(conn, &key).await?;
+        let store = t.system.dead_store();
+        let length = super::dead_length(conn, &key, store).await?;
         let mut sync_expiry = false;
         let mut memory_bytes = None;
         if self.keep.is_some() && length >= LARGE {
@@ -95,6 +101,7 @@ impl Action for PurgeDlq {
         }
         Ok(PurgePlan {
             key,
+            store,
             length,
             sync_expiry,
             memory_bytes,
@@ -141,11 +148,13 @@ impl Action for PurgeDlq {
         let result = match self.keep {
             Some(keep) => {
                 let backup = lists::new_backup_key(&p.key, jiff::Timestamp::now());
-                lists::rename_to_backup(conn, &p.key, &backup, keep)
+                lists::rename_to_backup(conn, &p.key, &backup, keep, p.store)
                     .await
                     .map(|n| (n, (n > 0).then_some(backup)))
             }
-            None => lists::unlink_list(conn, &p.key).await.map(|n| (n, None)),
+            None => lists::unlink_list(conn, &p.key, p.store)
+                .await
+                .map(|n| (n, None)),
         };
         match result {
             Ok((n, backup)) => Applied {

@@ -11,20 +11,42 @@ use crate::contexts::Config;
 use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
+use crate::systems::SchemaKind;
 use crate::systems::glob::Glob;
 use crate::systems::guard;
+use crate::systems::lists::Store;
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT};
+use crate::systems::sidekiq::Sidekiq;
+use crate::systems::sidekiq_requeue::{self, Choice, SetKeys};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
 
 pub struct Requeue {
-    pub to: String,
+    /// `None`: each job back to its own queue (Sidekiq).
+    pub to: Option<String>,
+    pub from: crate::cli::RequeueFrom,
     pub limit: Option<u64>,
     pub glob: Option<Glob>,
     pub reset_retries: bool,
 }
 
-pub struct RequeuePlan {
+/// What a target's plan is: a list DLQ (go-redis-work-queue) or one of
+/// Sidekiq's sorted sets.
+pub enum RequeuePlan {
+    List(ListPlan),
+    Set(SetPlan),
+}
+
+pub struct SetPlan {
+    keys: SetKeys,
+    acl: guard::Checked,
+    memory: Option<String>,
+    length: u64,
+    count: u64,
+    per_queue: Vec<(String, u64)>,
+}
+
+pub struct ListPlan {
     acl: guard::Checked,
     memory: Option<String>,
     keys: MoveKeys,
@@ -70,32 +92,22 @@ impl Requeue {
     }
 }
 
-impl Action for Requeue {
-    const NAME: &'static str = "requeue";
-    const COUNTS: &'static [&'static str] = &["moved"];
-    const PROGRESS: bool = true;
-    type Plan = RequeuePlan;
-
-    fn headline(&self) -> String {
-        format!(
-            "requeue: dead-letter jobs, oldest first, go to the back of {}{}",
-            self.to,
-            self.describe_filter()
-        )
-    }
-
-    async fn plan(
+impl Requeue {
+    async fn plan_list(
         &self,
         conn: &Conn,
         t: &ReadTarget,
-    ) -> std::result::Result<RequeuePlan, ContextError> {
+    ) -> std::result::Result<ListPlan, ContextError> {
         let src = t.system.dead_letter().key;
-        let dst = destination(&t.system, &self.to);
+        let dst = destination(&t.system, self.to.as_deref().unwrap_or_default());
         if dst == src {
             return Err(cerr(
                 conn,
                 ErrorKind::Config,
-                format!("--to {} is the dead-letter queue itself", self.to),
+                format!(
+                    "--to {} is the dead-letter queue itself",
+                    self.to.as_deref().unwrap_or_default()
+                ),
             ));
         }
         if guard::is_side_key(&dst) {
@@ -104,7 +116,7 @@ impl Action for Requeue {
                 ErrorKind::Config,
                 format!(
                     "--to {} is one of qctl's own side keys (a lock, staging list, backup or receipt), not a queue; nothing was changed",
-                    self.to
+                    self.to.as_deref().unwrap_or_default()
                 ),
             ));
         }
@@ -123,7 +135,7 @@ impl Action for Requeue {
                 .await
                 .map_err(|e| conn.error(&e))?,
         };
-        Ok(RequeuePlan {
+        Ok(ListPlan {
             acl,
             memory,
             same_slot: keys.same_slot(conn),
@@ -134,7 +146,7 @@ impl Action for Requeue {
         })
     }
 
-    fn view(&self, p: &RequeuePlan) -> PlanView {
+    fn view_list(&self, p: &ListPlan) -> PlanView {
         let how = if p.same_slot {
             "atomic per job"
         } else {
@@ -168,11 +180,11 @@ impl Action for Requeue {
         }
     }
 
-    fn dry_counts(&self, p: &RequeuePlan) -> Vec<(&'static str, u64)> {
+    fn dry_list(&self, p: &ListPlan) -> Vec<(&'static str, u64)> {
         vec![("moved", p.count)]
     }
 
-    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &RequeuePlan, step: Step) -> Applied {
+    async fn apply_list(&self, conn: &Conn, p: &ListPlan, step: &Step) -> Applied {
         let k = &p.keys;
         let holder = mv::holder();
         let before =
@@ -287,6 +299,234 @@ impl Action for Requeue {
     }
 }
 
+impl Action for Requeue {
+    const NAME: &'static str = "requeue";
+    const COUNTS: &'static [&'static str] = &["moved"];
+    const PROGRESS: bool = true;
+    type Plan = RequeuePlan;
+
+    fn unsupported(&self, kind: SchemaKind) -> Option<String> {
+        use crate::cli::RequeueFrom;
+        match (kind, self.from) {
+            (SchemaKind::GoRedisWorkQueue, RequeueFrom::Dead) => None,
+            (SchemaKind::GoRedisWorkQueue, f) => Some(format!(
+                "requeue --from {}: go-redis-work-queue re-queues retries at once and schedules nothing, so only --from dead applies",
+                f.as_str()
+            )),
+            (SchemaKind::Sidekiq, _) => None,
+        }
+    }
+
+    fn headline(&self) -> String {
+        let to = match &self.to {
+            Some(t) => format!("the back of {t}"),
+            None => "the back of the queue each job names".to_string(),
+        };
+        format!(
+            "requeue: {} jobs, oldest first, go to {to}{}",
+            self.from.as_str(),
+            self.describe_filter()
+        )
+    }
+
+    async fn plan(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<RequeuePlan, ContextError> {
+        match &t.system {
+            System::Sidekiq(sk) => self.plan_set(conn, sk).await.map(RequeuePlan::Set),
+            System::GoRedisWorkQueue(_) => {
+                if self.to.is_none() {
+                    return Err(cerr(
+                        conn,
+                        ErrorKind::Config,
+                        "go-redis-work-queue jobs name no queue of their own: add --to QUEUE"
+                            .into(),
+                    ));
+                }
+                self.plan_list(conn, t).await.map(RequeuePlan::List)
+            }
+        }
+    }
+
+    fn view(&self, p: &RequeuePlan) -> PlanView {
+        match p {
+            RequeuePlan::List(p) => self.view_list(p),
+            RequeuePlan::Set(p) => {
+                let dest: Vec<String> = p
+                    .per_queue
+                    .iter()
+                    .map(|(q, n)| format!("{n} to {q}"))
+                    .collect();
+                let mut warnings = Vec::new();
+                if let guard::Checked::Unknown(why) = &p.acl {
+                    warnings.push(why.clone());
+                }
+                warnings.extend(p.memory.clone());
+                PlanView {
+                    count: p.count,
+                    detail: format!(
+                        "{} ({} jobs) -> {}, atomic per job",
+                        p.keys.set,
+                        p.length,
+                        if dest.is_empty() {
+                            "nothing to move".to_string()
+                        } else {
+                            dest.join(", ")
+                        }
+                    ),
+                    warnings,
+                    ..PlanView::default()
+                }
+            }
+        }
+    }
+
+    fn dry_counts(&self, p: &RequeuePlan) -> Vec<(&'static str, u64)> {
+        match p {
+            RequeuePlan::List(p) => self.dry_list(p),
+            RequeuePlan::Set(p) => vec![("moved", p.count)],
+        }
+    }
+
+    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &RequeuePlan, step: Step) -> Applied {
+        match p {
+            RequeuePlan::List(p) => self.apply_list(conn, p, &step).await,
+            RequeuePlan::Set(p) => self.apply_set(conn, p, &step).await,
+        }
+    }
+}
+
+impl Requeue {
+    fn choice(&self) -> Choice {
+        Choice {
+            glob: self.glob.clone(),
+            reset_retries: self.reset_retries,
+            to: self.to.clone(),
+        }
+    }
+
+    async fn plan_set(
+        &self,
+        conn: &Conn,
+        sk: &Sidekiq,
+    ) -> std::result::Result<SetPlan, ContextError> {
+        use crate::cli::RequeueFrom;
+        let set = sk
+            .queue_named(match self.from {
+                RequeueFrom::Dead => "dead",
+                RequeueFrom::Retry => "retry",
+                RequeueFrom::Scheduled => "scheduled",
+            })
+            .map(|q| q.key)
+            .unwrap_or_default();
+        let keys = SetKeys::new(sk, &set);
+        let length = super::dead_length(conn, &set, Store::SortedSet).await?;
+        let (count, per_queue) =
+            sidekiq_requeue::count(conn, &keys, &self.choice(), self.limit.unwrap_or(u64::MAX))
+                .await
+                .map_err(|e| conn.error(&e))?;
+        let sample = per_queue.first().map_or("default", |(q, _)| q.as_str());
+        let acl = guard::may_run(conn, &keys.needed(sample)).await?;
+        let memory = guard::memory_warning(conn).await;
+        Ok(SetPlan {
+            keys,
+            acl,
+            memory,
+            length,
+            count,
+            per_queue,
+        })
+    }
+
+    async fn apply_set(&self, conn: &Conn, p: &SetPlan, step: &Step) -> Applied {
+        let k = &p.keys;
+        let holder = mv::holder();
+        let before = json!({"from": k.set, "to": self.to, "length": p.length, "planned": p.count});
+        let fail = |e: ContextError, moved: u64| Applied {
+            counts: vec![("moved", moved)],
+            before: before.clone(),
+            after: json!({"moved": moved}),
+            error: Some(e),
+            ..Applied::default()
+        };
+        match mv::lock(conn, &k.lock, &holder, "requeue").await {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => return fail(cerr(conn, ErrorKind::Redis, msg), 0),
+            Err(e) => return fail(conn.error(&e), 0),
+        }
+        let choice = self.choice();
+        // Bounded by what is there now: jobs that die again meanwhile are
+        // not requeued twice in one run.
+        let budget = p.length;
+        let limit = self.limit.unwrap_or(NO_LIMIT);
+        let mut pacer = sidekiq_requeue::pacer();
+        let (mut moved, mut examined, mut gone, mut start) = (0u64, 0u64, 0u64, 0u64);
+        let mut error = None;
+        while examined < budget && moved < limit {
+            if step.interrupted() {
+                error = Some(cerr(
+                    conn,
+                    ErrorKind::Interrupted,
+                    format!(
+                        "interrupted (Ctrl-C) after moving {moved} jobs; every other job is still in {}",
+                        k.set
+                    ),
+                ));
+                break;
+            }
+            let window = pacer.window().min(budget - examined);
+            match sidekiq_requeue::step(conn, k, &choice, start, window, limit - moved, &holder)
+                .await
+            {
+                Ok((c, g)) => {
+                    pacer.record(&c);
+                    moved += c.moved;
+                    gone += g;
+                    examined += c.taken;
+                    step.progress.inc(c.moved);
+                    // The moved and gone jobs left the window; the rest stay.
+                    start += c.taken - c.moved - g;
+                    if c.taken == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    error = Some(step_error(
+                        conn,
+                        &e,
+                        format!(
+                            "after moving {moved} jobs; every job not moved is still in {}: run requeue again to move the rest",
+                            k.set
+                        ),
+                    ));
+                    break;
+                }
+            }
+        }
+        let _ = mv::unlock(conn, &k.lock, &holder).await;
+        Applied {
+            counts: vec![("moved", moved)],
+            before,
+            after: json!({"moved": moved, "examined": examined, "taken_meanwhile_by_others": gone}),
+            error,
+            ..Applied::default()
+        }
+    }
+}
+
+/// Whether the selection holds a go-redis-work-queue context.
+fn any_go_redis_work_queue(config: &Config, settings: &Settings) -> Result<bool> {
+    let set = crate::select::select(config, &settings.select)?;
+    Ok(set.names().iter().any(|n| {
+        config
+            .context(n)
+            .and_then(|c| config.schema(&c.schema))
+            .is_some_and(|s| s.kind() == SchemaKind::GoRedisWorkQueue)
+    }))
+}
+
 /// A failed step as the user reads it: what refused, and `tail` (where the
 /// jobs are, how to finish).
 fn step_error(conn: &Conn, e: &redis::RedisError, tail: String) -> ContextError {
@@ -380,10 +620,13 @@ pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<E
     if args.orphaned {
         return super::requeue_orphaned::run(config, settings, args);
     }
-    let Some(to) = args.to.as_deref() else {
-        return Err(CliError::usage("requeue needs --to QUEUE (or --orphaned)")
-            .with_hint("for example: qctl requeue --to high"));
-    };
+    let to = args.to.as_deref();
+    if to.is_none() && any_go_redis_work_queue(config, settings)? {
+        return Err(CliError::usage(
+            "requeue needs --to QUEUE on go-redis-work-queue contexts (its jobs name no queue of their own), or --orphaned",
+        )
+        .with_hint("for example: qctl requeue --to high"));
+    }
     let glob = args
         .pattern
         .as_deref()
@@ -394,13 +637,16 @@ pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<E
             })
         })
         .transpose()?;
-    check_destination(config, settings, to)?;
+    if let Some(to) = to {
+        check_destination(config, settings, to)?;
+    }
     super::run(
         config,
         settings,
         &args.write,
         Requeue {
-            to: to.to_string(),
+            to: to.map(String::from),
+            from: args.from,
             limit: args.limit,
             glob,
             reset_retries: args.reset_retries,

@@ -68,6 +68,15 @@ fn slot_of(k: &str) -> u16 {
 
 impl Action for RequeueOrphaned {
     const NAME: &'static str = "requeue";
+
+    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
+        match kind {
+            crate::systems::SchemaKind::GoRedisWorkQueue => None,
+            crate::systems::SchemaKind::Sidekiq => Some(
+                "requeue --orphaned: Sidekiq OSS has no reliable fetch, so a killed process's job is in no queue or set any more (only briefly in its :workers hash); nothing can be put back".into(),
+            ),
+        }
+    }
     const COUNTS: &'static [&'static str] = &["moved"];
     const PROGRESS: bool = true;
     type Plan = OrphanPlan;

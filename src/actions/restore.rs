@@ -24,6 +24,7 @@ pub struct RestoreDlq {
 
 pub struct RestorePlan {
     key: String,
+    store: lists::Store,
     length: u64,
     backup: Option<Backup>,
     warnings: Vec<String>,
@@ -35,6 +36,10 @@ impl Action for RestoreDlq {
     const KEEPS_BACKUPS: bool = true;
     const PROGRESS: bool = true;
     type Plan = RestorePlan;
+
+    fn unsupported(&self, _kind: crate::systems::SchemaKind) -> Option<String> {
+        None
+    }
 
     fn headline(&self) -> String {
         match &self.backup {
@@ -49,8 +54,9 @@ impl Action for RestoreDlq {
         t: &ReadTarget,
     ) -> std::result::Result<RestorePlan, ContextError> {
         let key = t.system.dead_letter().key;
-        let length = super::list_length(conn, &key).await?;
-        let all = lists::backups(conn, &key)
+        let store = t.system.dead_store();
+        let length = super::dead_length(conn, &key, store).await?;
+        let all = lists::backups(conn, &key, store)
             .await
             .map_err(|e| conn.error(&e))?;
         let backup = match &self.backup {
@@ -71,7 +77,7 @@ impl Action for RestoreDlq {
         let mut warnings = Vec::new();
         if let Some(b) = &backup {
             if let guard::Checked::Unknown(why) =
-                guard::may_run(conn, &lists::restore_needed(&b.key, &key)).await?
+                guard::may_run(conn, &lists::restore_needed(&b.key, &key, store)).await?
             {
                 warnings.push(why);
             }
@@ -79,6 +85,7 @@ impl Action for RestoreDlq {
         }
         Ok(RestorePlan {
             key,
+            store,
             length,
             backup,
             warnings,
@@ -137,7 +144,7 @@ impl Action for RestoreDlq {
                 });
                 break;
             }
-            match lists::restore_step(conn, &b.key, &p.key, BATCH).await {
+            match lists::restore_step(conn, &b.key, &p.key, BATCH, p.store).await {
                 Ok((moved, left)) => {
                     restored += moved;
                     step.progress.inc(moved);

@@ -48,7 +48,7 @@ impl Reader for BackupsReader {
         t: &ReadTarget,
     ) -> std::result::Result<BackupsOut, ContextError> {
         let key = t.system.dead_letter().key;
-        let backups = lists::backups(conn, &key)
+        let backups = lists::backups(conn, &key, t.system.dead_store())
             .await
             .map_err(|e| conn.error(&e))?;
         Ok(BackupsOut {

@@ -874,94 +874,12 @@ pub fn reset_retries(job: &[u8]) -> Option<Vec<u8>> {
         Some(serde_json::Value::Number(n)) if n.as_f64() != Some(0.0) => {}
         _ => return None,
     }
-    let (start, end) = top_level_value(job, "retries")?;
+    let (start, end) = super::json_edit::top_level_value(job, "retries")?;
     let mut out = Vec::with_capacity(job.len());
     out.extend_from_slice(&job[..start]);
     out.push(b'0');
     out.extend_from_slice(&job[end..]);
     Some(out)
-}
-
-/// The byte span of the value of `key` at the top level of a JSON object
-/// (the last one, as parsers keep it when a key repeats).
-fn top_level_value(s: &[u8], key: &str) -> Option<(usize, usize)> {
-    let ws = |mut i: usize| {
-        while s.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
-            i += 1;
-        }
-        i
-    };
-    let string_end = |i: usize| -> Option<usize> {
-        // s[i] == '"'; the index after the closing quote.
-        let mut j = i + 1;
-        loop {
-            match s.get(j)? {
-                b'\\' => j += 2,
-                b'"' => return Some(j + 1),
-                _ => j += 1,
-            }
-        }
-    };
-    let value_end = |i: usize| -> Option<usize> {
-        match s.get(i)? {
-            b'"' => string_end(i),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut j = i;
-                loop {
-                    match s.get(j)? {
-                        b'"' => {
-                            j = string_end(j)?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(j + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-            }
-            _ => {
-                let mut j = i;
-                while s
-                    .get(j)
-                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
-                {
-                    j += 1;
-                }
-                Some(j)
-            }
-        }
-    };
-    let mut i = ws(0);
-    if s.get(i) != Some(&b'{') {
-        return None;
-    }
-    i = ws(i + 1);
-    let mut found = None;
-    while s.get(i) == Some(&b'"') {
-        let kend = string_end(i)?;
-        let name: String = serde_json::from_slice(&s[i..kend]).ok()?;
-        i = ws(kend);
-        if s.get(i) != Some(&b':') {
-            return None;
-        }
-        let vstart = ws(i + 1);
-        let vend = value_end(vstart)?;
-        if name == key {
-            found = Some((vstart, vend));
-        }
-        i = ws(vend);
-        if s.get(i) == Some(&b',') {
-            i = ws(i + 1);
-        }
-    }
-    found
 }
 
 #[cfg(test)]

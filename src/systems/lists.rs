@@ -14,6 +14,55 @@ use crate::connect::Conn;
 use redis::{RedisResult, Value};
 use std::time::Duration;
 
+/// The Redis type a dead set's jobs are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// A LIST of payloads (go-redis-work-queue).
+    List,
+    /// A ZSET of payloads scored by a time (Sidekiq's `dead`).
+    SortedSet,
+}
+
+impl Store {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Store::List => "list",
+            Store::SortedSet => "zset",
+        }
+    }
+
+    fn count_cmd(self) -> &'static str {
+        match self {
+            Store::List => "LLEN",
+            Store::SortedSet => "ZCARD",
+        }
+    }
+}
+
+/// TYPE and length of `key` as `store` (a missing key is empty).
+pub async fn store_state(conn: &Conn, key: &str, store: Store) -> RedisResult<ListState> {
+    let mut p = redis::pipe();
+    p.cmd("TYPE")
+        .arg(key)
+        .cmd(store.count_cmd())
+        .arg(key)
+        .ignore_errors();
+    let v: Vec<Value> = conn.pipe_slot(&p).await?;
+    let kind = match v.first() {
+        Some(Value::SimpleString(s)) => s.clone(),
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => "none".into(),
+    };
+    if kind == store.type_name() || kind == "none" {
+        Ok(ListState::List(match v.get(1) {
+            Some(Value::Int(n)) => *n as u64,
+            _ => 0,
+        }))
+    } else {
+        Ok(ListState::WrongType(kind))
+    }
+}
+
 /// What a dead-letter key holds before a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListState {
@@ -78,7 +127,8 @@ pub fn backup_time(backup: &str, key: &str) -> Option<jiff::Timestamp> {
 /// Renames a list aside with an expiry, or unlinks it: one script, so it
 /// is atomic and still runs on a server at maxmemory (RENAME, PEXPIRE and
 /// UNLINK need no memory; MULTI would be refused there). KEYS: key[,
-/// backup]. ARGV: keep ms. Returns the jobs moved (0 when there was no key).
+/// backup]. ARGV: keep ms, the key's type (`list`, `zset`). Returns the
+/// jobs moved (0 when there was no key).
 const PURGE: &str = r#"
 if KEYS[2] then
   qctl_may({'RENAME', KEYS[1], KEYS[2]}, {'PEXPIRE', KEYS[2], '1'})
@@ -87,10 +137,11 @@ else
 end
 local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return 0 end
-if t ~= 'list' then
-  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a list')
+if t ~= ARGV[2] then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a ' .. ARGV[2])
 end
-local n = redis.call('LLEN', KEYS[1])
+local n
+if t == 'zset' then n = redis.call('ZCARD', KEYS[1]) else n = redis.call('LLEN', KEYS[1]) end
 if KEYS[2] then
   redis.call('RENAME', KEYS[1], KEYS[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[1])
@@ -108,18 +159,22 @@ pub async fn rename_to_backup(
     key: &str,
     backup: &str,
     keep: Duration,
+    store: Store,
 ) -> RedisResult<u64> {
     let script = guard::script(PURGE);
     let mut inv = script.prepare_invoke();
-    inv.key(key).key(backup).arg(keep.as_millis() as u64);
+    inv.key(key)
+        .key(backup)
+        .arg(keep.as_millis() as u64)
+        .arg(store.type_name());
     conn.invoke(&inv).await
 }
 
 /// Frees `key` (in the background), atomically with its count.
-pub async fn unlink_list(conn: &Conn, key: &str) -> RedisResult<u64> {
+pub async fn unlink_list(conn: &Conn, key: &str, store: Store) -> RedisResult<u64> {
     let script = guard::script(PURGE);
     let mut inv = script.prepare_invoke();
-    inv.key(key).arg(0);
+    inv.key(key).arg(0).arg(store.type_name());
     conn.invoke(&inv).await
 }
 
@@ -141,15 +196,24 @@ pub fn purge_needed(key: &str, backup: Option<&str>) -> Vec<Needed> {
 }
 
 /// Every command a restore sends (for `ACL DRYRUN`).
-pub fn restore_needed(backup: &str, key: &str) -> Vec<Needed> {
+pub fn restore_needed(backup: &str, key: &str, store: Store) -> Vec<Needed> {
     let mut n = Needed::scripts(&[backup, key]);
     n.extend([
         Needed::new("PERSIST", backup, &[]),
         Needed::new("RENAME", backup, &[key]),
-        Needed::new("RPUSH", key, &["x"]),
-        Needed::new("LRANGE", backup, &["0", "-1"]),
-        Needed::new("LTRIM", backup, &["0", "-1"]),
     ]);
+    match store {
+        Store::List => n.extend([
+            Needed::new("RPUSH", key, &["x"]),
+            Needed::new("LRANGE", backup, &["0", "-1"]),
+            Needed::new("LTRIM", backup, &["0", "-1"]),
+        ]),
+        Store::SortedSet => n.extend([
+            Needed::new("ZADD", key, &["0", "x"]),
+            Needed::new("ZRANGE", backup, &["0", "-1"]),
+            Needed::new("ZREM", backup, &["x"]),
+        ]),
+    }
     n
 }
 
@@ -164,12 +228,12 @@ pub struct Backup {
 }
 
 /// Every backup of `key`, newest first.
-pub async fn backups(conn: &Conn, key: &str) -> RedisResult<Vec<Backup>> {
+pub async fn backups(conn: &Conn, key: &str, store: Store) -> RedisResult<Vec<Backup>> {
     let pattern = format!("{}*", super::gowork::glob_escape(&backup_prefix(key)));
     let keys = conn.scan_match(&pattern).await?;
     let mut cmds = Vec::with_capacity(keys.len() * 2);
     for k in &keys {
-        let mut c = redis::cmd("LLEN");
+        let mut c = redis::cmd(store.count_cmd());
         c.arg(k);
         cmds.push(c);
         let mut c = redis::cmd("PTTL");
@@ -214,9 +278,41 @@ redis.call('LTRIM', KEYS[1], #items, -1)
 return {#items, redis.call('LLEN', KEYS[1])}
 "#;
 
+/// The same for a sorted set: every member back with its score (a member
+/// already there keeps the score it has: it died again since).
+const RESTORE_ZSET: &str = r#"
+qctl_may({'PERSIST', KEYS[1]}, {'RENAME', KEYS[1], KEYS[2]}, {'ZADD', KEYS[2], '0', 'x'},
+  {'ZREM', KEYS[1], 'x'})
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+redis.call('PERSIST', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local n = redis.call('ZCARD', KEYS[1])
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  return {n, 0}
+end
+local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if #items == 0 then return {0, 0} end
+local members = {}
+for i = 1, #items, 2 do
+  redis.call('ZADD', KEYS[2], 'NX', items[i + 1], items[i])
+  members[#members + 1] = items[i]
+end
+redis.call('ZREM', KEYS[1], unpack(members))
+return {#members, redis.call('ZCARD', KEYS[1])}
+"#;
+
 /// One restore step: (jobs moved, jobs left in the backup).
-pub async fn restore_step(conn: &Conn, backup: &str, key: &str, n: u64) -> RedisResult<(u64, u64)> {
-    let script = guard::script(RESTORE);
+pub async fn restore_step(
+    conn: &Conn,
+    backup: &str,
+    key: &str,
+    n: u64,
+    store: Store,
+) -> RedisResult<(u64, u64)> {
+    let script = guard::script(match store {
+        Store::List => RESTORE,
+        Store::SortedSet => RESTORE_ZSET,
+    });
     let mut inv = script.prepare_invoke();
     inv.key(backup).key(key).arg(n);
     let (moved, left): (u64, u64) = conn.invoke(&inv).await?;

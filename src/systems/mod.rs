@@ -13,10 +13,12 @@ pub mod copy;
 pub mod glob;
 pub mod gowork;
 pub mod guard;
+pub mod json_edit;
 pub mod lists;
 pub mod requeue;
 pub mod schema;
 pub mod sidekiq;
+pub mod sidekiq_requeue;
 pub mod slots;
 pub mod store;
 
@@ -397,6 +399,14 @@ impl System {
     /// Where workers live, as one comparable string.
     pub fn worker_patterns(&self) -> String {
         each!(self, s => QueueSystem::worker_patterns(s))
+    }
+
+    /// The Redis type of the dead set.
+    pub fn dead_store(&self) -> lists::Store {
+        match self {
+            System::GoRedisWorkQueue(_) => lists::Store::List,
+            System::Sidekiq(_) => lists::Store::SortedSet,
+        }
     }
 
     /// A queue by its name or its key; `None` when neither.

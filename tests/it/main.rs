@@ -18,4 +18,5 @@ mod requeue_orphaned;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
+mod sidekiq_writes;
 mod write_verbs;

@@ -411,13 +411,27 @@ fn sidekiq_schemas_are_checked_and_unbuilt_writes_are_skipped() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(doc["items"][0]["valid"], false);
 
-    // Writes not built for Sidekiq yet skip its targets, saying why.
+    // A verb Sidekiq cannot do skips its targets, saying why.
+    let (code, _, err) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--orphaned",
+            "--context",
+            "sk",
+            "--yes-i-typed=sk",
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not supported by sidekiq"), "{err}");
+    // A purge of a dead set that is a list fails that target, untouched.
     let (code, _, err) = run_raw(
         &ws,
         &cfg,
         &["purge-dlq", "--context", "sk", "--yes-i-typed=sk"],
     );
-    assert_eq!(code, 4, "{err}");
-    assert!(err.contains("not supported by sidekiq"), "{err}");
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("holds a list"), "{err}");
     assert_eq!(s.cli(&["LLEN", "dead"]).trim(), "1");
 }
