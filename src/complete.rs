@@ -464,7 +464,7 @@ pub fn colors() -> Vec<CompletionCandidate> {
 
 /// `replicate --config-param`: the allow-list, and what is aligned only when named.
 pub fn config_params() -> Vec<CompletionCandidate> {
-    use crate::actions::replicate::{ALLOW_LIST, NAMED_ONLY};
+    use crate::params::{ALLOW_LIST, NAMED_ONLY};
     ALLOW_LIST
         .iter()
         .map(|p| CompletionCandidate::new(*p))

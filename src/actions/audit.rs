@@ -60,18 +60,7 @@ pub fn os_user() -> String {
     format!("uid:{}", unsafe { libc::getuid() })
 }
 
-/// This machine's host name.
-pub fn host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // on success when the name fits.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
+pub use crate::host::name as host;
 
 /// Command-line arguments with anything that looks like a credential
 /// removed: URL passwords, and the value of any `--password*` flag.

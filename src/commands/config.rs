@@ -131,16 +131,7 @@ fn items(config: &Config, current: &[String]) -> Vec<ContextItem> {
         .collect()
 }
 
-pub fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    if labels.is_empty() {
-        return "<none>".into();
-    }
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
+pub use crate::output::labels_text;
 
 fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let p = &settings.printer;

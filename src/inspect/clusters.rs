@@ -7,10 +7,10 @@
 use super::list::{ListRun, ListView};
 use super::{Probe, ProbeReader, Rates, checks};
 use crate::cli::GetClustersArgs;
-use crate::commands::config::labels_text;
 use crate::contexts::{Config, Mode};
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
+use crate::output::labels_text;
 use crate::settings::Settings;
 use serde::Serialize;
 use std::collections::BTreeMap;

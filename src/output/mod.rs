@@ -302,6 +302,18 @@ pub fn did_you_mean<'a>(
         .map(|(_, _, c)| c)
 }
 
+/// `env=prod,region=eu`, or `<none>`.
+pub fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "<none>".into();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

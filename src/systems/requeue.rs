@@ -252,7 +252,7 @@ pub async fn lock(
     };
     let mut parts = cur.splitn(3, ' ');
     let (h, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let ours = h == crate::actions::audit::host();
+    let ours = h == crate::host::name();
     if ours
         && let Ok(pid) = pid.parse::<i32>()
         && pid != std::process::id() as i32
@@ -645,7 +645,7 @@ pub async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Rec
 pub fn holder() -> String {
     format!(
         "{} {} {}",
-        crate::actions::audit::host(),
+        crate::host::name(),
         std::process::id(),
         batch_id()
     )
