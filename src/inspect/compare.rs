@@ -349,9 +349,11 @@ pub fn compare(probes: &[Probe], threshold: f64) -> (Vec<Metric>, Vec<Anomaly>, 
             facts(&|p| cfg(p, |c| c.save.clone())),
             str::to_string,
         ),
+        // The schema is compared between like kinds only: a Sidekiq and a
+        // go-redis-work-queue context always differ there, by design.
         drift(
             "queue-schema",
-            facts(&|p| Some(schema_text(p))),
+            facts(&|p| (p.system == probes[0].system).then(|| schema_text(p))),
             str::to_string,
         ),
     ];
@@ -441,7 +443,7 @@ pub fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<E
         },
     );
     let mut outcome = Outcome::default();
-    let mut probes = Vec::new();
+    let mut probes: Vec<Probe> = Vec::new();
     let mut errors = Vec::new();
     for r in results {
         match r {
@@ -465,6 +467,18 @@ pub fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<E
             "the baseline `{}` did not answer; comparing against `{}`",
             names[0], first.context
         ));
+    }
+    // Figures one kind has and another has not: compared where they exist,
+    // and said once per context why they are left out there.
+    for p in &probes {
+        for (figure, why) in &p.figures.absent {
+            if probes.iter().any(|o| o.figures.get(figure).is_some()) {
+                settings.printer.note(&format!(
+                    "note: {figure} is not compared for {} ({why})",
+                    p.context
+                ));
+            }
+        }
     }
     let (metrics, anomalies, drift) = compare(&probes, threshold);
     let checks = args.exit_code || args.fail_on_anomaly;

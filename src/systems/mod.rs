@@ -224,6 +224,27 @@ pub struct Figures {
     pub absent: Vec<(&'static str, &'static str)>,
 }
 
+impl Figures {
+    /// A figure by its SPEC name (`scheduled`, `dead_letter`, ...).
+    pub fn get(&self, name: &str) -> Option<u64> {
+        match name {
+            "queued" => self.queued,
+            "scheduled" => self.scheduled,
+            "retrying" => self.retrying,
+            "dead_letter" => self.dead_letter,
+            "processing" => self.processing,
+            "completed" => self.completed,
+            "processed_total" => self.processed_total,
+            "failed_total" => self.failed_total,
+            "workers" => self.workers,
+            "orphaned_workers" => self.orphaned_workers,
+            "orphaned_jobs" => self.orphaned_jobs,
+            "paused_queues" => self.paused_queues,
+            _ => None,
+        }
+    }
+}
+
 /// What a keyspace scan had to leave out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanNotes {
