@@ -16,6 +16,7 @@ pub mod requeue;
 pub mod restore;
 mod result;
 mod run;
+pub mod signal;
 mod strategy;
 
 pub use result::{ActionResult, Status};

@@ -17,6 +17,7 @@ pub mod lists;
 pub mod requeue;
 pub mod schema;
 pub mod sidekiq;
+pub mod signals;
 pub mod slots;
 pub mod store;
 
