@@ -17,4 +17,5 @@ mod replicate;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
+mod sidekiq_signals;
 mod write_verbs;
