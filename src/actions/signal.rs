@@ -26,6 +26,7 @@ use crate::systems::glob::Glob;
 use crate::systems::signals::{self, Signal};
 use crate::systems::{SchemaKind, Worker, guard};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 /// How many processes a plan line names before "and N more".
 const LISTED: usize = 5;
@@ -82,7 +83,15 @@ impl NamePattern {
 /// `quiet workers` (`STOP = false`) or `stop workers` (`STOP = true`).
 pub struct SignalWorkers<const STOP: bool> {
     names: Vec<NamePattern>,
+    /// `--one-by-one`: inside a context, the next process only once the
+    /// one before acted on its signal; `--pause` between them.
+    one_by_one: Option<Option<Duration>>,
 }
+
+/// How long `--one-by-one` waits for a process to act on its signal: as
+/// long as the signal lives.
+const ACT_TIMEOUT: Duration = Duration::from_secs(signals::SIGNAL_TTL_S);
+const ACT_POLL: Duration = Duration::from_millis(250);
 
 /// A process that would get the signal.
 #[derive(Debug, Clone)]
@@ -206,6 +215,7 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
         } else {
             n.push("`qctl get workers -o wide` shows QUIET true up to ~10 s later; only a restart (stop workers) undoes quiet".into());
         }
+        n.extend(self.notes_one_by_one());
         n
     }
 
@@ -361,12 +371,27 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
                             gone.push(c.identity.clone());
                             continue;
                         }
+                        if let Some(pause) = self.one_by_one
+                            && !signalled.is_empty()
+                            && let Some(d) = pause
+                        {
+                            sleep_unless_interrupted(d, &step).await;
+                            if step.interrupted() {
+                                break;
+                            }
+                        }
                         match t.system.signal(conn, &c.identity, sig).await {
                             Ok(()) => signalled.push(c.identity.clone()),
                             Err(e) => {
                                 error = Some(guard::step_error(conn, &e));
                                 break;
                             }
+                        }
+                        if self.one_by_one.is_some()
+                            && let Err(e) = self.wait_acted(conn, t, &c.identity, &step).await
+                        {
+                            error = Some(e);
+                            break;
                         }
                     }
                 }
@@ -398,6 +423,67 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
     }
 }
 
+impl<const STOP: bool> SignalWorkers<STOP> {
+    fn notes_one_by_one(&self) -> Option<String> {
+        self.one_by_one.map(|pause| {
+            format!(
+                "--one-by-one: inside each context, the next process gets its signal only once the one before {} (at most {} s each){}",
+                if STOP { "has stopped" } else { "reads quiet" },
+                ACT_TIMEOUT.as_secs(),
+                pause
+                    .map(|d| format!(", {} apart", crate::output::duration(d)))
+                    .unwrap_or_default()
+            )
+        })
+    }
+
+    /// `--one-by-one`: waits until `identity` stopped (left the process
+    /// set, or died) or reads quiet.
+    async fn wait_acted(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+        identity: &str,
+        step: &Step,
+    ) -> std::result::Result<(), ContextError> {
+        let until = Instant::now() + ACT_TIMEOUT;
+        loop {
+            let now = t
+                .system
+                .signal_candidates(conn)
+                .await
+                .map_err(|e| conn.error(&e))?;
+            let acted = match now.iter().find(|w| w.worker == identity) {
+                None => true,
+                Some(w) if !signals::is_live(w) => true,
+                Some(w) => !STOP && w.process.as_ref().and_then(|p| p.quiet) == Some(true),
+            };
+            if acted || step.interrupted() {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                return Err(ContextError {
+                    context: conn.context.clone(),
+                    kind: crate::error::ErrorKind::Timeout,
+                    message: format!(
+                        "{identity} did not act on its {} signal within {} s (its signal has expired); --one-by-one stopped there: the processes after it got nothing",
+                        Self::SIGNAL.sidekiq_name(),
+                        ACT_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(ACT_POLL).await;
+        }
+    }
+}
+
+async fn sleep_unless_interrupted(d: Duration, step: &Step) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !step.interrupted() {
+        tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
+    }
+}
+
 fn patterns(args: &SignalWorkersArgs) -> Result<Vec<NamePattern>> {
     args.names.iter().map(|n| NamePattern::parse(n)).collect()
 }
@@ -410,6 +496,7 @@ pub fn run_quiet(
 ) -> Result<ExitCode> {
     let action = SignalWorkers::<false> {
         names: patterns(args)?,
+        one_by_one: args.one_by_one.then_some(args.write.pause),
     };
     super::run(config, settings, &args.write, action)
 }
@@ -422,6 +509,7 @@ pub fn run_stop(
 ) -> Result<ExitCode> {
     let action = SignalWorkers::<true> {
         names: patterns(args)?,
+        one_by_one: args.one_by_one.then_some(args.write.pause),
     };
     super::run(config, settings, &args.write, action)
 }
@@ -452,6 +540,7 @@ mod tests {
                 .iter()
                 .map(|n| NamePattern::parse(n).unwrap())
                 .collect(),
+            one_by_one: None,
         }
     }
 

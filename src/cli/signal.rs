@@ -25,13 +25,16 @@ NAME matches a process's identity (hostname:pid:nonce), its tag or its hostname,
 globs allowed ('web-1:*'), or CONTEXT/IDENTITY as `qctl get workers -o name` prints it. \
 Without NAME, every live process of each target. Orphaned (dead) processes never get a \
 signal: they cannot read it. With --strategy rolling --pause DUR, one context after another: \
-a rolling restart of a fleet.";
+a rolling restart of a fleet; add --one-by-one to go process by process inside each context too.";
 
 #[derive(Debug, Args)]
 pub struct SignalWorkersArgs {
     /// Processes to signal: identity, tag or hostname (globs allowed), or CONTEXT/IDENTITY [default: every live process]
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
+    /// Inside each context, one process at a time: the next only once the one before acted on its signal (stopped, or turned quiet; at most 60 s), --pause between
+    #[arg(long)]
+    pub one_by_one: bool,
     #[command(flatten)]
     pub write: WriteArgs,
 }

@@ -384,3 +384,67 @@ fn a_namespaced_fleet_rolls_context_by_context_and_go_is_skipped() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(doc["results"][0]["signalled"], 0, "{doc}");
 }
+
+#[test]
+fn one_by_one_stops_a_contexts_processes_in_turn() {
+    if !sidekiq::available("one_by_one_stops") {
+        return;
+    }
+    let server = RedisServer::start();
+    let opts = SidekiqOptions {
+        concurrency: 1,
+        ..Default::default()
+    };
+    let mut procs = [
+        Sidekiq::start(&server, opts.clone()),
+        Sidekiq::start(&server, opts),
+    ];
+    // qctl goes through a context's processes in identity order.
+    procs.sort_by(|a, b| a.identity().cmp(b.identity()));
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &[("sk", &server, None)], &[]);
+    let child = ws
+        .qctl_std()
+        .args(["--config"])
+        .arg(&cfg)
+        .args([
+            "stop",
+            "workers",
+            "--context",
+            "sk",
+            "--strategy",
+            "rolling",
+            "--one-by-one",
+            "--pause",
+            "1s",
+            "--yes-i-typed=sk",
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let [first, second] = &mut procs;
+    assert!(
+        wait_exit(first, Duration::from_secs(30)),
+        "the first did not stop:\n{}",
+        first.logs()
+    );
+    // The second gets its signal only after the first stopped and the
+    // pause: it is still running now.
+    assert!(second.is_running(), "both were stopped at once");
+    assert!(
+        wait_exit(second, Duration::from_secs(30)),
+        "the second did not stop:\n{}",
+        second.logs()
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &doc["results"][0];
+    assert_eq!(r["signalled"], 2, "{doc}");
+    assert!(r["duration_ms"].as_u64().unwrap() >= 1000, "{doc}");
+    assert!(err.contains("--one-by-one"), "the plan says so: {err}");
+}
