@@ -11,6 +11,9 @@ use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod signal;
+pub use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "qctl",
@@ -174,6 +177,12 @@ pub enum Command {
     Requeue(RequeueArgs),
     /// Copy (or --move) queues and dead letters, and align Redis config, from one context to others
     Replicate(ReplicateArgs),
+    /// Ask worker processes to take no new jobs (Sidekiq's TSTP signal)
+    #[command(subcommand)]
+    Quiet(QuietCommand),
+    /// Ask worker processes to stop gracefully (Sidekiq's TERM signal)
+    #[command(subcommand)]
+    Stop(StopCommand),
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -140,6 +140,12 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
         Command::Bench(a) => actions::bench::run(&config, &settings, a),
+        Command::Quiet(cli::QuietCommand::Workers(a)) => {
+            actions::signal::run_quiet(&config, &settings, a)
+        }
+        Command::Stop(cli::StopCommand::Workers(a)) => {
+            actions::signal::run_stop(&config, &settings, a)
+        }
         Command::Version
         | Command::Demo(_)
         | Command::Completion { .. }

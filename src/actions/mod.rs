@@ -17,6 +17,7 @@ pub mod requeue_orphaned;
 pub mod restore;
 mod result;
 mod run;
+pub mod signal;
 mod strategy;
 
 pub use result::{ActionResult, Status};

@@ -136,6 +136,12 @@ pub trait Action: Send + Sync + 'static {
     fn conflicts(&self, _plans: &[(&str, &Self::Plan)]) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// A reason to refuse the whole run after pre-flight, before the plan
+    /// is printed (a `quiet workers NAME` that matches no process on any
+    /// target). `all_measured` is false when some target could not be.
+    fn refuse(&self, _plans: &[(&str, &Self::Plan)], _all_measured: bool) -> Option<CliError> {
+        None
+    }
     /// Writes one target.
     fn apply(
         &self,
@@ -296,6 +302,9 @@ pub fn run_on<A: Action>(
             .zip(&pre)
             .filter_map(|(n, r)| r.as_ref().ok().map(|(_, _, p)| (n.as_str(), &**p)))
             .collect();
+        if let Some(e) = action.refuse(&ok, ok.len() == names.len()) {
+            return Err(e);
+        }
         action.conflicts(&ok)
     };
     for (context, message) in conflicts {

@@ -191,7 +191,15 @@ impl Default for HealthThresholds {
 }
 
 /// The write verbs `allowed-actions` may name.
-pub const WRITE_VERBS: &[&str] = &["purge-dlq", "restore-dlq", "requeue", "replicate", "bench"];
+pub const WRITE_VERBS: &[&str] = &[
+    "purge-dlq",
+    "restore-dlq",
+    "requeue",
+    "replicate",
+    "bench",
+    "quiet-workers",
+    "stop-workers",
+];
 
 /// Colours a context may carry.
 pub const COLORS: &[&str] = &[

@@ -19,6 +19,7 @@ pub mod requeue;
 pub mod schema;
 pub mod sidekiq;
 pub mod sidekiq_requeue;
+pub mod signals;
 pub mod slots;
 pub mod store;
 

@@ -19,4 +19,5 @@ mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
 mod sidekiq_writes;
+mod sidekiq_signals;
 mod write_verbs;
