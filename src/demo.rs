@@ -393,7 +393,112 @@ fn make_cluster(ports: &[u16]) -> Result<()> {
     Ok(())
 }
 
-fn contexts_file(dir: &Path, prod: u16, staging: u16, eu: &[u16]) -> String {
+/// A Sidekiq 6 deployment written as Sidekiq writes it (no Sidekiq
+/// process runs in the demo): queues, the three sets with failed jobs,
+/// two processes (one busy), the counters.
+fn seed_sidekiq(port: u16) -> Result<()> {
+    let mut c = conn(port)?;
+    let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+    let job = |i: usize, class: &str, queue: &str, age: f64, failed: bool| {
+        let jid = format!("{:024x}", 0x5eed_0000_0000_u64 + i as u64);
+        let t = now - age;
+        if failed {
+            format!(
+                r#"{{"retry":3,"queue":"{queue}","args":[{i}],"class":"{class}","jid":"{jid}","created_at":{t:.3},"enqueued_at":{t:.3},"error_message":"Net::ReadTimeout with #<TCPSocket:(closed)>","error_class":"Net::ReadTimeout","failed_at":{t:.3},"retry_count":2}}"#
+            )
+        } else {
+            format!(
+                r#"{{"retry":true,"queue":"{queue}","args":[{i}],"class":"{class}","jid":"{jid}","created_at":{t:.3},"enqueued_at":{t:.3}}}"#
+            )
+        }
+    };
+    let mut cmds: Vec<redis::Cmd> = Vec::new();
+    let mut cmd = |c: redis::Cmd| cmds.push(c);
+    cmd(redis::cmd("SADD")
+        .arg("queues")
+        .arg(&["default", "mailers"])
+        .clone());
+    for i in 0..140 {
+        cmd(redis::cmd("LPUSH")
+            .arg("queue:default")
+            .arg(job(
+                i,
+                "OrderSyncJob",
+                "default",
+                40.0 - i as f64 * 0.2,
+                false,
+            ))
+            .clone());
+    }
+    for i in 0..12 {
+        cmd(redis::cmd("LPUSH")
+            .arg("queue:mailers")
+            .arg(job(200 + i, "ReceiptMailer", "mailers", 5.0, false))
+            .clone());
+    }
+    for i in 0..6 {
+        cmd(redis::cmd("ZADD")
+            .arg("schedule")
+            .arg(now + 3600.0 + i as f64)
+            .arg(job(300 + i, "DigestJob", "mailers", 60.0, false))
+            .clone());
+    }
+    for i in 0..4 {
+        cmd(redis::cmd("ZADD")
+            .arg("retry")
+            .arg(now + 120.0 + i as f64)
+            .arg(job(400 + i, "WebhookJob", "default", 300.0, true))
+            .clone());
+    }
+    for i in 0..23 {
+        cmd(redis::cmd("ZADD")
+            .arg("dead")
+            .arg(now - 3600.0 - i as f64)
+            .arg(job(500 + i, "WebhookJob", "default", 7200.0, true))
+            .clone());
+    }
+    for (id, busy) in [
+        ("shop-web-1:4211:a1b2c3d4e5f6", 1),
+        ("shop-web-2:4307:f6e5d4c3b2a1", 0),
+    ] {
+        let host = id.split(':').next().unwrap_or("shop");
+        cmd(redis::cmd("SADD").arg("processes").arg(id).clone());
+        cmd(redis::cmd("HSET")
+            .arg(id)
+            .arg("info")
+            .arg(format!(r#"{{"hostname":"{host}","started_at":{:.3},"pid":4211,"tag":"shop","concurrency":10,"queues":["default","mailers"],"labels":[],"identity":"{id}"}}"#, now - 86400.0))
+            .arg("busy")
+            .arg(busy)
+            .arg("beat")
+            .arg(format!("{now:.3}"))
+            .arg("quiet")
+            .arg("false")
+            .clone());
+        if busy > 0 {
+            let payload = job(600, "OrderSyncJob", "default", 2.0, false).replace('"', "\\\"");
+            cmd(redis::cmd("HSET")
+                .arg(format!("{id}:workers"))
+                .arg("2f7")
+                .arg(format!(
+                    r#"{{"queue":"default","payload":"{payload}","run_at":{}}}"#,
+                    now as i64 - 2
+                ))
+                .clone());
+        }
+    }
+    cmd(redis::cmd("SET")
+        .arg("stat:processed")
+        .arg(1_284_311)
+        .clone());
+    cmd(redis::cmd("SET").arg("stat:failed").arg(2_977).clone());
+    for c2 in cmds {
+        c2.query::<redis::Value>(&mut c)
+            .map_err(|e| fail(format!("cannot fill the demo's Sidekiq server: {e}")))?;
+    }
+    Ok(())
+}
+
+fn contexts_file(dir: &Path, prod: u16, staging: u16, eu: &[u16], shop: u16) -> String {
     let nodes = eu
         .iter()
         .map(|p| format!("\"redis://127.0.0.1:{p}\""))
@@ -408,10 +513,15 @@ clusters:
   - {{ name: prod-us, server: "redis://127.0.0.1:{prod}/0" }}
   - {{ name: staging, server: "redis://127.0.0.1:{staging}/0" }}
   - {{ name: prod-eu, mode: cluster, nodes: [{nodes}] }}
+  - {{ name: shop, server: "redis://127.0.0.1:{shop}/0" }}
 contexts:
   - {{ name: prod-us, cluster: prod-us, labels: {{ env: prod, region: us-east-1 }}, color: red, protected: true }}
   - {{ name: prod-eu, cluster: prod-eu, labels: {{ env: prod, region: eu-west-1 }}, color: yellow, protected: true }}
   - {{ name: staging, cluster: staging, labels: {{ env: staging }}, color: cyan }}
+  - {{ name: shop, cluster: shop, schema: shop, labels: {{ env: prod, team: shop }}, color: magenta }}
+queue-schemas:
+  - name: shop
+    kind: sidekiq
 "#,
         audit = dir.join("audit.log").display()
     )
@@ -514,11 +624,12 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     };
 
     say(
-        "qctl demo: starting 5 throwaway redis-server processes on 127.0.0.1 (2 standalone, a 3-primary cluster)...",
+        "qctl demo: starting 6 throwaway redis-server processes on 127.0.0.1 (3 standalone, a 3-primary cluster)...",
     );
     let mut lab = Lab::new()?;
     let prod = lab.start("prod-us", false, &["--maxmemory", "256mb"])?;
     let staging = lab.start("staging", false, &["--maxmemory", "64mb"])?;
+    let shop = lab.start("shop", false, &["--maxmemory", "256mb"])?;
     let mut eu = Vec::new();
     for i in 0..3 {
         if interrupted() {
@@ -572,15 +683,20 @@ pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
             dead_workers: 1,
         },
     )?;
+    seed_sidekiq(shop)?;
     let config = lab.dir.join("contexts.yaml");
-    std::fs::write(&config, contexts_file(&lab.dir, prod, staging, &eu))
+    std::fs::write(&config, contexts_file(&lab.dir, prod, staging, &eu, shop))
         .map_err(|e| fail(format!("cannot write {}: {e}", config.display())))?;
 
     let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
-    let tour: [(&str, &[&str]); 5] = [
+    let tour: [(&str, &[&str]); 6] = [
         (
-            "Every context at a glance: health, queue depths, workers, memory.",
+            "Every context at a glance: health, queue depths, workers, memory. `shop` is a Sidekiq deployment (its data written as Sidekiq 6 writes it; no Sidekiq process runs in the demo).",
             &["get", "clusters", "-A"],
+        ),
+        (
+            "The Sidekiq deployment's queues and its scheduled, retry and dead sets.",
+            &["get", "queues", "--context", "shop"],
         ),
         (
             "Two prod regions side by side: figures more than 10% off the baseline are anomalies.",

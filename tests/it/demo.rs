@@ -65,7 +65,7 @@ fn waiting_demo(ws: &Workspace, tmp: &std::path::Path) -> Pty {
         "the demo never got to waiting:\n{}",
         pty.text()
     );
-    assert_eq!(redis_server_count_in(tmp), 5, "five servers while it waits");
+    assert_eq!(redis_server_count_in(tmp), 6, "six servers while it waits");
     pty
 }
 
@@ -104,7 +104,10 @@ fn on_a_terminal_it_waits_for_ctrl_c_then_cleans_up() {
     );
     assert_eq!(code, 0, "{stderr}");
     let items = doc["items"].as_array().expect("items");
-    assert_eq!(items.len(), 3, "{doc}");
+    assert_eq!(items.len(), 4, "{doc}");
+    let shop = items.iter().find(|i| i["context"] == "shop").expect("shop");
+    assert_eq!(shop["system"], "sidekiq", "{doc}");
+    assert_eq!(shop["dead_letter"], 23, "{doc}");
     // Ctrl-C, typed on the terminal.
     pty.send(b"\x03");
     ends_clean(pty, &tmp, "Ctrl-C");

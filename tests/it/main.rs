@@ -18,6 +18,6 @@ mod requeue_orphaned;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
-mod sidekiq_writes;
 mod sidekiq_signals;
+mod sidekiq_writes;
 mod write_verbs;
