@@ -230,17 +230,167 @@ fn check_flags(w: &WriteArgs) -> Result<()> {
 
 /// Runs a write verb through the gate on a given target set (a verb with
 /// its own target rules, such as replicate's `--to`).
-pub fn run_on<A: Action>(
+/// 5. The writes, step by step (the strategy's steps; the targets of one
+/// step concurrently, within `max_concurrency`), each target's audit line
+/// written as soon as its write returns.
+struct Run<'a, A: Action> {
+    steps: &'a [Vec<usize>],
+    names: &'a [String],
+    pre: Arc<Vec<Pre<A::Plan>>>,
+    action: Arc<A>,
+    interrupted: Arc<AtomicBool>,
+    bars: &'a [indicatif::ProgressBar],
+    waiting: Option<Arc<crate::progress::Waiting>>,
+    audit: Arc<audit::Writer>,
+    max_concurrency: usize,
+    pause: Option<Duration>,
+    strategy: Strategy,
+}
+
+/// Per target: what its write did and how long it took (`None`: never
+/// started).
+type Outcomes = Vec<Option<(Applied, Duration)>>;
+
+impl<A: Action> Run<'_, A> {
+    /// The outcomes, and the target whose failure stopped a rolling or
+    /// canary run.
+    async fn execute(self) -> (Outcomes, Option<String>) {
+        let int = self.interrupted.clone();
+        let signals = tokio::spawn(async move { watch_signals(int).await });
+        let mut done: Vec<Option<(Applied, Duration)>> =
+            (0..self.names.len()).map(|_| None).collect();
+        let mut stopped_by: Option<String> = None;
+        for (si, step) in self.steps.iter().enumerate() {
+            if si > 0
+                && let Some(pause) = self.pause
+                && stopped_by.is_none()
+            {
+                let until = Instant::now() + pause;
+                while Instant::now() < until && !self.interrupted.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
+                }
+            }
+            if self.interrupted.load(Ordering::SeqCst)
+                || stopped_by.is_some()
+                || self.audit.failed()
+            {
+                break;
+            }
+            let one = self.action.one_operation();
+            let slots = if one {
+                step.len()
+            } else {
+                self.max_concurrency
+            };
+            let sem = Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
+            let mut set = tokio::task::JoinSet::new();
+            for &i in step {
+                let pre = self.pre.clone();
+                let action = self.action.clone();
+                let sem = sem.clone();
+                let st = Step {
+                    interrupted: self.interrupted.clone(),
+                    progress: self.bars[i].clone(),
+                };
+                let waiting = self.waiting.clone();
+                let audit = self.audit.clone();
+                let name = self.names[i].clone();
+                set.spawn(async move {
+                    let _done = crate::progress::DoneOnDrop(waiting, i);
+                    let _permit = sem.acquire_owned().await.expect("never closed");
+                    if (st.interrupted() || audit.failed()) && !one {
+                        return (i, None);
+                    }
+                    let (conn, t, plan) = match &pre[i] {
+                        Ok(x) => x.clone(),
+                        Err(_) => return (i, None),
+                    };
+                    let started = Instant::now();
+                    let applied = action.apply(&conn, &t, &plan, st.clone()).await;
+                    let took = started.elapsed();
+                    st.progress.finish_and_clear();
+                    // Written (and flushed) before the permit goes to the
+                    // next target.
+                    audit.record(
+                        &name,
+                        &applied.before,
+                        &applied.after,
+                        applied.error.as_ref().map(|e| e.message.as_str()),
+                        ms(took),
+                    );
+                    (i, Some((applied, took)))
+                });
+            }
+            while let Some(j) = set.join_next().await {
+                if let Ok((i, r)) = j {
+                    done[i] = r;
+                }
+            }
+            if strategy::stops_on_failure(self.strategy) {
+                for &i in step {
+                    let failed = match (&self.pre[i], &done[i]) {
+                        (Err(_), _) => true,
+                        (Ok(_), Some((a, _))) => a.error.is_some(),
+                        _ => false,
+                    };
+                    if failed && stopped_by.is_none() {
+                        stopped_by = Some(self.names[i].clone());
+                    }
+                }
+            }
+        }
+        signals.abort();
+        if let Some(w) = &self.waiting {
+            w.finish();
+        }
+        (done, stopped_by)
+    }
+}
+
+/// What a dry run reports: each target's counts as they would change.
+fn dry_results<A: Action>(
+    action: &A,
+    slots: &[(String, Slot)],
+    pre: &[Pre<A::Plan>],
+    views: &[Option<PlanView>],
+    color_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<ResultItem> {
+    slots
+        .iter()
+        .map(|(name, slot)| {
+            let mut it = item(name, color_of(name), action.counts(), action.extra_fields());
+            match slot {
+                Slot::Skipped(r) => it.reason = Some(r.clone()),
+                Slot::Target(i) => match &pre[*i] {
+                    Ok((_, _, plan)) => {
+                        it.status = Status::Ok;
+                        fill_counts(&mut it, &action.dry_counts(plan));
+                        it.extra.extend(action.dry_extra(plan));
+                        it.warnings = views[*i]
+                            .as_ref()
+                            .map(|v| v.warnings.clone())
+                            .unwrap_or_default();
+                    }
+                    Err(e) => fail(&mut it, e),
+                },
+            }
+            it
+        })
+        .collect()
+}
+
+/// The admitted targets, and every selected context's place in the run.
+type Admitted = (Vec<String>, Vec<(String, Slot)>);
+
+/// Policy first (protected, allowed-actions, what the queue system can
+/// do): the admitted targets in file order, and every selected context's
+/// place in the run. None admitted is a refusal.
+fn admit_targets<A: Action>(
     config: &Config,
-    settings: &Settings,
-    w: &WriteArgs,
-    action: A,
-    set: crate::select::TargetSet,
-) -> Result<ExitCode> {
-    check_flags(w)?;
-    let p = &settings.printer;
-    let admitted = gate::admit(config, &set, A::NAME, &|k| action.unsupported(k));
-    let color_of = |name: &str| config.context(name).and_then(|c| c.color.clone());
+    set: &crate::select::TargetSet,
+    action: &A,
+) -> Result<Admitted> {
+    let admitted = gate::admit(config, set, A::NAME, &|k| action.unsupported(k));
     if admitted.targets.is_empty() {
         let why: Vec<String> = admitted
             .skipped
@@ -272,6 +422,36 @@ pub fn run_on<A: Action>(
             }
         })
         .collect();
+    Ok((names, slots))
+}
+
+/// 3./4. The typed confirmation: exactly the target set.
+fn confirm<A: Action>(w: &WriteArgs, names: &[String], interactive: bool) -> Result<()> {
+    match &w.yes_i_typed {
+        Some(t) => gate::confirm(names, t),
+        None if interactive => gate::confirm_typed(names, &gate::prompt(names)?),
+        None => Err(CliError::refused(format!(
+            "{} changes Redis and stdin is not a terminal, so it cannot ask; nothing was changed",
+            A::NAME
+        ))
+        .with_hint(format!(
+            "to confirm from a script, name exactly the targets: --yes-i-typed={}",
+            names.join(",")
+        ))),
+    }
+}
+
+pub fn run_on<A: Action>(
+    config: &Config,
+    settings: &Settings,
+    w: &WriteArgs,
+    action: A,
+    set: crate::select::TargetSet,
+) -> Result<ExitCode> {
+    check_flags(w)?;
+    let p = &settings.printer;
+    let (names, slots) = admit_targets(config, &set, &action)?;
+    let color_of = |name: &str| config.context(name).and_then(|c| c.color.clone());
     let resolved = targets(config, settings, &names);
     let rt = runtime();
     let action = Arc::new(action);
@@ -339,28 +519,7 @@ pub fn run_on<A: Action>(
 
     // 2. --dry-run stops here.
     if w.dry_run {
-        let results: Vec<ResultItem> = slots
-            .iter()
-            .map(|(name, slot)| {
-                let mut it = item(name, color_of(name), action.counts(), action.extra_fields());
-                match slot {
-                    Slot::Skipped(r) => it.reason = Some(r.clone()),
-                    Slot::Target(i) => match &pre[*i] {
-                        Ok((_, _, plan)) => {
-                            it.status = Status::Ok;
-                            fill_counts(&mut it, &action.dry_counts(plan));
-                            it.extra.extend(action.dry_extra(plan));
-                            it.warnings = views[*i]
-                                .as_ref()
-                                .map(|v| v.warnings.clone())
-                                .unwrap_or_default();
-                        }
-                        Err(e) => fail(&mut it, e),
-                    },
-                }
-                it
-            })
-            .collect();
+        let results = dry_results(&*action, &slots, &pre, &views, &color_of);
         return finish::<A>(
             settings,
             action.counts(),
@@ -368,21 +527,7 @@ pub fn run_on<A: Action>(
         );
     }
 
-    // 3./4. The typed confirmation: exactly the target set.
-    match &w.yes_i_typed {
-        Some(t) => gate::confirm(&names, t)?,
-        None if interactive => gate::confirm_typed(&names, &gate::prompt(&names)?)?,
-        None => {
-            return Err(CliError::refused(format!(
-                "{} changes Redis and stdin is not a terminal, so it cannot ask; nothing was changed",
-                A::NAME
-            ))
-            .with_hint(format!(
-                "to confirm from a script, name exactly the targets: --yes-i-typed={}",
-                names.join(",")
-            )));
-        }
-    }
+    confirm::<A>(w, &names, interactive)?;
 
     // The audit log must be writable before anything changes.
     let audit_path = audit::path(config.audit_log.as_deref());
@@ -417,93 +562,20 @@ pub fn run_on<A: Action>(
         audit::scrub_args(&std::env::args().collect::<Vec<_>>()),
     ));
     let pre = Arc::new(pre);
-    let (outcomes, stopped_by) = rt.block_on(async {
-        let int = interrupted.clone();
-        let signals = tokio::spawn(async move { watch_signals(int).await });
-        let mut done: Vec<Option<(Applied, Duration)>> = (0..names.len()).map(|_| None).collect();
-        let mut stopped_by: Option<String> = None;
-        for (si, step) in steps.iter().enumerate() {
-            if si > 0
-                && let Some(pause) = w.pause
-                && stopped_by.is_none()
-            {
-                let until = Instant::now() + pause;
-                while Instant::now() < until && !interrupted.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
-                }
-            }
-            if interrupted.load(Ordering::SeqCst) || stopped_by.is_some() || audit.failed() {
-                break;
-            }
-            let one = action.one_operation();
-            let slots = if one {
-                step.len()
-            } else {
-                settings.max_concurrency
-            };
-            let sem = Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
-            let mut set = tokio::task::JoinSet::new();
-            for &i in step {
-                let pre = pre.clone();
-                let action = action.clone();
-                let sem = sem.clone();
-                let st = Step {
-                    interrupted: interrupted.clone(),
-                    progress: bars[i].clone(),
-                };
-                let waiting = waiting.clone();
-                let audit = audit.clone();
-                let name = names[i].clone();
-                set.spawn(async move {
-                    let _done = crate::progress::DoneOnDrop(waiting, i);
-                    let _permit = sem.acquire_owned().await.expect("never closed");
-                    if (st.interrupted() || audit.failed()) && !one {
-                        return (i, None);
-                    }
-                    let (conn, t, plan) = match &pre[i] {
-                        Ok(x) => x.clone(),
-                        Err(_) => return (i, None),
-                    };
-                    let started = Instant::now();
-                    let applied = action.apply(&conn, &t, &plan, st.clone()).await;
-                    let took = started.elapsed();
-                    st.progress.finish_and_clear();
-                    // Written (and flushed) before the permit goes to the
-                    // next target.
-                    audit.record(
-                        &name,
-                        &applied.before,
-                        &applied.after,
-                        applied.error.as_ref().map(|e| e.message.as_str()),
-                        ms(took),
-                    );
-                    (i, Some((applied, took)))
-                });
-            }
-            while let Some(j) = set.join_next().await {
-                if let Ok((i, r)) = j {
-                    done[i] = r;
-                }
-            }
-            if strategy::stops_on_failure(w.strategy) {
-                for &i in step {
-                    let failed = match (&pre[i], &done[i]) {
-                        (Err(_), _) => true,
-                        (Ok(_), Some((a, _))) => a.error.is_some(),
-                        _ => false,
-                    };
-                    if failed && stopped_by.is_none() {
-                        stopped_by = Some(names[i].clone());
-                    }
-                }
-            }
-        }
-        signals.abort();
-        if let Some(w) = &waiting {
-            w.finish();
-        }
-        (done, stopped_by)
-    });
+    let run = Run {
+        steps: &steps,
+        names: &names,
+        pre: pre.clone(),
+        action: action.clone(),
+        interrupted: interrupted.clone(),
+        bars: &bars,
+        waiting: waiting.clone(),
+        audit: audit.clone(),
+        max_concurrency: settings.max_concurrency,
+        pause: w.pause,
+        strategy: w.strategy,
+    };
+    let (outcomes, stopped_by) = rt.block_on(run.execute());
     // Targets never started: why.
     let audit_error = audit.error();
     let not_started = if let Some(e) = &audit_error {

@@ -8,6 +8,7 @@ mod bench;
 mod compare_watch;
 mod config_files;
 mod demo;
+mod every_system;
 mod generated;
 mod get_clusters;
 mod harness;
