@@ -18,5 +18,6 @@ mod requeue_orphaned;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
+mod sidekiq_replicate;
 mod sidekiq_writes;
 mod write_verbs;
