@@ -10,6 +10,12 @@
 //! each job once. The source is read in windows, each window pushed while
 //! the next is read: memory is bounded by the window and the target's
 //! fingerprints (8 bytes a job).
+//!
+//! Between Sidekiq contexts, jobs are told apart by `jid`; the queues are
+//! the source's SET `queues` (read by the first plan), each push also adds
+//! the queue to the target's SET `queues`, and the dead set (a sorted set)
+//! is copied entry by entry with its score (`ZADD NX`). Contexts of
+//! different kinds are a usage error before anything connects.
 
 use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::{ReplicateArgs, ReplicateWhat};
@@ -674,10 +680,15 @@ impl Action for Replicate {
                 self.source.context()
             )
         } else {
-            format!(
-                "replicate from {}: {what} (jobs already in a target list are skipped; copies go after the jobs waiting there)",
-                self.source.context()
-            )
+            let rule = match self.source.system {
+                System::Sidekiq(_) => {
+                    "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
+                }
+                System::GoRedisWorkQueue(_) => {
+                    "jobs already in a target list are skipped; copies go after the jobs waiting there"
+                }
+            };
+            format!("replicate from {}: {what} ({rule})", self.source.context())
         }
     }
 
