@@ -13,13 +13,15 @@ use std::hash::BuildHasher;
 /// Jobs read (and pushed) per round trip.
 pub const WINDOW: i64 = 5_000;
 
-/// How jobs are told apart: by `id` (a copy: the SPEC's rule), or by
-/// their exact bytes (a move: a job leaves the source only when the very
-/// same payload is on the target, so a different job that happens to
-/// share its id never stands in for it).
+/// How jobs are told apart: by `id` (a copy of go-redis-work-queue jobs:
+/// the SPEC's rule), by `jid` (a copy of Sidekiq jobs), or by their exact
+/// bytes (a move: a job leaves the source only when the very same payload
+/// is on the target, so a different job that happens to share its id never
+/// stands in for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Identity {
     Id,
+    Jid,
     Bytes,
 }
 
@@ -27,6 +29,10 @@ impl Identity {
     pub fn of(self, job: &[u8]) -> u64 {
         match self {
             Identity::Id => fingerprint(job),
+            Identity::Jid => match jid_ref(job) {
+                Some(jid) => HASH.hash_one((b'i', jid.as_bytes())),
+                None => bytes_fingerprint(job),
+            },
             Identity::Bytes => {
                 foldhash::fast::FixedState::with_seed(0x7163_746c).hash_one((b'b', job))
             }
@@ -48,6 +54,17 @@ pub fn fingerprint(job: &[u8]) -> u64 {
         Some(id) => HASH.hash_one((b'i', id.as_bytes())),
         None => bytes_fingerprint(job),
     }
+}
+
+/// A Sidekiq job's `jid` (a string); `None` when the payload is not JSON
+/// with one.
+fn jid_ref(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct JidOnly<'a> {
+        #[serde(borrow, default)]
+        jid: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<JidOnly>(bytes).ok()?.jid
 }
 
 /// A set of fingerprints: sorted, with an index on the top 16 bits, so a
@@ -257,12 +274,24 @@ pub fn lock_needed(lock: &str) -> Vec<Needed> {
     ]
 }
 
+/// Where a target names its queues (Sidekiq's SET `queues`): every push
+/// into `dst` also adds `name` to `set`, in the same step, so the queue is
+/// never invisible to the system's own API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Register {
+    pub set: String,
+    pub name: String,
+}
+
 /// Every command a copy (or, with `receipts`, a move) sends to a target.
-pub fn target_needed(dst: &str, receipts: bool) -> Vec<Needed> {
+pub fn target_needed(dst: &str, receipts: bool, register: Option<&Register>) -> Vec<Needed> {
     let lock = queue_lock(dst);
     let mut n = Needed::scripts(&[dst, &lock]);
     n.extend(lock_needed(&lock));
     n.push(Needed::new("LPUSH", dst, &["x"]));
+    if let Some(r) = register {
+        n.push(Needed::new("SADD", &r.set, &["x"]));
+    }
     if receipts {
         let r = super::requeue::receipts_key(dst);
         n.extend([
@@ -315,20 +344,25 @@ return redis.call('UNLINK', KEYS[1], KEYS[3])
 "#;
 
 /// Pushes jobs into a target list, fenced by its lock. KEYS: dst, lock[,
-/// receipts]. ARGV: holder, window id, now ms, receipt ttl ms, jobs oldest
-/// first. With receipts (a move), a window already receipted is not pushed
-/// again (returns -1). Returns the number pushed.
+/// receipts][, registry]. ARGV: holder, window id, now ms, receipt ttl ms,
+/// `1` with receipts (a move), the queue's name for the registry (`""`:
+/// none), jobs oldest first. With receipts, a window already receipted is
+/// not pushed again (returns -1). Returns the number pushed.
 const PUSH: &str = r#"
-local moving = KEYS[3] ~= nil
+local moving = ARGV[5] == '1'
+local reg = nil
+if ARGV[6] ~= '' then reg = KEYS[moving and 4 or 3] end
 qctl_may({'LPUSH', KEYS[1], 'x'}, moving and {'ZADD', KEYS[3], '0', 'x'} or {'GET', KEYS[2]},
   moving and {'ZREMRANGEBYSCORE', KEYS[3], '0', '0'} or {'GET', KEYS[2]},
-  moving and {'PEXPIRE', KEYS[3], '1'} or {'GET', KEYS[2]})
+  moving and {'PEXPIRE', KEYS[3], '1'} or {'GET', KEYS[2]},
+  reg and {'SADD', reg, 'x'} or {'GET', KEYS[2]})
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('QCTLLOCK the replicate lock ' .. KEYS[2] .. ' is no longer held by this run')
 end
-if #ARGV == 4 then return 0 end
+if #ARGV == 6 then return 0 end
 if moving and redis.call('ZSCORE', KEYS[3], ARGV[2]) then return -1 end
-for i = 5, #ARGV, 1000 do
+if reg then redis.call('SADD', reg, ARGV[6]) end
+for i = 7, #ARGV, 1000 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 if moving then
@@ -337,7 +371,7 @@ if moving then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[4]))
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
 end
-return #ARGV - 4
+return #ARGV - 6
 "#;
 
 /// How long a move's receipts outlive their window.
@@ -347,24 +381,44 @@ const RECEIPT_TTL_MS: u64 = 24 * 3600 * 1000;
 /// With `window` (a move), at most once per window id: `Ok(None)` when the
 /// target already had that window. With no jobs it writes nothing and only
 /// checks (the ACL and the lock): a move probes every target so before it
-/// takes the first window out of the source.
+/// takes the first window out of the source. With `register`, the queue is
+/// added to the target's registry set in the same step (on a cluster whose
+/// registry is in another slot, by an SADD just before: a queue named
+/// there with no jobs yet is harmless).
 pub async fn push_fenced(
     conn: &Conn,
     dst: &str,
+    register: Option<&Register>,
     holder: &str,
     window: Option<&str>,
     jobs: &[&[u8]],
 ) -> RedisResult<Option<u64>> {
+    let mut register = register;
+    if let Some(r) = register
+        && conn.is_cluster()
+        && super::slots::key_slot(r.set.as_bytes()) != super::slots::key_slot(dst.as_bytes())
+    {
+        if !jobs.is_empty() {
+            conn.query::<i64>(redis::cmd("SADD").arg(&r.set).arg(&r.name))
+                .await?;
+        }
+        register = None;
+    }
     let script = guard::script(PUSH);
     let mut inv = script.prepare_invoke();
     inv.key(dst).key(queue_lock(dst));
     if window.is_some() {
         inv.key(super::requeue::receipts_key(dst));
     }
+    if let Some(r) = register {
+        inv.key(&r.set);
+    }
     inv.arg(holder)
         .arg(window.unwrap_or(""))
         .arg(jiff::Timestamp::now().as_millisecond())
-        .arg(RECEIPT_TTL_MS);
+        .arg(RECEIPT_TTL_MS)
+        .arg(if window.is_some() { "1" } else { "0" })
+        .arg(register.map_or("", |r| r.name.as_str()));
     for j in jobs {
         inv.arg(*j);
     }
@@ -454,6 +508,144 @@ pub async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResu
     conn.invoke::<i64>(&inv).await.map(|_| ())
 }
 
+/// A sorted set's entry: the member (a job) and its score as Redis prints
+/// it, so writing it back gives the very same double.
+pub type Scored = (Vec<u8>, String);
+
+/// Pairs a `WITHSCORES` reply (flat in RESP2, pairs in RESP3).
+fn scored(v: Vec<redis::Value>) -> RedisResult<Vec<Scored>> {
+    use redis::Value;
+    fn text(v: &Value) -> Option<Vec<u8>> {
+        match v {
+            Value::BulkString(b) => Some(b.clone()),
+            Value::SimpleString(s) => Some(s.clone().into_bytes()),
+            Value::Double(f) => Some(f.to_string().into_bytes()),
+            Value::Int(n) => Some(n.to_string().into_bytes()),
+            _ => None,
+        }
+    }
+    let bad = || {
+        redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected ZRANGE WITHSCORES reply",
+        ))
+    };
+    let mut out = Vec::with_capacity(v.len() / 2);
+    let mut it = v.into_iter();
+    while let Some(first) = it.next() {
+        let (m, s) = match first {
+            Value::Array(pair) if pair.len() == 2 => (text(&pair[0]), text(&pair[1])),
+            m => {
+                let s = it.next().ok_or_else(bad)?;
+                (text(&m), text(&s))
+            }
+        };
+        let (Some(m), Some(s)) = (m, s) else {
+            return Err(bad());
+        };
+        out.push((m, String::from_utf8(s).map_err(|_| bad())?));
+    }
+    Ok(out)
+}
+
+/// Window `n` of a sorted set by rank, lowest score first (the oldest
+/// death first), with scores.
+pub async fn zset_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Scored>> {
+    let off = n * WINDOW;
+    let v: Vec<redis::Value> = conn
+        .query(
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(off)
+                .arg(off + WINDOW - 1)
+                .arg("WITHSCORES"),
+        )
+        .await?;
+    scored(v)
+}
+
+/// The fingerprints of every member of the sorted set `key`, by `identity`.
+pub async fn zset_fingerprints(
+    conn: &Conn,
+    key: &str,
+    identity: Identity,
+) -> RedisResult<Fingerprints> {
+    let mut out = Vec::new();
+    let mut off: i64 = 0;
+    loop {
+        let page: Vec<Vec<u8>> = conn
+            .query(redis::cmd("ZRANGE").arg(key).arg(off).arg(off + WINDOW - 1))
+            .await?;
+        out.extend(page.iter().map(|j| identity.of(j)));
+        if (page.len() as i64) < WINDOW {
+            break;
+        }
+        off += WINDOW;
+    }
+    Ok(Fingerprints::new(out))
+}
+
+/// Splits a window of entries into those to copy (in order) and the number
+/// already in the target.
+pub fn zset_missing<'a>(
+    window: &'a [Scored],
+    existing: &Fingerprints,
+    identity: Identity,
+) -> (Vec<&'a Scored>, u64) {
+    let mut dup = 0;
+    let out = window
+        .iter()
+        .filter(|(m, _)| {
+            let there = !existing.is_empty() && existing.contains(identity.of(m));
+            dup += u64::from(there);
+            !there
+        })
+        .collect();
+    (out, dup)
+}
+
+/// Every command a copy sends to a sorted-set target.
+pub fn zset_target_needed(dst: &str) -> Vec<Needed> {
+    let lock = queue_lock(dst);
+    let mut n = Needed::scripts(&[dst, &lock]);
+    n.extend(lock_needed(&lock));
+    n.push(Needed::new("ZADD", dst, &["NX", "0", "x"]));
+    n
+}
+
+/// Adds entries to a target sorted set with their scores, never changing
+/// one already there (`NX`), if the lock KEYS[2] is held by ARGV[1]. ARGV:
+/// holder, then score, member pairs. Returns the number added.
+const ZADD: &str = r#"
+qctl_may({'ZADD', KEYS[1], 'NX', '0', 'x'})
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('QCTLLOCK the replicate lock ' .. KEYS[2] .. ' is no longer held by this run')
+end
+local n = 0
+for i = 2, #ARGV, 1000 do
+  n = n + redis.call('ZADD', KEYS[1], 'NX', unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return n
+"#;
+
+/// Adds `entries` to the sorted set `dst`, scores kept, if this run holds
+/// its lock. Returns how many were added.
+pub async fn zadd_fenced(
+    conn: &Conn,
+    dst: &str,
+    holder: &str,
+    entries: &[&Scored],
+) -> RedisResult<u64> {
+    let script = guard::script(ZADD);
+    let mut inv = script.prepare_invoke();
+    inv.key(dst).key(queue_lock(dst)).arg(holder);
+    for (m, s) in entries {
+        inv.arg(s.as_str()).arg(m.as_slice());
+    }
+    let n: i64 = conn.invoke(&inv).await?;
+    Ok(n.max(0) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +663,40 @@ mod tests {
         let (out, dup) = missing(&window, &existing);
         assert_eq!(dup, 1);
         assert_eq!(out, vec![&b"x"[..]]);
+    }
+
+    #[test]
+    fn sidekiq_jobs_are_told_by_jid() {
+        let a = br#"{"class":"A","jid":"9f31","args":[1]}"#;
+        let b = br#"{"jid":"9f31","class":"A","args":[1],"retry_count":2}"#;
+        let j = Identity::Jid;
+        assert_eq!(j.of(a), j.of(b));
+        assert_ne!(j.of(a), j.of(br#"{"jid":"9f32"}"#));
+        assert_ne!(j.of(b"not json"), j.of(b"not json "));
+        // An `id` is not a jid.
+        assert_ne!(j.of(br#"{"id":"9f31"}"#), j.of(a));
+    }
+
+    #[test]
+    fn withscores_replies_pair_up() {
+        use redis::Value;
+        let flat = vec![
+            Value::BulkString(b"m1".to_vec()),
+            Value::BulkString(b"1796174743.7777090072631836".to_vec()),
+        ];
+        assert_eq!(
+            scored(flat).unwrap(),
+            vec![(b"m1".to_vec(), "1796174743.7777090072631836".to_string())]
+        );
+        let nested = vec![Value::Array(vec![
+            Value::BulkString(b"m2".to_vec()),
+            Value::Double(1.5),
+        ])];
+        assert_eq!(
+            scored(nested).unwrap(),
+            vec![(b"m2".to_vec(), "1.5".into())]
+        );
+        assert!(scored(vec![Value::BulkString(b"m".to_vec())]).is_err());
     }
 }
 

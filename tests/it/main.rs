@@ -20,5 +20,6 @@ mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
 mod sidekiq_signals;
+mod sidekiq_replicate;
 mod sidekiq_writes;
 mod write_verbs;

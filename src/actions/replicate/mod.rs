@@ -10,6 +10,12 @@
 //! each job once. The source is read in windows, each window pushed while
 //! the next is read: memory is bounded by the window and the target's
 //! fingerprints (8 bytes a job).
+//!
+//! Between Sidekiq contexts, jobs are told apart by `jid`; the queues are
+//! the source's SET `queues` (read by the first plan), each push also adds
+//! the queue to the target's SET `queues`, and the dead set (a sorted set)
+//! is copied entry by entry with its score (`ZADD NX`). Contexts of
+//! different kinds are a usage error before anything connects.
 
 use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::{ReplicateArgs, ReplicateWhat};
@@ -20,7 +26,8 @@ use crate::inspect::read::{ConnSettings, ReadTarget, targets};
 use crate::select::{Target, TargetSet, unknown_context};
 use crate::settings::Settings;
 use crate::systems::System;
-use crate::systems::copy;
+use crate::systems::copy::{self, Identity};
+use crate::systems::lists::Store;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,8 +39,16 @@ pub use config::{ALLOW_LIST, ConfigChange, NAMED_ONLY};
 
 pub struct Replicate {
     source: Arc<ReadTarget>,
-    /// Schema names of the queues to copy (`high`, `dead-letter`, ...).
-    queues: Vec<String>,
+    /// Schema names of the queues to copy (`high`, `dead-letter`, ...),
+    /// when known without Redis.
+    queues: Option<Vec<String>>,
+    /// Otherwise (a Sidekiq source with neither `--queue` nor a `queues`
+    /// list in its schema): the source's SET `queues`, read once by the
+    /// first plan, then `dead` (the dead set) with `--what dead-letter`.
+    found: tokio::sync::OnceCell<std::result::Result<Vec<String>, ContextError>>,
+    found_dead: Option<String>,
+    /// Whether the run copies jobs at all (not only config).
+    jobs: bool,
     cs: ConnSettings,
     conn: tokio::sync::OnceCell<std::result::Result<Conn, ContextError>>,
     /// The source's node run_ids (read once; `None` when INFO is refused).
@@ -62,6 +77,11 @@ pub struct QueuePlan {
     name: String,
     src: String,
     dst: String,
+    /// A list, or a sorted set (Sidekiq's dead set: entries keep their
+    /// scores).
+    store: Store,
+    /// Where the target names its queues (Sidekiq's SET `queues`).
+    register: Option<copy::Register>,
     source_jobs: u64,
     /// Jobs of an interrupted move waiting in the source's staging list
     /// (moved with `--move`; a copy leaves them).
@@ -96,6 +116,75 @@ const COPY_COUNTS: &[&str] = &["copied", "skipped_duplicates"];
 const MOVE_COUNTS: &[&str] = &["moved", "copied", "skipped_duplicates"];
 
 impl Replicate {
+    /// The queues to copy, by schema name (read from the source the first
+    /// time for a Sidekiq source that names none).
+    async fn names(&self) -> std::result::Result<Vec<String>, ContextError> {
+        if let Some(q) = &self.queues {
+            return Ok(q.clone());
+        }
+        self.found
+            .get_or_init(|| async {
+                let System::Sidekiq(sk) = &self.source.system else {
+                    return Ok(Vec::new());
+                };
+                let conn = self.source().await?;
+                let mut names: Vec<String> = conn
+                    .query(redis::cmd("SMEMBERS").arg(sk.key("queues")))
+                    .await
+                    .map_err(|e| conn.error(&e))?;
+                names.retain(|n| !n.is_empty());
+                names.sort();
+                names.extend(self.found_dead.iter().cloned());
+                Ok(names)
+            })
+            .await
+            .clone()
+            .map_err(|e| self.source_error(&e))
+    }
+
+    /// The queues to copy as far as known now (after the plans: all).
+    fn names_now(&self) -> Vec<String> {
+        match (&self.queues, self.found.get()) {
+            (Some(q), _) => q.clone(),
+            (None, Some(Ok(q))) => q.clone(),
+            (None, _) => self.found_dead.iter().cloned().collect(),
+        }
+    }
+
+    /// How jobs are told apart in a copy: go-redis-work-queue's `id`, or
+    /// Sidekiq's `jid`.
+    fn identity(&self) -> Identity {
+        match self.source.system {
+            System::GoRedisWorkQueue(_) => Identity::Id,
+            System::Sidekiq(_) => Identity::Jid,
+        }
+    }
+
+    /// The Redis type a queue's jobs are in: Sidekiq's sets are sorted
+    /// sets, everything else a list.
+    fn store(&self, name: &str) -> Store {
+        let role = self.source.system.queue_named(name).map(|q| q.role);
+        match (&self.source.system, role) {
+            (System::Sidekiq(_), Some(r)) if r != crate::systems::QueueRole::Work => {
+                Store::SortedSet
+            }
+            _ => Store::List,
+        }
+    }
+
+    /// Where a target names its queues: Sidekiq's SET `queues` (a queue
+    /// missing there is invisible to Sidekiq's API and UI).
+    fn register(t: &ReadTarget, name: &str) -> Option<copy::Register> {
+        let System::Sidekiq(sk) = &t.system else {
+            return None;
+        };
+        let q = t.system.queue_named(name)?;
+        (q.role == crate::systems::QueueRole::Work).then(|| copy::Register {
+            set: sk.key("queues"),
+            name: q.name,
+        })
+    }
+
     /// The source connection, opened once (by the first target's plan) and
     /// shared.
     async fn source(&self) -> std::result::Result<Conn, ContextError> {
@@ -172,7 +261,7 @@ impl Replicate {
     async fn plan_source(&self, conn: &Conn) -> std::result::Result<ReplicatePlan, ContextError> {
         let mut queues = Vec::new();
         let mut needed = Vec::new();
-        for name in &self.queues {
+        for name in &self.names().await? {
             let (key, _) = self.keys(&self.source, name)?;
             let k = copy::MoveKeys::new(&key);
             let jobs = super::list_length(conn, &key).await?;
@@ -225,29 +314,8 @@ impl Replicate {
         }
         let mut queues = Vec::new();
         let mut needed = Vec::new();
-        for name in &self.queues {
+        for name in &self.names().await? {
             let (src, dst) = self.keys(t, name)?;
-            let k = copy::MoveKeys::new(&src);
-            let source_jobs = super::list_length(&src_conn, &src)
-                .await
-                .map_err(|e| self.source_error(&e))?;
-            let staged = if self.mover.is_some() {
-                copy::staged_len(&src_conn, &k)
-                    .await
-                    .map_err(|e| self.source_error(&src_conn.error(&e)))?
-            } else {
-                let n = copy::staged_len(&src_conn, &k)
-                    .await
-                    .map_err(|e| self.source_error(&src_conn.error(&e)))?;
-                if n > 0 {
-                    warnings.push(format!(
-                        "{n} jobs of an interrupted move of {name} wait in {} on the source; a copy leaves them (run replicate --move again to finish that move)",
-                        k.staging
-                    ));
-                }
-                0
-            };
-            super::list_length(conn, &dst).await?;
             if crate::systems::guard::is_side_key(&dst) {
                 return Err(ContextError {
                     context: t.context().to_string(),
@@ -255,38 +323,22 @@ impl Replicate {
                     message: format!("{dst} is one of qctl's own side keys, not a queue"),
                 });
             }
-            needed.extend(copy::target_needed(&dst, self.mover.is_some()));
-            // A move pushes every job it takes (each window once per
-            // target, by its receipt); a copy skips ids already there.
-            let (to_copy, duplicates) = if self.mover.is_some() {
-                (source_jobs + staged, 0)
-            } else {
-                let existing = copy::fingerprints(conn, &dst)
-                    .await
-                    .map_err(|e| conn.error(&e))?;
-                if existing.is_empty() {
-                    (source_jobs, 0)
-                } else {
-                    let (mut to_copy, mut duplicates) = (0, 0);
-                    let mut windows = copy::Windows::start(&src_conn, &src);
-                    while let Some(w) = windows.next().await {
-                        let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
-                        let (missing, dup) = copy::missing(&w, &existing);
-                        to_copy += missing.len() as u64;
-                        duplicates += dup;
-                    }
-                    (to_copy, duplicates)
+            let store = self.store(name);
+            let register = Self::register(t, name);
+            let q = match store {
+                Store::List => {
+                    self.plan_list(&src_conn, conn, name, src, dst, register, &mut warnings)
+                        .await?
                 }
+                Store::SortedSet => self.plan_zset(&src_conn, conn, name, src, dst).await?,
             };
-            queues.push(QueuePlan {
-                name: name.clone(),
-                src,
-                dst,
-                source_jobs,
-                staged,
-                to_copy,
-                duplicates,
+            needed.extend(match store {
+                Store::List => {
+                    copy::target_needed(&q.dst, self.mover.is_some(), q.register.as_ref())
+                }
+                Store::SortedSet => copy::zset_target_needed(&q.dst),
             });
+            queues.push(q);
         }
         let acl = if needed.is_empty() {
             crate::systems::guard::Checked::Allowed
@@ -300,7 +352,10 @@ impl Replicate {
             m.register_target(
                 t.context(),
                 conn.clone(),
-                queues.iter().map(|q| q.dst.clone()).collect(),
+                queues
+                    .iter()
+                    .map(|q| (q.dst.clone(), q.register.clone()))
+                    .collect(),
             );
         }
         Ok(ReplicatePlan::Target {
@@ -308,6 +363,134 @@ impl Replicate {
             config,
             warnings,
             server,
+        })
+    }
+
+    /// One list queue on one target: what is there, what would be copied.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_list(
+        &self,
+        src_conn: &Conn,
+        conn: &Conn,
+        name: &str,
+        src: String,
+        dst: String,
+        register: Option<copy::Register>,
+        warnings: &mut Vec<String>,
+    ) -> std::result::Result<QueuePlan, ContextError> {
+        let k = copy::MoveKeys::new(&src);
+        let source_jobs = super::list_length(src_conn, &src)
+            .await
+            .map_err(|e| self.source_error(&e))?;
+        let n = copy::staged_len(src_conn, &k)
+            .await
+            .map_err(|e| self.source_error(&src_conn.error(&e)))?;
+        let staged = if self.mover.is_some() {
+            n
+        } else {
+            if n > 0 {
+                warnings.push(format!(
+                    "{n} jobs of an interrupted move of {name} wait in {} on the source; a copy leaves them (run replicate --move again to finish that move)",
+                    k.staging
+                ));
+            }
+            0
+        };
+        super::list_length(conn, &dst).await?;
+        // A move pushes every job it takes (each window once per target,
+        // by its receipt); a copy skips ids already there.
+        let (to_copy, duplicates) = if self.mover.is_some() {
+            (source_jobs + staged, 0)
+        } else {
+            let identity = self.identity();
+            let existing = copy::fingerprints_by(conn, &dst, identity)
+                .await
+                .map_err(|e| conn.error(&e))?;
+            if existing.is_empty() {
+                (source_jobs, 0)
+            } else {
+                let (mut to_copy, mut duplicates) = (0, 0);
+                let mut windows = copy::Windows::start(src_conn, &src);
+                while let Some(w) = windows.next().await {
+                    let w = w.map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                    let (missing, dup) = copy::missing_by(&w, &existing, identity);
+                    to_copy += missing.len() as u64;
+                    duplicates += dup;
+                }
+                (to_copy, duplicates)
+            }
+        };
+        Ok(QueuePlan {
+            name: name.to_string(),
+            src,
+            dst,
+            store: Store::List,
+            register,
+            source_jobs,
+            staged,
+            to_copy,
+            duplicates,
+        })
+    }
+
+    /// One sorted set (Sidekiq's dead set) on one target.
+    async fn plan_zset(
+        &self,
+        src_conn: &Conn,
+        conn: &Conn,
+        name: &str,
+        src: String,
+        dst: String,
+    ) -> std::result::Result<QueuePlan, ContextError> {
+        let src_len = |c: &Conn, key: &str| {
+            let (c, key) = (c.clone(), key.to_string());
+            async move {
+                match crate::systems::lists::store_state(&c, &key, Store::SortedSet).await {
+                    Ok(crate::systems::lists::ListState::List(n)) => Ok(n),
+                    Ok(crate::systems::lists::ListState::WrongType(t)) => Err(ContextError {
+                        context: c.context.clone(),
+                        kind: ErrorKind::Config,
+                        message: format!("{key} holds a {t}, not a sorted set: left alone"),
+                    }),
+                    Err(e) => Err(c.error(&e)),
+                }
+            }
+        };
+        let source_jobs = src_len(src_conn, &src)
+            .await
+            .map_err(|e| self.source_error(&e))?;
+        src_len(conn, &dst).await?;
+        let identity = self.identity();
+        let existing = copy::zset_fingerprints(conn, &dst, identity)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        let (mut to_copy, mut duplicates) = (source_jobs, 0);
+        if !existing.is_empty() {
+            to_copy = 0;
+            let mut n = 0;
+            loop {
+                let w = copy::zset_window(src_conn, &src, n)
+                    .await
+                    .map_err(|e| self.source_error(&src_conn.error(&e)))?;
+                let (missing, dup) = copy::zset_missing(&w, &existing, identity);
+                to_copy += missing.len() as u64;
+                duplicates += dup;
+                if (w.len() as i64) < copy::WINDOW {
+                    break;
+                }
+                n += 1;
+            }
+        }
+        Ok(QueuePlan {
+            name: name.to_string(),
+            src,
+            dst,
+            store: Store::SortedSet,
+            register: None,
+            source_jobs,
+            staged: 0,
+            to_copy,
+            duplicates,
         })
     }
 
@@ -357,7 +540,14 @@ impl Replicate {
                         }
                     }
                     let keeper = copy::LockKeeper::start(conn, &lock, &holder);
-                    let res = copy_queue(&src_conn, conn, q, step, &holder).await;
+                    let res = match q.store {
+                        Store::List => {
+                            copy_queue(&src_conn, conn, q, step, &holder, self.identity()).await
+                        }
+                        Store::SortedSet => {
+                            copy_zset(&src_conn, conn, q, step, &holder, self.identity()).await
+                        }
+                    };
                     drop(keeper);
                     let _ = crate::systems::requeue::unlock(conn, &lock, &holder).await;
                     match res {
@@ -432,7 +622,7 @@ impl Action for Replicate {
     type Plan = ReplicatePlan;
 
     fn counts(&self) -> &'static [&'static str] {
-        if self.queues.is_empty() {
+        if !self.jobs {
             &[]
         } else if self.mover.is_some() {
             MOVE_COUNTS
@@ -454,22 +644,35 @@ impl Action for Replicate {
     }
 
     fn moves_jobs(&self) -> bool {
-        !self.queues.is_empty()
+        self.jobs
+    }
+
+    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
+        // Both kinds copy and move; `run` refuses a mix of kinds first.
+        match kind {
+            crate::systems::SchemaKind::GoRedisWorkQueue | crate::systems::SchemaKind::Sidekiq => {
+                None
+            }
+        }
     }
 
     fn headline(&self) -> String {
-        if self.queues.is_empty() {
+        if !self.jobs {
             return format!(
                 "replicate from {}: config (allow-listed parameters, set on every primary of each target)",
                 self.source.context()
             );
         }
-        let what = if self.queues.is_empty() {
-            "config".to_string()
-        } else if self.config.is_some() {
-            format!("{}, config", self.queues.join(", "))
+        let names = self.names_now();
+        let names = if names.is_empty() {
+            "no queues".to_string()
         } else {
-            self.queues.join(", ")
+            names.join(", ")
+        };
+        let what = if self.config.is_some() {
+            format!("{names}, config")
+        } else {
+            names
         };
         if self.mover.is_some() {
             format!(
@@ -477,10 +680,15 @@ impl Action for Replicate {
                 self.source.context()
             )
         } else {
-            format!(
-                "replicate from {}: {what} (jobs already in a target list are skipped; copies go after the jobs waiting there)",
-                self.source.context()
-            )
+            let rule = match self.source.system {
+                System::Sidekiq(_) => {
+                    "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
+                }
+                System::GoRedisWorkQueue(_) => {
+                    "jobs already in a target list are skipped; copies go after the jobs waiting there"
+                }
+            };
+            format!("replicate from {}: {what} ({rule})", self.source.context())
         }
     }
 
@@ -558,7 +766,7 @@ impl Action for Replicate {
                         )
                     })
                     .collect();
-                if parts.is_empty() && !queues.is_empty() {
+                if parts.is_empty() && self.jobs {
                     parts.push("no jobs to copy".into());
                 }
                 if self.config.is_some() {
@@ -676,8 +884,9 @@ async fn copy_queue(
     q: &QueuePlan,
     step: &Step,
     holder: &str,
+    identity: Identity,
 ) -> std::result::Result<(u64, u64, bool), (u64, u64, ContextError)> {
-    let existing = copy::fingerprints(dst, &q.dst)
+    let existing = copy::fingerprints_by(dst, &q.dst, identity)
         .await
         .map_err(|e| (0, 0, dst.error(&e)))?;
     let mut windows = copy::Windows::start(src, &q.src);
@@ -701,7 +910,7 @@ async fn copy_queue(
             Err(e) => break Err(src.error(&e)),
         };
         let last = (window.len() as i64) < copy::WINDOW;
-        let (missing, dup) = copy::missing(&window, &existing);
+        let (missing, dup) = copy::missing_by(&window, &existing, identity);
         let n = missing.len() as u64;
         let jobs: Option<Vec<Vec<u8>>> =
             (!missing.is_empty()).then(|| missing.iter().map(|j| j.to_vec()).collect());
@@ -717,12 +926,12 @@ async fn copy_queue(
         if jobs.is_some() {
             crate::systems::fault("copy-before-push");
         }
-        let (key, holder) = (q.dst.clone(), holder.to_string());
+        let (key, holder, register) = (q.dst.clone(), holder.to_string(), q.register.clone());
         in_flight = Some(tokio::spawn(async move {
             let r = match jobs {
                 Some(jobs) => {
                     let jobs: Vec<&[u8]> = jobs.iter().map(Vec::as_slice).collect();
-                    copy::push_fenced(&dst2, &key, &holder, None, &jobs)
+                    copy::push_fenced(&dst2, &key, register.as_ref(), &holder, None, &jobs)
                         .await
                         .map(|_| ())
                 }
@@ -743,6 +952,48 @@ async fn copy_queue(
         (Ok(stopped), Ok(())) => Ok((copied, dups, stopped)),
         (Err(e), _) => Err((copied, dups, e)),
         (Ok(_), Err(e)) => Err((copied, dups, moving::fenced_error(dst, &e))),
+    }
+}
+
+/// Copies one sorted set (Sidekiq's dead set), scores kept: (copied,
+/// duplicates, interrupted), or how far it got and the error. Windows of
+/// the source by rank, lowest score first; each window's missing entries
+/// (by jid) are added with one fenced `ZADD NX`, so an entry already on the
+/// target keeps its own score and nothing is ever added twice.
+async fn copy_zset(
+    src: &Conn,
+    dst: &Conn,
+    q: &QueuePlan,
+    step: &Step,
+    holder: &str,
+    identity: Identity,
+) -> std::result::Result<(u64, u64, bool), (u64, u64, ContextError)> {
+    let existing = copy::zset_fingerprints(dst, &q.dst, identity)
+        .await
+        .map_err(|e| (0, 0, dst.error(&e)))?;
+    let (mut copied, mut dups) = (0u64, 0u64);
+    let mut n = 0;
+    loop {
+        if step.interrupted() {
+            return Ok((copied, dups, true));
+        }
+        let window = copy::zset_window(src, &q.src, n)
+            .await
+            .map_err(|e| (copied, dups, src.error(&e)))?;
+        let (missing, dup) = copy::zset_missing(&window, &existing, identity);
+        if !missing.is_empty() {
+            crate::systems::fault("copy-before-push");
+            copy::zadd_fenced(dst, &q.dst, holder, &missing)
+                .await
+                .map_err(|e| (copied, dups, moving::fenced_error(dst, &e)))?;
+            copied += missing.len() as u64;
+            step.progress.inc(missing.len() as u64);
+        }
+        dups += dup;
+        if (window.len() as i64) < copy::WINDOW {
+            return Ok((copied, dups, false));
+        }
+        n += 1;
     }
 }
 
@@ -862,29 +1113,104 @@ fn target_set(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Res
     })
 }
 
-/// The schema names of the queues to copy, from the source's schema.
-fn queue_names(system: &System, args: &ReplicateArgs) -> Result<Vec<String>> {
+/// What to copy, by schema name.
+struct Names {
+    /// Known without Redis (`None`: a Sidekiq source's SET `queues`, read
+    /// by the first plan).
+    queues: Option<Vec<String>>,
+    /// The dead set, after the queues read from the source.
+    dead: Option<String>,
+    jobs: bool,
+}
+
+/// The schema names of the queues to copy, from the source's schema (or,
+/// for a Sidekiq source that lists none, from its SET `queues` later).
+fn queue_names(system: &System, args: &ReplicateArgs) -> Result<Names> {
     let mut names = Vec::new();
+    let mut discover = false;
     let work: Vec<String> = system.work_queues().into_iter().map(|q| q.name).collect();
     if args.what.contains(&ReplicateWhat::Queues) {
         if args.queues.is_empty() {
-            names.extend(work.iter().cloned());
+            match system {
+                System::Sidekiq(_) if work.is_empty() => discover = true,
+                _ => names.extend(work.iter().cloned()),
+            }
         } else {
             for q in &args.queues {
-                if !work.contains(q) {
+                let known = match system {
+                    // Any name can be a Sidekiq queue, unless the schema
+                    // lists them.
+                    System::Sidekiq(_) => system
+                        .queue_named(q)
+                        .filter(|r| r.role == crate::systems::QueueRole::Work)
+                        .map(|r| r.name),
+                    System::GoRedisWorkQueue(_) => work.contains(q).then(|| q.clone()),
+                };
+                let Some(q) = known else {
+                    let hint = if work.is_empty() {
+                        "name a Sidekiq queue (not schedule, retry or dead: use --what dead-letter for the dead set)".to_string()
+                    } else {
+                        format!("work queues: {}", work.join(", "))
+                    };
                     return Err(CliError::usage(format!(
                         "--queue {q} is not a work queue of the source's schema"
                     ))
-                    .with_hint(format!("work queues: {}", work.join(", "))));
+                    .with_hint(hint));
+                };
+                if !names.contains(&q) {
+                    names.push(q);
                 }
-                names.push(q.clone());
             }
         }
     }
-    if args.what.contains(&ReplicateWhat::DeadLetter) {
-        names.push(system.dead_letter().name);
+    let dead = args
+        .what
+        .contains(&ReplicateWhat::DeadLetter)
+        .then(|| system.dead_letter().name);
+    if discover {
+        return Ok(Names {
+            queues: None,
+            dead,
+            jobs: true,
+        });
     }
-    Ok(names)
+    names.extend(dead);
+    Ok(Names {
+        jobs: !names.is_empty(),
+        queues: Some(names),
+        dead: None,
+    })
+}
+
+/// Replicate copies between contexts of one kind: job layouts differ
+/// between queue systems. Checked before anything connects.
+fn same_kinds(config: &Config, args: &ReplicateArgs) -> Result<()> {
+    let kind = |n: &str| {
+        config
+            .context(n)
+            .and_then(|c| config.schema(&c.schema))
+            .map(|s| s.kind())
+    };
+    let Some(from) = kind(&args.from) else {
+        return Ok(());
+    };
+    for n in args.to.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if let Some(to) = kind(n)
+            && to != from
+        {
+            return Err(CliError::usage(format!(
+                "replicate copies between contexts of one kind: --from {} is {}, --to {n} is {}",
+                args.from,
+                from.as_str(),
+                to.as_str()
+            ))
+            .with_hint(format!(
+                "jobs are laid out differently in each queue system; name --to contexts whose schema is kind {}",
+                from.as_str()
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result<ExitCode> {
@@ -905,6 +1231,7 @@ pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result
         }
     }
     let set = target_set(config, settings, args)?;
+    same_kinds(config, args)?;
     let source = match targets(config, settings, std::slice::from_ref(&args.from)).remove(0) {
         Ok(t) => t,
         Err(e) => {
@@ -914,11 +1241,22 @@ pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result
             )));
         }
     };
-    let queues = queue_names(&source.system, args)?;
-    if queues.is_empty() && !with_config {
+    let names = queue_names(&source.system, args)?;
+    if !names.jobs && !with_config {
         return Err(CliError::usage("nothing to copy: --what names no queue"));
     }
-    if args.move_jobs && queues.is_empty() {
+    if args.move_jobs
+        && matches!(source.system, System::Sidekiq(_))
+        && args.what.contains(&ReplicateWhat::DeadLetter)
+    {
+        return Err(CliError::usage(
+            "replicate --move --what dead-letter is not built for Sidekiq: its dead set is a sorted set, and a move's staging and receipts are lists",
+        )
+        .with_hint(
+            "copy the dead set (without --move; idempotent by jid, scores kept), check the target, then purge-dlq on the source (it keeps a backup)",
+        ));
+    }
+    if args.move_jobs && !names.jobs {
         return Err(CliError::usage(
             "--move moves jobs: add queues or dead-letter to --what (config is copied, never moved)",
         ));
@@ -947,7 +1285,10 @@ pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result
     });
     let action = Replicate {
         source,
-        queues,
+        queues: names.queues,
+        found: tokio::sync::OnceCell::new(),
+        found_dead: names.dead,
+        jobs: names.jobs,
         cs: ConnSettings::from(settings),
         conn: tokio::sync::OnceCell::new(),
         source_ids: tokio::sync::OnceCell::new(),

@@ -35,13 +35,17 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+/// A target's key of each queue, and its registry entry.
+pub type Keys = Vec<(String, Option<copy::Register>)>;
+
 /// The shared state of one `--move` run.
 pub struct Mover {
     /// The targets (`--to`), in confirmation order.
     to: Vec<String>,
     /// Targets that passed pre-flight: their connection and the key of
-    /// each queue (in `Replicate::queues` order).
-    members: Mutex<BTreeMap<String, (Conn, Vec<String>)>>,
+    /// each queue (in `Replicate::names` order), with where the target
+    /// names its queues (Sidekiq's SET `queues`).
+    members: Mutex<BTreeMap<String, (Conn, Keys)>>,
     /// The source's pre-flight connection.
     source: Mutex<Option<Conn>>,
     bars: Mutex<HashMap<String, ProgressBar>>,
@@ -59,7 +63,7 @@ impl Mover {
         }
     }
 
-    pub fn register_target(&self, context: &str, conn: Conn, keys: Vec<String>) {
+    pub fn register_target(&self, context: &str, conn: Conn, keys: Keys) {
         lock(&self.members).insert(context.to_string(), (conn, keys));
     }
 
@@ -81,6 +85,7 @@ struct Dest {
     context: String,
     conn: Conn,
     key: String,
+    register: Option<copy::Register>,
     copied: u64,
     dups: u64,
 }
@@ -97,9 +102,16 @@ impl Dest {
         holder: &str,
     ) -> Result<u64, ContextError> {
         let jobs: Vec<&[u8]> = window.iter().map(Vec::as_slice).collect();
-        let pushed = copy::push_fenced(&self.conn, &self.key, holder, Some(id), &jobs)
-            .await
-            .map_err(|e| fenced_error(&self.conn, &e))?;
+        let pushed = copy::push_fenced(
+            &self.conn,
+            &self.key,
+            self.register.as_ref(),
+            holder,
+            Some(id),
+            &jobs,
+        )
+        .await
+        .map_err(|e| fenced_error(&self.conn, &e))?;
         match pushed {
             Some(n) => {
                 self.copied += n;
@@ -147,7 +159,7 @@ impl Replicate {
     async fn drive(&self, m: &Mover, step: Step) -> HashMap<String, Applied> {
         let from = self.source.context().to_string();
         let source = lock(&m.source).clone();
-        let members: Vec<(String, Conn, Vec<String>)> = {
+        let members: Vec<(String, Conn, Keys)> = {
             let g = lock(&m.members);
             m.to.iter()
                 .filter_map(|n| g.get(n).map(|(c, k)| (n.clone(), c.clone(), k.clone())))
@@ -194,7 +206,8 @@ impl Replicate {
         let mut recovered = 0u64;
         let mut src_queues = Vec::new();
         let mut stop = false;
-        for (qi, name) in self.queues.iter().enumerate() {
+        let names = self.names_now();
+        for (qi, name) in names.iter().enumerate() {
             if stop {
                 break;
             }
@@ -223,7 +236,7 @@ impl Replicate {
             let mut held: Vec<(Conn, String, copy::LockKeeper)> = Vec::new();
             let mut refused = false;
             for (ctx, conn, keys) in &members {
-                let lock = copy::queue_lock(&keys[qi]);
+                let lock = copy::queue_lock(&keys[qi].0);
                 match mv::lock(conn, &lock, &holder, "replicate").await {
                     Ok(Ok(())) => {
                         let keeper = copy::LockKeeper::start(conn, &lock, &holder);
@@ -304,7 +317,7 @@ impl Replicate {
             }
         }
         // The applies' results.
-        let before = json!({"from": from, "move": true, "queues": self.queues});
+        let before = json!({"from": from, "move": true, "queues": names});
         let mut out = HashMap::new();
         for p in &participants {
             let t = tallies.remove(p).unwrap_or_default();
@@ -339,20 +352,24 @@ impl Replicate {
         k: &MoveKeys,
         holder: &str,
         qi: usize,
-        members: &[(String, Conn, Vec<String>)],
+        members: &[(String, Conn, Keys)],
         tallies: &mut HashMap<String, Tally>,
         m: &Mover,
         step: &Step,
     ) -> QueueMove {
         let from = self.source.context().to_string();
-        let name = &self.queues[qi];
+        let names = self.names_now();
+        let Some(name) = names.get(qi) else {
+            return QueueMove::default();
+        };
         let mut r = QueueMove::default();
         let mut dests: Vec<Dest> = members
             .iter()
             .map(|(ctx, conn, keys)| Dest {
                 context: ctx.clone(),
                 conn: conn.clone(),
-                key: keys[qi].clone(),
+                key: keys[qi].0.clone(),
+                register: keys[qi].1.clone(),
                 copied: 0,
                 dups: 0,
             })
@@ -360,9 +377,16 @@ impl Replicate {
         // Every target may take the pushes (its ACL, its lock), checked by
         // the push script itself with no jobs, before anything is claimed.
         let probes = futures_util::future::join_all(dests.iter().map(|d| async move {
-            copy::push_fenced(&d.conn, &d.key, holder, Some("probe"), &[])
-                .await
-                .map_err(|e| fenced_error(&d.conn, &e))
+            copy::push_fenced(
+                &d.conn,
+                &d.key,
+                d.register.as_ref(),
+                holder,
+                Some("probe"),
+                &[],
+            )
+            .await
+            .map_err(|e| fenced_error(&d.conn, &e))
         }))
         .await;
         let mut refused = Vec::new();
