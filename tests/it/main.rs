@@ -19,7 +19,7 @@ mod requeue_orphaned;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
-mod sidekiq_signals;
 mod sidekiq_replicate;
+mod sidekiq_signals;
 mod sidekiq_writes;
 mod write_verbs;
