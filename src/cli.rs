@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod signal;
-pub use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
+pub(crate) use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,11 +23,11 @@ pub use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
     propagate_version = true,
     max_term_width = 100
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Value parsers, one per flag, each checking the flag's documented range
@@ -38,7 +38,7 @@ mod ranged {
 
     macro_rules! dur {
         ($name:ident, $range:expr) => {
-            pub fn $name(s: &str) -> Result<Duration, String> {
+            pub(crate) fn $name(s: &str) -> Result<Duration, String> {
                 $range.parse(s)
             }
         };
@@ -51,26 +51,26 @@ mod ranged {
     dur!(keep_backup, KEEP_BACKUP);
     dur!(wait_timeout, BENCH_WAIT);
 
-    pub fn max_concurrency(s: &str) -> Result<usize, String> {
+    pub(crate) fn max_concurrency(s: &str) -> Result<usize, String> {
         MAX_CONCURRENCY.parse(s).map(|n| n as usize)
     }
-    pub fn max_parallel(s: &str) -> Result<usize, String> {
+    pub(crate) fn max_parallel(s: &str) -> Result<usize, String> {
         MAX_PARALLEL.parse(s).map(|n| n as usize)
     }
-    pub fn jobs_limit(s: &str) -> Result<u64, String> {
+    pub(crate) fn jobs_limit(s: &str) -> Result<u64, String> {
         JOBS_LIMIT.parse(s)
     }
-    pub fn requeue_limit(s: &str) -> Result<u64, String> {
+    pub(crate) fn requeue_limit(s: &str) -> Result<u64, String> {
         REQUEUE_LIMIT.parse(s)
     }
-    pub fn bench_count(s: &str) -> Result<u64, String> {
+    pub(crate) fn bench_count(s: &str) -> Result<u64, String> {
         BENCH_COUNT.parse(s)
     }
-    pub fn payload_size(s: &str) -> Result<usize, String> {
+    pub(crate) fn payload_size(s: &str) -> Result<usize, String> {
         BENCH_PAYLOAD.parse(s).map(|n| n as usize)
     }
 
-    pub fn rate(s: &str) -> Result<f64, String> {
+    pub(crate) fn rate(s: &str) -> Result<f64, String> {
         match s.trim().trim_end_matches("/s").parse::<f64>() {
             Ok(r) => BENCH_RATE.check(r),
             _ => Err(format!(
@@ -80,7 +80,7 @@ mod ranged {
         }
     }
 
-    pub fn percent(s: &str) -> Result<f64, String> {
+    pub(crate) fn percent(s: &str) -> Result<f64, String> {
         let t = s.trim().trim_end_matches('%');
         match t.parse::<f64>() {
             Ok(v) => THRESHOLD.check(v),
@@ -93,58 +93,58 @@ mod ranged {
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Contexts file to read (else QCTL_CONFIG, else ~/.config/qctl/config.yaml)
     #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Target context; repeatable, comma-separated, globs allowed ('prod-*')
     #[arg(long = "context", global = true, value_name = "NAME", add = ArgValueCompleter::new(complete::context_list))]
-    pub context: Vec<String>,
+    pub(crate) context: Vec<String>,
 
     /// Label selector, kubectl syntax: env=prod,region in (a,b),!canary
     #[arg(short = 'l', long, global = true, value_name = "EXPR")]
-    pub selector: Option<String>,
+    pub(crate) selector: Option<String>,
 
     /// Every enabled context
     #[arg(short = 'A', long = "all-contexts", global = true)]
-    pub all_contexts: bool,
+    pub(crate) all_contexts: bool,
 
     /// Per-context budget, 1ms to 1h [default: 5s]
     #[arg(long, global = true, value_name = "DUR", value_parser = ranged::timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 
     /// Connection budget, 1ms to 10m [default: 2s]
     #[arg(long, global = true, value_name = "DUR", value_parser = ranged::connect_timeout)]
-    pub connect_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
 
     /// Contexts in flight at once, 1 to 10000 [default: 256]
     #[arg(long, global = true, value_name = "N", value_parser = ranged::max_concurrency)]
-    pub max_concurrency: Option<usize>,
+    pub(crate) max_concurrency: Option<usize>,
 
     /// Output format
     #[arg(short = 'o', long, global = true, value_enum, value_name = "FMT")]
-    pub output: Option<OutputFormat>,
+    pub(crate) output: Option<OutputFormat>,
 
     /// Tables without their header line
     #[arg(long, global = true)]
-    pub no_headers: bool,
+    pub(crate) no_headers: bool,
 
     /// When to colour tables
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     /// Nothing but results: no progress, no notes
     #[arg(short = 'q', long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Log each Redis command sent, per context, to stderr
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Table,
     Wide,
     Json,
@@ -153,7 +153,7 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     #[default]
     Auto,
     Always,
@@ -161,7 +161,7 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show clusters, queues, workers, jobs
     #[command(subcommand)]
     Get(GetCommand),
@@ -209,31 +209,31 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Synthetic jobs to enqueue on each target, 1 to 10000000
     #[arg(long, value_name = "N", value_parser = ranged::bench_count)]
-    pub count: u64,
+    pub(crate) count: u64,
     /// Jobs enqueued per second on each target, 0.1 to 1000000
     #[arg(long, value_name = "R", value_parser = ranged::rate)]
-    pub rate: f64,
+    pub(crate) rate: f64,
     /// The work queue to enqueue into (a schema name)
     #[arg(long, value_name = "NAME", default_value = "high")]
-    pub queue: String,
+    pub(crate) queue: String,
     /// Approximate size of each job's JSON payload, in bytes, 1 to 65536
     #[arg(long, value_name = "B", default_value_t = 256, value_parser = ranged::payload_size)]
-    pub payload_size: usize,
+    pub(crate) payload_size: usize,
     /// How long to wait for the last jobs to show up in completed, 1ms to 24h
     #[arg(long, value_name = "DUR", default_value = "60s", value_parser = ranged::wait_timeout)]
-    pub wait_timeout: Duration,
+    pub(crate) wait_timeout: Duration,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Stop and remove the servers after the tour (the default off a terminal)
     #[arg(long)]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
 }
 
 const COMPLETION_LONG_ABOUT: &str = "\
@@ -254,7 +254,7 @@ elvish: `eval (qctl completion elvish | slurp)` in ~/.config/elvish/rc.elv";
 
 /// The shells `qctl completion` writes a script for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
+pub(crate) enum Shell {
     Bash,
     Zsh,
     Fish,
@@ -264,7 +264,7 @@ pub enum Shell {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum GetCommand {
+pub(crate) enum GetCommand {
     /// One row per context: status, latency, version, queue figures, memory
     #[command(visible_alias = "cluster")]
     Clusters(GetClustersArgs),
@@ -283,14 +283,14 @@ pub enum GetCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct GetBackupsArgs {
+pub(crate) struct GetBackupsArgs {
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub(crate) watch: WatchArgs,
 }
 
 /// How a write verb goes through its targets (SPEC section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Every target at once
     #[default]
     Parallel,
@@ -302,72 +302,72 @@ pub enum Strategy {
 
 /// The safety gate's flags, on every write verb.
 #[derive(Debug, Args, Clone, Default)]
-pub struct WriteArgs {
+pub(crate) struct WriteArgs {
     /// Print the plan and what would change, change nothing, exit 0
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Confirm without a prompt (scripts, CI) by naming exactly the target contexts, in any order
     #[arg(long, value_name = "NAME[,NAME...]")]
-    pub yes_i_typed: Option<String>,
+    pub(crate) yes_i_typed: Option<String>,
     /// How to go through the targets
     #[arg(long, value_enum, default_value_t = Strategy::Parallel, value_name = "STRATEGY")]
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
     /// Targets written at once, 1 to 10000 [default: 1 for rolling; all for parallel and canary's second step]
     #[arg(long, value_name = "N", value_parser = ranged::max_parallel)]
-    pub max_parallel: Option<usize>,
+    pub(crate) max_parallel: Option<usize>,
     /// Wait this long between the steps of rolling and canary, 1ms to 1h
     #[arg(long, value_name = "DUR", value_parser = ranged::pause)]
-    pub pause: Option<Duration>,
+    pub(crate) pause: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
-pub struct PurgeDlqArgs {
+pub(crate) struct PurgeDlqArgs {
     /// How long the backup is kept before Redis frees it, 1s to 365d
     #[arg(long, value_name = "DUR", value_parser = ranged::keep_backup, default_value = "24h", conflicts_with = "no_backup")]
-    pub keep_backup: Duration,
+    pub(crate) keep_backup: Duration,
     /// Free the jobs now with UNLINK, keeping no backup (restore-dlq cannot bring them back)
     #[arg(long)]
-    pub no_backup: bool,
+    pub(crate) no_backup: bool,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct RestoreDlqArgs {
+pub(crate) struct RestoreDlqArgs {
     /// Restore this backup (a key from `qctl get backups`) instead of the newest
     #[arg(long, value_name = "KEY")]
-    pub backup: Option<String>,
+    pub(crate) backup: Option<String>,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct RequeueArgs {
+pub(crate) struct RequeueArgs {
     /// The work queue to move jobs to: a schema name (high, low) or a full key; required on go-redis-work-queue (with --orphaned: default, the queue each job's priority names; on Sidekiq: default, the queue each job names)
     #[arg(long, value_name = "QUEUE", add = ArgValueCompleter::new(complete::work_queues))]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// The set to take jobs from: dead (the dead-letter queue), retry or scheduled (Sidekiq)
     #[arg(long, value_enum, default_value = "dead", conflicts_with = "orphaned")]
-    pub from: RequeueFrom,
+    pub(crate) from: RequeueFrom,
     /// Move the in-flight jobs of dead workers (processing lists without a heartbeat) back to their queue, each exactly once
     #[arg(long)]
-    pub orphaned: bool,
+    pub(crate) orphaned: bool,
     /// Move at most N jobs per target (the oldest first), 1 to 1000000000
     #[arg(long, value_name = "N", value_parser = ranged::requeue_limit)]
-    pub limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// Only jobs whose whole payload matches this Redis-style glob, e.g. '*"filepath":"/data/invoices/*'
     #[arg(long = "match", value_name = "GLOB", conflicts_with = "orphaned")]
-    pub pattern: Option<String>,
+    pub(crate) pattern: Option<String>,
     /// Set the payload's retries to 0 on the way
     #[arg(long, conflicts_with = "orphaned")]
-    pub reset_retries: bool,
+    pub(crate) reset_retries: bool,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 /// Where `requeue` takes jobs from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RequeueFrom {
+pub(crate) enum RequeueFrom {
     /// The dead jobs (go-redis-work-queue's DLQ, Sidekiq's dead set)
     Dead,
     /// Failed jobs waiting to run again (Sidekiq's retry set)
@@ -377,7 +377,7 @@ pub enum RequeueFrom {
 }
 
 impl RequeueFrom {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RequeueFrom::Dead => "dead",
             RequeueFrom::Retry => "retry",
@@ -388,7 +388,7 @@ impl RequeueFrom {
 
 /// What `replicate` copies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReplicateWhat {
+pub(crate) enum ReplicateWhat {
     /// The work queues
     Queues,
     /// The dead-letter queue
@@ -398,10 +398,10 @@ pub enum ReplicateWhat {
 }
 
 #[derive(Debug, Args)]
-pub struct ReplicateArgs {
+pub(crate) struct ReplicateArgs {
     /// The context to copy from
     #[arg(long, value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
-    pub from: String,
+    pub(crate) from: String,
     /// The contexts to copy to (comma-separated or repeated); exactly these are the targets
     #[arg(
         long,
@@ -410,16 +410,16 @@ pub struct ReplicateArgs {
         value_delimiter = ',',
         add = ArgValueCompleter::new(complete::context_name)
     )]
-    pub to: Vec<String>,
+    pub(crate) to: Vec<String>,
     /// What to copy
     #[arg(long, value_enum, value_name = "WHAT[,WHAT...]", value_delimiter = ',', default_values_t = [ReplicateWhat::Queues])]
-    pub what: Vec<ReplicateWhat>,
+    pub(crate) what: Vec<ReplicateWhat>,
     /// Only these queues (schema names such as high, low); repeatable
     #[arg(long = "queue", value_name = "NAME", add = ArgValueCompleter::new(complete::source_work_queues))]
-    pub queues: Vec<String>,
+    pub(crate) queues: Vec<String>,
     /// Move instead of copy: jobs leave the source only once they are on every target (the source is confirmed like a target)
     #[arg(long = "move")]
-    pub move_jobs: bool,
+    pub(crate) move_jobs: bool,
     /// With --what config: align only these parameters (names or globs over the allow-list; maxmemory only when named here)
     #[arg(
         long = "config-param",
@@ -427,88 +427,88 @@ pub struct ReplicateArgs {
         value_delimiter = ',',
         add = ArgValueCandidates::new(complete::config_params)
     )]
-    pub config_params: Vec<String>,
+    pub(crate) config_params: Vec<String>,
     /// Make config changes permanent with CONFIG REWRITE
     #[arg(long)]
-    pub persist: bool,
+    pub(crate) persist: bool,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }
 
 /// `--watch` and its interval, on every `get` verb.
 #[derive(Debug, Args, Clone, Default)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Keep polling each context and redraw (tables) or print one JSON line per context per poll
     #[arg(short = 'w', long)]
-    pub watch: bool,
+    pub(crate) watch: bool,
     /// Time between polls of one context under --watch, 100ms to 24h [default: 2s, or preferences.watch.interval]
     #[arg(long, value_name = "DUR", value_parser = ranged::interval, requires = "watch")]
-    pub interval: Option<Duration>,
+    pub(crate) interval: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
-pub struct GetClustersArgs {
+pub(crate) struct GetClustersArgs {
     /// Read each context twice, DUR apart (10ms to 1h), and add measured rates (completed/s, dead-lettered/s, queued change/s)
     #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
-    pub sample: Option<Duration>,
+    pub(crate) sample: Option<Duration>,
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub(crate) watch: WatchArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct GetQueuesArgs {
+pub(crate) struct GetQueuesArgs {
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub(crate) watch: WatchArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct GetWorkersArgs {
+pub(crate) struct GetWorkersArgs {
     /// Only workers in this state
     #[arg(long, value_enum, value_name = "STATE")]
-    pub state: Option<crate::systems::WorkerState>,
+    pub(crate) state: Option<crate::systems::WorkerState>,
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub(crate) watch: WatchArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct GetJobsArgs {
+pub(crate) struct GetJobsArgs {
     /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key
     #[arg(add = ArgValueCompleter::new(complete::any_queues))]
-    pub queue: String,
+    pub(crate) queue: String,
     /// How many jobs to show per context, 0 to 10000
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10, value_parser = ranged::jobs_limit)]
-    pub limit: u64,
+    pub(crate) limit: u64,
     /// Start at the other end: the jobs a consumer would take last
     #[arg(long)]
-    pub from_end: bool,
+    pub(crate) from_end: bool,
     #[command(flatten)]
-    pub watch: WatchArgs,
+    pub(crate) watch: WatchArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// Contexts to compare, the first the baseline (default: the selection; globs allowed)
     #[arg(value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
-    pub contexts: Vec<String>,
+    pub(crate) contexts: Vec<String>,
     /// Highlight and flag differences beyond this many percent, 0 to 1000000 [default: 10, or preferences.compare.threshold]
     #[arg(long, value_name = "PCT", value_parser = ranged::percent)]
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
     /// Exit 5 when configuration drift is found (0 when none)
     #[arg(long)]
-    pub exit_code: bool,
+    pub(crate) exit_code: bool,
     /// Exit 5 on anomalies too (figures beyond the threshold); implies --exit-code
     #[arg(long)]
-    pub fail_on_anomaly: bool,
+    pub(crate) fail_on_anomaly: bool,
     /// Read each context twice, DUR apart (10ms to 1h), and compare measured rates too
     #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
-    pub sample: Option<Duration>,
+    pub(crate) sample: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
-pub struct HealthArgs {}
+pub(crate) struct HealthArgs {}
 
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// List the contexts
     GetContexts,
     /// Print the current context
@@ -541,29 +541,29 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct SetContextArgs {
+pub(crate) struct SetContextArgs {
     /// Context name
     #[arg(add = ArgValueCompleter::new(complete::context_name))]
-    pub name: String,
+    pub(crate) name: String,
     /// Cluster entry it points at (required for a new context)
     #[arg(long = "cluster", value_name = "CLUSTER", add = ArgValueCompleter::new(complete::cluster_name))]
-    pub cluster_name: Option<String>,
+    pub(crate) cluster_name: Option<String>,
     /// User entry (empty to clear)
     #[arg(long, value_name = "USER", add = ArgValueCompleter::new(complete::user_name))]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Queue schema (empty for the built-in default)
     #[arg(long, value_name = "SCHEMA", add = ArgValueCompleter::new(complete::schema_name))]
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
     /// Colour in tables and plans (empty to clear)
     #[arg(long = "context-color", value_name = "COLOR", add = ArgValueCandidates::new(complete::colors))]
-    pub context_color: Option<String>,
+    pub(crate) context_color: Option<String>,
     /// Label KEY=VALUE to set, or KEY- to remove; repeatable
     #[arg(long = "label", value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Mark as protected (writes only when named literally); --protected=false to clear
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub protected: Option<bool>,
+    pub(crate) protected: Option<bool>,
     /// Enable or disable (disabled contexts are left out of -A, -l and globs)
     #[arg(long, value_name = "BOOL")]
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }

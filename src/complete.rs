@@ -24,15 +24,15 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 /// The environment variable that turns a run of qctl into a completion request.
-pub const VAR: &str = "COMPLETE";
+pub(crate) const VAR: &str = "COMPLETE";
 /// The command the scripts complete, and the one they call: from PATH, never
 /// an absolute path, so a script is the same on every machine.
-pub const BIN: &str = "qctl";
+pub(crate) const BIN: &str = "qctl";
 
 /// Answers a completion request (`COMPLETE=SHELL qctl ...`) and returns its
 /// exit code; `None` when this is an ordinary run. Must run before anything
 /// is printed to stdout.
-pub fn from_env() -> Option<ExitCode> {
+pub(crate) fn from_env() -> Option<ExitCode> {
     let value = std::env::var_os(VAR).filter(|v| !v.is_empty() && v != "0")?;
     // The value may be a path, as in `COMPLETE=$SHELL` (clap_complete takes
     // the file stem). An unknown shell is a person at a prompt: say so.
@@ -110,24 +110,13 @@ fn completion_command() -> clap::Command {
 }
 
 /// The name clap_complete knows the shell by.
-pub fn shell_name(shell: Shell) -> &'static str {
+pub(crate) fn shell_name(shell: Shell) -> &'static str {
     match shell {
         Shell::Bash => "bash",
         Shell::Zsh => "zsh",
         Shell::Fish => "fish",
         Shell::Powershell => "powershell",
         Shell::Elvish => "elvish",
-    }
-}
-
-/// The file name a script is checked in as under `completions/`.
-pub fn script_file_name(shell: Shell) -> &'static str {
-    match shell {
-        Shell::Bash => "qctl.bash",
-        Shell::Zsh => "_qctl",
-        Shell::Fish => "qctl.fish",
-        Shell::Powershell => "qctl.ps1",
-        Shell::Elvish => "qctl.elv",
     }
 }
 
@@ -140,7 +129,7 @@ pub fn script_file_name(shell: Shell) -> &'static str {
 /// file as the function `_qctl` on the first TAB, which only registers the
 /// real completer, so that first TAB offered nothing. The added line runs
 /// the completer in that case, and does nothing when the file is sourced.
-pub fn registration(shell: Shell) -> std::io::Result<Vec<u8>> {
+pub(crate) fn registration(shell: Shell) -> std::io::Result<Vec<u8>> {
     let name = shell_name(shell);
     let shells = Shells::builtins();
     let completer = shells
@@ -363,7 +352,7 @@ fn utf8(current: &OsStr) -> Option<&str> {
 
 /// One context name: `--from`, `--to` (clap splits its comma list), `compare`'s
 /// arguments, `config use-context/set-context/delete-context`.
-pub fn context_name(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn context_name(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(current) = utf8(current) else {
         return Vec::new();
     };
@@ -373,7 +362,7 @@ pub fn context_name(current: &OsStr) -> Vec<CompletionCandidate> {
 
 /// `--context`: a comma-separated list (globs allowed); completes the name
 /// after the last comma.
-pub fn context_list(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn context_list(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(current) = utf8(current) else {
         return Vec::new();
     };
@@ -410,17 +399,17 @@ fn context_help(c: &KnownContext) -> String {
 }
 
 /// `set-context --cluster`.
-pub fn cluster_name(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn cluster_name(current: &OsStr) -> Vec<CompletionCandidate> {
     names(current, |k| &k.clusters)
 }
 
 /// `set-context --user`.
-pub fn user_name(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn user_name(current: &OsStr) -> Vec<CompletionCandidate> {
     names(current, |k| &k.users)
 }
 
 /// `set-context --schema`.
-pub fn schema_name(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn schema_name(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(current) = utf8(current) else {
         return Vec::new();
     };
@@ -455,7 +444,7 @@ fn names(current: &OsStr, pick: impl Fn(&Known) -> &Vec<String>) -> Vec<Completi
 }
 
 /// `set-context --context-color`.
-pub fn colors() -> Vec<CompletionCandidate> {
+pub(crate) fn colors() -> Vec<CompletionCandidate> {
     COLORS
         .iter()
         .map(|c| CompletionCandidate::new(*c))
@@ -463,7 +452,7 @@ pub fn colors() -> Vec<CompletionCandidate> {
 }
 
 /// `replicate --config-param`: the allow-list, and what is aligned only when named.
-pub fn config_params() -> Vec<CompletionCandidate> {
+pub(crate) fn config_params() -> Vec<CompletionCandidate> {
     use crate::params::{ALLOW_LIST, NAMED_ONLY};
     ALLOW_LIST
         .iter()
@@ -486,17 +475,17 @@ enum Queues {
 }
 
 /// `requeue --to`: a work queue of the selected contexts' schemas.
-pub fn work_queues(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn work_queues(current: &OsStr) -> Vec<CompletionCandidate> {
     queue_completer(current, Queues::Work, false)
 }
 
 /// `replicate --queue`: a work queue of the `--from` context's schema.
-pub fn source_work_queues(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn source_work_queues(current: &OsStr) -> Vec<CompletionCandidate> {
     queue_completer(current, Queues::Work, true)
 }
 
 /// `get jobs QUEUE`: any queue of the selected contexts' schemas.
-pub fn any_queues(current: &OsStr) -> Vec<CompletionCandidate> {
+pub(crate) fn any_queues(current: &OsStr) -> Vec<CompletionCandidate> {
     queue_completer(current, Queues::All, false)
 }
 

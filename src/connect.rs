@@ -21,23 +21,23 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisResult, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub mod budget;
-pub mod dial;
+pub(crate) mod budget;
+pub(crate) mod dial;
 
 /// Everything needed to reach one context's Redis.
 #[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub context: String,
-    pub mode: Mode,
-    pub urls: Vec<String>,
-    pub tls: TlsSettings,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
+pub(crate) struct Endpoint {
+    pub(crate) context: String,
+    pub(crate) mode: Mode,
+    pub(crate) urls: Vec<String>,
+    pub(crate) tls: TlsSettings,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Secret>,
 }
 
 impl Endpoint {
     /// The first URL, safe to print.
-    pub fn display_url(&self) -> String {
+    pub(crate) fn display_url(&self) -> String {
         self.urls
             .iter()
             .map(|u| redact_url(u))
@@ -47,7 +47,7 @@ impl Endpoint {
 
     /// Resolves a context's cluster and user, reading `password-env` and
     /// `password-file` now (an unset variable fails only this context).
-    pub fn resolve(config: &Config, ctx: &Context) -> Result<Endpoint, ContextError> {
+    pub(crate) fn resolve(config: &Config, ctx: &Context) -> Result<Endpoint, ContextError> {
         let err = |message: String| ContextError {
             context: ctx.name.clone(),
             kind: ErrorKind::Config,
@@ -110,9 +110,9 @@ impl Endpoint {
 
 /// A primary of a Redis Cluster (or the one server of a standalone).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Node {
-    pub host: String,
-    pub port: u16,
+pub(crate) struct Node {
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 #[derive(Clone)]
@@ -130,9 +130,8 @@ enum Inner {
 /// An open connection to one context. Cheap to clone: clones share the
 /// same sockets, and concurrent commands on them are pipelined.
 #[derive(Clone)]
-pub struct Conn {
-    pub context: String,
-    pub mode: Mode,
+pub(crate) struct Conn {
+    pub(crate) context: String,
     verbose: bool,
     inner: Inner,
     secret: Option<Secret>,
@@ -141,7 +140,7 @@ pub struct Conn {
 }
 
 /// Classifies a redis error into a SPEC section 5 kind.
-pub fn classify(e: &RedisError) -> ErrorKind {
+pub(crate) fn classify(e: &RedisError) -> ErrorKind {
     use redis::ErrorKind as K;
     let text = e.to_string().to_lowercase();
     if text.contains(budget::MARKER) {
@@ -232,7 +231,7 @@ fn server_reply(code: &str, detail: Option<&str>) -> String {
 /// texts (`- AuthenticationFailed`, `Transaction aborted: [(Index 0, ...)]`,
 /// `timed out`) are turned into messages a user reads. `budget` is the
 /// time the failed step had, for timeouts.
-pub fn describe_error(e: &RedisError, kind: ErrorKind, budget: Duration) -> String {
+pub(crate) fn describe_error(e: &RedisError, kind: ErrorKind, budget: Duration) -> String {
     use redis::ErrorKind as K;
     if kind == ErrorKind::Timeout {
         return format!("no answer within {}", humantime::format_duration(budget));
@@ -306,7 +305,7 @@ fn strip_kinds(text: &str) -> String {
 }
 
 /// A context error from a redis error.
-pub fn context_error(
+pub(crate) fn context_error(
     context: &str,
     e: &RedisError,
     secret: Option<&Secret>,
@@ -321,7 +320,7 @@ pub fn context_error(
 }
 
 /// Renders a command for `-v`, with AUTH/HELLO arguments redacted.
-pub fn describe(cmd: &Cmd) -> String {
+pub(crate) fn describe(cmd: &Cmd) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut redact_rest = false;
     for (i, arg) in cmd.args_iter().enumerate() {
@@ -377,7 +376,7 @@ impl Conn {
     /// Connects within `connect_timeout`; every later round trip is bounded
     /// by `response_timeout`. For reads: on Redis Cluster a command that
     /// fails on a dropped connection or a timeout is retried once.
-    pub async fn open(
+    pub(crate) async fn open(
         ep: &Endpoint,
         connect_timeout: Duration,
         response_timeout: Duration,
@@ -393,7 +392,7 @@ impl Conn {
     /// idempotent across *runs*, so a failed step is an error to re-run,
     /// never a silent retry. (A MOVED/ASK redirect, which only happens while
     /// slots migrate, is then an error too.)
-    pub async fn open_for_writes(
+    pub(crate) async fn open_for_writes(
         ep: &Endpoint,
         connect_timeout: Duration,
         response_timeout: Duration,
@@ -544,7 +543,6 @@ impl Conn {
         };
         Ok(Conn {
             context: ep.context.clone(),
-            mode: ep.mode,
             verbose,
             inner,
             secret,
@@ -553,17 +551,17 @@ impl Conn {
     }
 
     /// Turns a redis error on this connection into a context error.
-    pub fn error(&self, e: &RedisError) -> ContextError {
+    pub(crate) fn error(&self, e: &RedisError) -> ContextError {
         context_error(&self.context, e, self.secret.as_ref(), self.timeout)
     }
 
     /// Whether this is a Redis Cluster connection.
-    pub fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.inner, Inner::Cluster(..))
     }
 
     /// The primaries to visit for whole-keyspace reads.
-    pub fn nodes(&self) -> Vec<Node> {
+    pub(crate) fn nodes(&self) -> Vec<Node> {
         match &self.inner {
             Inner::Single(_) => vec![Node {
                 host: String::new(),
@@ -585,7 +583,7 @@ impl Conn {
     }
 
     /// A command routed by its key (or to any node when it has none).
-    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         if self.verbose {
             self.log(None, &describe(cmd));
         }
@@ -598,7 +596,10 @@ impl Conn {
     /// A pipeline whose keys all live in one hash slot (always true on a
     /// standalone server), routed by its first key; `atomic` wraps it in
     /// MULTI/EXEC.
-    pub async fn pipe_slot<T: FromRedisValue>(&self, pipe: &Pipeline) -> RedisResult<Vec<T>> {
+    pub(crate) async fn pipe_slot<T: FromRedisValue>(
+        &self,
+        pipe: &Pipeline,
+    ) -> RedisResult<Vec<T>> {
         if self.verbose {
             for cmd in pipe.cmd_iter() {
                 self.log(None, &describe(cmd));
@@ -617,7 +618,7 @@ impl Conn {
     /// Single-key commands, each routed by its key: one pipeline on a
     /// standalone server; on a cluster, one routed command each (their keys
     /// may live in different slots).
-    pub async fn each_key<T: FromRedisValue>(&self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
+    pub(crate) async fn each_key<T: FromRedisValue>(&self, cmds: &[Cmd]) -> RedisResult<Vec<T>> {
         match &self.inner {
             Inner::Single(_) => {
                 let mut pipe = redis::pipe();
@@ -637,7 +638,7 @@ impl Conn {
 
     /// A Lua script, routed by its first key (EVALSHA, loading it on
     /// NOSCRIPT).
-    pub async fn invoke<T: FromRedisValue>(
+    pub(crate) async fn invoke<T: FromRedisValue>(
         &self,
         inv: &redis::ScriptInvocation<'_>,
     ) -> RedisResult<T> {
@@ -650,7 +651,7 @@ impl Conn {
 
     /// Every key matching `pattern` on every primary (SCAN with a large
     /// COUNT, deduplicated). For patterns that match few keys.
-    pub async fn scan_match(&self, pattern: &str) -> RedisResult<Vec<String>> {
+    pub(crate) async fn scan_match(&self, pattern: &str) -> RedisResult<Vec<String>> {
         let mut keys: Vec<String> = Vec::new();
         for node in self.nodes() {
             let mut cursor: u64 = 0;
@@ -675,7 +676,11 @@ impl Conn {
     }
 
     /// A command sent to one primary.
-    pub async fn query_node<T: FromRedisValue>(&self, node: &Node, cmd: &Cmd) -> RedisResult<T> {
+    pub(crate) async fn query_node<T: FromRedisValue>(
+        &self,
+        node: &Node,
+        cmd: &Cmd,
+    ) -> RedisResult<T> {
         if self.verbose {
             self.log(Some(node), &describe(cmd));
         }
@@ -699,7 +704,7 @@ impl Conn {
     }
 
     /// A pipeline sent to one primary; its keys must live there.
-    pub async fn pipe_node<T: FromRedisValue>(
+    pub(crate) async fn pipe_node<T: FromRedisValue>(
         &self,
         node: &Node,
         pipe: &Pipeline,

@@ -603,7 +603,7 @@ fn traffic(prod: u16, eu: Vec<u16>, stop: Arc<AtomicBool>) {
     });
 }
 
-pub fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
+pub(crate) fn run(args: &DemoArgs, quiet: bool) -> Result<ExitCode> {
     for bin in ["redis-server", "redis-cli"] {
         if on_path(bin).is_none() {
             return Err(fail(format!(

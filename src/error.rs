@@ -37,7 +37,7 @@ impl ExitCode {
     }
 
     /// The code that wins when both apply.
-    pub fn merge(self, other: ExitCode) -> ExitCode {
+    pub(crate) fn merge(self, other: ExitCode) -> ExitCode {
         if other.rank() < self.rank() {
             other
         } else {
@@ -49,7 +49,7 @@ impl ExitCode {
 /// The kind of a per-context failure (SPEC section 5, `errors[].kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     Refused,
     Timeout,
     Auth,
@@ -81,17 +81,17 @@ impl fmt::Display for ErrorKind {
 
 /// One context's failure: an `errors` entry in JSON, an error row in tables.
 #[derive(Debug, Clone, Serialize)]
-pub struct ContextError {
-    pub context: String,
-    pub kind: ErrorKind,
-    pub message: String,
+pub(crate) struct ContextError {
+    pub(crate) context: String,
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
 }
 
 impl ContextError {
     /// `error: CONTEXT: KIND: MESSAGE` for stderr, control characters
     /// escaped (a context name or a server's words cannot drive the
     /// terminal).
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         crate::output::escape_controls(&format!(
             "error: {}: {}: {}",
             self.context, self.kind, self.message
@@ -102,14 +102,14 @@ impl ContextError {
 
 /// A failure of the whole command.
 #[derive(Debug)]
-pub struct CliError {
-    pub code: ExitCode,
-    pub message: String,
-    pub hint: Option<String>,
+pub(crate) struct CliError {
+    pub(crate) code: ExitCode,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
 }
 
 impl CliError {
-    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ExitCode, message: impl Into<String>) -> Self {
         CliError {
             code,
             message: message.into(),
@@ -117,18 +117,18 @@ impl CliError {
         }
     }
     /// Exit 1: bad config, unknown context, nothing succeeded.
-    pub fn failure(message: impl Into<String>) -> Self {
+    pub(crate) fn failure(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Failure, message)
     }
     /// Exit 2: flags that make no sense.
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Usage, message)
     }
     /// Exit 4: a write that was not confirmed.
-    pub fn refused(message: impl Into<String>) -> Self {
+    pub(crate) fn refused(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Refused, message)
     }
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
@@ -152,19 +152,19 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-pub type Result<T, E = CliError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = CliError> = std::result::Result<T, E>;
 
 /// Folds per-context outcomes into one exit code (the fd/ripgrep pattern:
 /// remember, keep going, decide at the end).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Outcome {
-    pub succeeded: usize,
-    pub failed: usize,
-    pub check_failed: bool,
+pub(crate) struct Outcome {
+    pub(crate) succeeded: usize,
+    pub(crate) failed: usize,
+    pub(crate) check_failed: bool,
 }
 
 impl Outcome {
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         let mut code = ExitCode::Ok;
         if self.failed > 0 {
             code = if self.succeeded == 0 {

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 /// Runs `job(i)` for every index, bounded and budgeted; `waiting` (a
 /// spinner on a terminal) hears of each context as it ends.
-pub async fn fan_out<T, F, Fut>(
+pub(crate) async fn fan_out<T, F, Fut>(
     names: &[String],
     max_concurrency: usize,
     budget: Option<Duration>,
@@ -83,7 +83,7 @@ where
 /// Raises the open-files soft limit toward `wanted` when the hard limit
 /// allows: 200 contexts, each with a socket or three, need more than the
 /// common default of 1024 on a cluster-heavy selection.
-pub fn raise_fd_limit(wanted: u64) {
+pub(crate) fn raise_fd_limit(wanted: u64) {
     // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
     unsafe {
         let mut lim = libc::rlimit {

@@ -1,7 +1,7 @@
 //! This machine, as qctl names it in locks and audit lines.
 
 /// This machine's host name.
-pub fn name() -> String {
+pub(crate) fn name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
     // on success when the name fits.

@@ -3,25 +3,25 @@
 //! Data flows one way: `cli` -> `settings` -> `select` -> `fanout`
 //! (`connect`, `inspect`) -> `output`. `main.rs` only calls [`run`].
 
-pub mod actions;
-pub mod cli;
-pub mod commands;
-pub mod complete;
-pub mod connect;
-pub mod contexts;
-pub mod demo;
+pub(crate) mod actions;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod complete;
+pub(crate) mod connect;
+pub(crate) mod contexts;
+pub(crate) mod demo;
 pub mod error;
-pub mod fanout;
-pub mod host;
-pub mod inspect;
-pub mod limits;
-pub mod man;
-pub mod output;
-pub mod params;
-pub mod progress;
-pub mod select;
-pub mod settings;
-pub mod systems;
+pub(crate) mod fanout;
+pub(crate) mod host;
+pub(crate) mod inspect;
+pub(crate) mod limits;
+pub(crate) mod man;
+pub(crate) mod output;
+pub(crate) mod params;
+pub(crate) mod progress;
+pub(crate) mod select;
+pub(crate) mod settings;
+pub(crate) mod systems;
 
 use clap::Parser;
 use cli::{Cli, Command, OutputFormat};

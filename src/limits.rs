@@ -11,14 +11,14 @@ use std::time::Duration;
 
 /// An inclusive range of whole numbers.
 #[derive(Debug, Clone, Copy)]
-pub struct CountRange {
-    pub min: u64,
-    pub max: u64,
+pub(crate) struct CountRange {
+    pub(crate) min: u64,
+    pub(crate) max: u64,
 }
 
 impl CountRange {
     /// `Ok(n)` inside the range, else a message naming it.
-    pub fn check(&self, n: u64) -> Result<u64, String> {
+    pub(crate) fn check(&self, n: u64) -> Result<u64, String> {
         if n < self.min || n > self.max {
             Err(format!("{n} is out of range: {}", self.describe()))
         } else {
@@ -27,12 +27,12 @@ impl CountRange {
     }
 
     /// `1 to 10000`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("must be {} to {}", self.min, self.max)
     }
 
     /// Parses a command-line value.
-    pub fn parse(&self, s: &str) -> Result<u64, String> {
+    pub(crate) fn parse(&self, s: &str) -> Result<u64, String> {
         let t = s.trim();
         match t.parse::<u64>() {
             Ok(n) => self.check(n),
@@ -46,13 +46,13 @@ impl CountRange {
 
 /// An inclusive range of durations.
 #[derive(Debug, Clone, Copy)]
-pub struct DurationRange {
-    pub min: Duration,
-    pub max: Duration,
+pub(crate) struct DurationRange {
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
 }
 
 impl DurationRange {
-    pub fn check(&self, d: Duration) -> Result<Duration, String> {
+    pub(crate) fn check(&self, d: Duration) -> Result<Duration, String> {
         if d < self.min || d > self.max {
             Err(format!(
                 "{} is out of range: {}",
@@ -65,7 +65,7 @@ impl DurationRange {
     }
 
     /// `must be 1ms to 1h`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "must be {} to {}",
             show(self.min),
@@ -74,7 +74,7 @@ impl DurationRange {
     }
 
     /// Parses `5s`, `250ms`, `2m` and checks the range.
-    pub fn parse(&self, s: &str) -> Result<Duration, String> {
+    pub(crate) fn parse(&self, s: &str) -> Result<Duration, String> {
         let d = humantime::parse_duration(s.trim()).map_err(|e| {
             format!(
                 "`{s}` is not a duration ({e}); write it like 500ms, 5s, 2m ({})",
@@ -95,13 +95,13 @@ fn show(d: Duration) -> String {
 
 /// An inclusive range of decimal numbers (NaN and infinities are outside).
 #[derive(Debug, Clone, Copy)]
-pub struct FloatRange {
-    pub min: f64,
-    pub max: f64,
+pub(crate) struct FloatRange {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
 }
 
 impl FloatRange {
-    pub fn check(&self, v: f64) -> Result<f64, String> {
+    pub(crate) fn check(&self, v: f64) -> Result<f64, String> {
         if v.is_finite() && v >= self.min && v <= self.max {
             Ok(v)
         } else {
@@ -109,7 +109,7 @@ impl FloatRange {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("must be {} to {}", self.min, self.max)
     }
 }
@@ -122,93 +122,93 @@ const fn secs(n: u64) -> Duration {
 }
 
 /// `--timeout`, `preferences.timeout`.
-pub const TIMEOUT: DurationRange = DurationRange {
+pub(crate) const TIMEOUT: DurationRange = DurationRange {
     min: ms(1),
     max: secs(3600),
 };
 /// `--connect-timeout`, `preferences.connect-timeout`.
-pub const CONNECT_TIMEOUT: DurationRange = DurationRange {
+pub(crate) const CONNECT_TIMEOUT: DurationRange = DurationRange {
     min: ms(1),
     max: secs(600),
 };
 /// `--max-concurrency`, `preferences.max-concurrency`.
-pub const MAX_CONCURRENCY: CountRange = CountRange {
+pub(crate) const MAX_CONCURRENCY: CountRange = CountRange {
     min: 1,
     max: 10_000,
 };
 /// `--max-parallel` of the write verbs.
-pub const MAX_PARALLEL: CountRange = CountRange {
+pub(crate) const MAX_PARALLEL: CountRange = CountRange {
     min: 1,
     max: 10_000,
 };
 /// `--pause` of the write verbs.
-pub const PAUSE: DurationRange = DurationRange {
+pub(crate) const PAUSE: DurationRange = DurationRange {
     min: ms(1),
     max: secs(3600),
 };
 /// `--interval` of `--watch`, `preferences.watch.interval`: below 100ms a
 /// watch of 200 contexts would be a load test.
-pub const WATCH_INTERVAL: DurationRange = DurationRange {
+pub(crate) const WATCH_INTERVAL: DurationRange = DurationRange {
     min: ms(100),
     max: secs(86_400),
 };
 /// `preferences.watch.jitter`.
-pub const WATCH_JITTER: DurationRange = DurationRange {
+pub(crate) const WATCH_JITTER: DurationRange = DurationRange {
     min: Duration::ZERO,
     max: secs(86_400),
 };
 /// `--sample` of `get clusters` and `compare`.
-pub const SAMPLE: DurationRange = DurationRange {
+pub(crate) const SAMPLE: DurationRange = DurationRange {
     min: ms(10),
     max: secs(3600),
 };
 /// `get jobs -n/--limit`.
-pub const JOBS_LIMIT: CountRange = CountRange {
+pub(crate) const JOBS_LIMIT: CountRange = CountRange {
     min: 0,
     max: 10_000,
 };
 /// `requeue --limit`.
-pub const REQUEUE_LIMIT: CountRange = CountRange {
+pub(crate) const REQUEUE_LIMIT: CountRange = CountRange {
     min: 1,
     max: 1_000_000_000,
 };
 /// `purge-dlq --keep-backup`.
-pub const KEEP_BACKUP: DurationRange = DurationRange {
+pub(crate) const KEEP_BACKUP: DurationRange = DurationRange {
     min: secs(1),
     max: secs(365 * 86_400),
 };
 /// `bench --count`.
-pub const BENCH_COUNT: CountRange = CountRange {
+pub(crate) const BENCH_COUNT: CountRange = CountRange {
     min: 1,
     max: 10_000_000,
 };
 /// `bench --rate`, jobs per second.
-pub const BENCH_RATE: FloatRange = FloatRange {
+pub(crate) const BENCH_RATE: FloatRange = FloatRange {
     min: 0.1,
     max: 1_000_000.0,
 };
 /// `bench --payload-size`, bytes.
-pub const BENCH_PAYLOAD: CountRange = CountRange {
+pub(crate) const BENCH_PAYLOAD: CountRange = CountRange {
     min: 1,
     max: 65_536,
 };
 /// `bench --wait-timeout`.
-pub const BENCH_WAIT: DurationRange = DurationRange {
+pub(crate) const BENCH_WAIT: DurationRange = DurationRange {
     min: ms(1),
     max: secs(86_400),
 };
 /// `compare --threshold`, `preferences.compare.threshold`, percent.
-pub const THRESHOLD: FloatRange = FloatRange {
+pub(crate) const THRESHOLD: FloatRange = FloatRange {
     min: 0.0,
     max: 1_000_000.0,
 };
 /// `preferences.health.max-latency`.
-pub const MAX_LATENCY: DurationRange = DurationRange {
+pub(crate) const MAX_LATENCY: DurationRange = DurationRange {
     min: ms(1),
     max: secs(3600),
 };
 /// `preferences.health.max-memory-percent`.
-pub const MAX_MEMORY_PERCENT: FloatRange = FloatRange {
+pub(crate) const MAX_MEMORY_PERCENT: FloatRange = FloatRange {
     min: 0.0,
     max: 100.0,
 };

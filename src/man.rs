@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes every page into `dir` (created if missing) and returns their paths,
 /// `qctl.1` first.
-pub fn write_pages(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn write_pages(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();

@@ -2,7 +2,7 @@
 //! shell completion offers).
 
 /// The parameters `--what config` aligns by default (Redis 7 names).
-pub const ALLOW_LIST: &[&str] = &[
+pub(crate) const ALLOW_LIST: &[&str] = &[
     "maxmemory-policy",
     "maxmemory-samples",
     "maxmemory-eviction-tenacity",
@@ -27,4 +27,4 @@ pub const ALLOW_LIST: &[&str] = &[
 ];
 
 /// Aligned only when named exactly with `--config-param`.
-pub const NAMED_ONLY: &[&str] = &["maxmemory"];
+pub(crate) const NAMED_ONLY: &[&str] = &["maxmemory"];

@@ -13,16 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a fan-out runs before its spinner appears.
-pub const DELAY: Duration = Duration::from_millis(500);
+pub(crate) const DELAY: Duration = Duration::from_millis(500);
 
 /// Whether progress may be drawn at all: stderr is a terminal and `-q` is
 /// not given.
-pub fn allowed(quiet: bool) -> bool {
+pub(crate) fn allowed(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
 }
 
 /// Contexts still working, on a delayed spinner.
-pub struct Waiting {
+pub(crate) struct Waiting {
     bar: ProgressBar,
     names: Vec<String>,
     state: Mutex<State>,
@@ -40,7 +40,7 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 impl Waiting {
     /// A spinner for `names`, doing `what` ("reading", "planning"...);
     /// `None` when progress is not allowed (see [`allowed`]).
-    pub fn start(quiet: bool, what: &str, names: &[String]) -> Option<Arc<Waiting>> {
+    pub(crate) fn start(quiet: bool, what: &str, names: &[String]) -> Option<Arc<Waiting>> {
         if !allowed(quiet) || names.is_empty() {
             return None;
         }
@@ -89,7 +89,7 @@ impl Waiting {
     }
 
     /// Context `i` answered (or failed, or ran out of time).
-    pub fn done(&self, i: usize) {
+    pub(crate) fn done(&self, i: usize) {
         let mut st = lock(&self.state);
         if st.pending.remove(&i) {
             self.bar.set_message(self.message(&st.pending));
@@ -98,7 +98,7 @@ impl Waiting {
     }
 
     /// Clears the spinner (it never draws again).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         let mut st = lock(&self.state);
         st.finished = true;
         self.bar.finish_and_clear();
@@ -107,7 +107,7 @@ impl Waiting {
 
 /// Tells `Waiting` that context `.1` is done when dropped (at the end of
 /// its task, however it ends).
-pub struct DoneOnDrop(pub Option<Arc<Waiting>>, pub usize);
+pub(crate) struct DoneOnDrop(pub(crate) Option<Arc<Waiting>>, pub(crate) usize);
 
 impl Drop for DoneOnDrop {
     fn drop(&mut self) {

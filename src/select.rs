@@ -13,35 +13,35 @@ use std::collections::BTreeMap;
 
 /// What the user asked for on the command line and in the environment.
 #[derive(Debug, Default, Clone)]
-pub struct SelectArgs {
+pub(crate) struct SelectArgs {
     /// `--context` values as typed (each may hold a comma list).
-    pub contexts: Vec<String>,
-    pub selector: Option<String>,
-    pub all: bool,
+    pub(crate) contexts: Vec<String>,
+    pub(crate) selector: Option<String>,
+    pub(crate) all: bool,
     /// `QCTL_CONTEXT`.
-    pub env_context: Option<String>,
+    pub(crate) env_context: Option<String>,
 }
 
 /// One selected context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub name: String,
+pub(crate) struct Target {
+    pub(crate) name: String,
     /// Named literally in `--context` (not through a glob, `-l`, `-A`,
     /// `QCTL_CONTEXT` or `current-context`): what the write gate asks of a
     /// protected context.
-    pub literal: bool,
+    pub(crate) literal: bool,
 }
 
 /// The selection: targets in file order, and the same names in the order
 /// the user typed them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetSet {
-    pub targets: Vec<Target>,
-    pub typed_order: Vec<String>,
+pub(crate) struct TargetSet {
+    pub(crate) targets: Vec<Target>,
+    pub(crate) typed_order: Vec<String>,
 }
 
 impl TargetSet {
-    pub fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         self.targets.iter().map(|t| t.name.as_str()).collect()
     }
 }
@@ -51,7 +51,7 @@ fn is_glob(s: &str) -> bool {
 }
 
 /// An "unknown context" error with a did-you-mean (exit 1).
-pub fn unknown_context(config: &Config, name: &str) -> CliError {
+pub(crate) fn unknown_context(config: &Config, name: &str) -> CliError {
     let e = CliError::failure(format!("unknown context `{name}`"));
     match did_you_mean(name, config.contexts.iter().map(|c| c.name.as_str())) {
         Some(s) => e.with_hint(format!("did you mean `{s}`?")),
@@ -60,7 +60,7 @@ pub fn unknown_context(config: &Config, name: &str) -> CliError {
 }
 
 /// Splits `--context a,b --context c` into names.
-pub fn split_names(values: &[String]) -> Vec<String> {
+pub(crate) fn split_names(values: &[String]) -> Vec<String> {
     values
         .iter()
         .flat_map(|v| v.split(','))
@@ -71,7 +71,7 @@ pub fn split_names(values: &[String]) -> Vec<String> {
 }
 
 /// Resolves the selection.
-pub fn select(config: &Config, args: &SelectArgs) -> Result<TargetSet> {
+pub(crate) fn select(config: &Config, args: &SelectArgs) -> Result<TargetSet> {
     let selector = args
         .selector
         .as_deref()
@@ -225,7 +225,7 @@ fn expand_names(config: &Config, names: &[String], from_flag: bool) -> Result<Ve
 
 /// One requirement of a label selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requirement {
+pub(crate) enum Requirement {
     Eq(String, String),
     NotEq(String, String),
     In(String, Vec<String>),
@@ -236,16 +236,16 @@ pub enum Requirement {
 
 /// A kubectl label selector: requirements joined by commas, all must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector(pub Vec<Requirement>);
+pub(crate) struct Selector(pub(crate) Vec<Requirement>);
 
-pub fn valid_label_key(k: &str) -> bool {
+pub(crate) fn valid_label_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 253
         && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
 }
 
-pub fn valid_label_value(v: &str) -> bool {
+pub(crate) fn valid_label_value(v: &str) -> bool {
     v.len() <= 63
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -272,7 +272,7 @@ fn value(v: &str) -> std::result::Result<String, String> {
 }
 
 impl Selector {
-    pub fn parse(s: &str) -> std::result::Result<Selector, String> {
+    pub(crate) fn parse(s: &str) -> std::result::Result<Selector, String> {
         let mut parts = Vec::new();
         let mut depth = 0i32;
         let mut cur = String::new();
@@ -356,7 +356,7 @@ impl Selector {
         Ok(Requirement::Exists(key(p)?))
     }
 
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub(crate) fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.0.iter().all(|r| match r {
             Requirement::Eq(k, v) => labels.get(k) == Some(v),
             Requirement::NotEq(k, v) => labels.get(k) != Some(v),

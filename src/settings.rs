@@ -8,25 +8,29 @@ use crate::output::{Printer, use_color};
 use crate::select::SelectArgs;
 use std::time::Duration;
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 256;
 
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub printer: Printer,
+pub(crate) struct Settings {
+    pub(crate) printer: Printer,
     /// Per-context budget for a read command.
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub max_concurrency: usize,
-    pub verbose: u8,
-    pub select: SelectArgs,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_concurrency: usize,
+    pub(crate) verbose: u8,
+    pub(crate) select: SelectArgs,
     /// Colour on stderr (plans, prompts).
-    pub stderr_color: bool,
+    pub(crate) stderr_color: bool,
 }
 
 impl Settings {
-    pub fn resolve(global: &GlobalArgs, config: &Config, default_format: OutputFormat) -> Settings {
+    pub(crate) fn resolve(
+        global: &GlobalArgs,
+        config: &Config,
+        default_format: OutputFormat,
+    ) -> Settings {
         let prefs = &config.preferences;
         let format = global.output.unwrap_or(default_format);
         Settings {

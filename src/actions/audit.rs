@@ -11,29 +11,29 @@ use std::path::{Path, PathBuf};
 
 /// One audit line.
 #[derive(Debug, Clone, Serialize)]
-pub struct AuditLine {
+pub(crate) struct AuditLine {
     /// RFC 3339, UTC.
-    pub time: String,
+    pub(crate) time: String,
     /// The OS user.
-    pub user: String,
-    pub host: String,
-    pub action: String,
-    pub context: String,
+    pub(crate) user: String,
+    pub(crate) host: String,
+    pub(crate) action: String,
+    pub(crate) context: String,
     /// The command line, secrets scrubbed.
-    pub args: Vec<String>,
+    pub(crate) args: Vec<String>,
     /// What the target looked like before and after (counts, keys).
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
+    pub(crate) before: serde_json::Value,
+    pub(crate) after: serde_json::Value,
     /// `ok`, `error`, `skipped`.
-    pub result: String,
+    pub(crate) result: String,
     /// What went wrong, for `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub duration_ms: u64,
+    pub(crate) reason: Option<String>,
+    pub(crate) duration_ms: u64,
 }
 
 /// Where the audit log goes.
-pub fn path(configured: Option<&Path>) -> PathBuf {
+pub(crate) fn path(configured: Option<&Path>) -> PathBuf {
     if let Some(p) = configured {
         return p.to_path_buf();
     }
@@ -48,7 +48,7 @@ pub fn path(configured: Option<&Path>) -> PathBuf {
 }
 
 /// The OS user running qctl.
-pub fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     for var in ["USER", "LOGNAME"] {
         if let Ok(u) = std::env::var(var)
             && !u.is_empty()
@@ -60,11 +60,11 @@ pub fn os_user() -> String {
     format!("uid:{}", unsafe { libc::getuid() })
 }
 
-pub use crate::host::name as host;
+pub(crate) use crate::host::name as host;
 
 /// Command-line arguments with anything that looks like a credential
 /// removed: URL passwords, and the value of any `--password*` flag.
-pub fn scrub_args(args: &[String]) -> Vec<String> {
+pub(crate) fn scrub_args(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut hide_next = false;
     for a in args {
@@ -92,7 +92,7 @@ pub fn scrub_args(args: &[String]) -> Vec<String> {
 /// Opens the log for appending; creates the file (0600) and its
 /// directory (0700). Called before the first write, so an unwritable log
 /// stops a verb before it changes anything.
-pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
         && !dir.exists()
@@ -110,7 +110,7 @@ pub fn open(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Appends one line and flushes it to the disk.
-pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
+pub(crate) fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
     let mut f = open(path)?;
     let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
     text.push('\n');
@@ -135,7 +135,7 @@ pub fn append(path: &Path, line: &AuditLine) -> std::io::Result<()> {
 /// target's write returns. The first line that cannot be written is kept:
 /// from then on [`Writer::failed`] tells the run to start nothing else.
 #[derive(Debug)]
-pub struct Writer {
+pub(crate) struct Writer {
     path: PathBuf,
     action: &'static str,
     args: Vec<String>,
@@ -145,7 +145,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(path: PathBuf, action: &'static str, args: Vec<String>) -> Self {
+    pub(crate) fn new(path: PathBuf, action: &'static str, args: Vec<String>) -> Self {
         Writer {
             path,
             action,
@@ -157,7 +157,7 @@ impl Writer {
     }
 
     /// Appends the line for one target's write.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         context: &str,
         before: &serde_json::Value,
@@ -190,12 +190,12 @@ impl Writer {
     }
 
     /// Whether a line could not be written.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.error().is_some()
     }
 
     /// Why the first line that failed could not be written.
-    pub fn error(&self) -> Option<String> {
+    pub(crate) fn error(&self) -> Option<String> {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Jobs per LPUSH at most.
 const BATCH: u64 = 500;
 
-pub struct Bench {
+pub(crate) struct Bench {
     count: u64,
     rate: f64,
     queue: String,
@@ -35,7 +35,7 @@ pub struct Bench {
     wait: Duration,
 }
 
-pub struct BenchPlan {
+pub(crate) struct BenchPlan {
     key: String,
     completed: String,
     dead: String,
@@ -404,7 +404,7 @@ impl Action for Bench {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     super::run(
         config,
         settings,

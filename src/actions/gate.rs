@@ -11,7 +11,7 @@ use crate::select::TargetSet;
 
 /// What the gate decided for one selected context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     Target,
     /// Left out by policy, with the reason shown in the plan and the
     /// result (`status: skipped`).
@@ -20,15 +20,15 @@ pub enum Admission {
 
 /// The selection, split into targets and skipped contexts (file order).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admitted {
-    pub targets: Vec<String>,
-    pub skipped: Vec<(String, String)>,
+pub(crate) struct Admitted {
+    pub(crate) targets: Vec<String>,
+    pub(crate) skipped: Vec<(String, String)>,
 }
 
 /// Applies the per-context policy for `action` (a write verb's name).
 /// `unsupported` says why a queue system cannot run the verb (SPEC 10.4:
 /// such a target is skipped with `not supported by <kind>: <why>`).
-pub fn admit(
+pub(crate) fn admit(
     config: &Config,
     set: &TargetSet,
     action: &str,
@@ -76,7 +76,7 @@ pub fn admit(
 /// The question: "Type the target context's name to confirm", or for
 /// several "Type the names of the 3 target contexts to confirm
 /// (comma-separated)".
-pub fn question(n: usize) -> String {
+pub(crate) fn question(n: usize) -> String {
     if n == 1 {
         "Type the target context's name to confirm".into()
     } else {
@@ -87,7 +87,7 @@ pub fn question(n: usize) -> String {
 /// Asks on the terminal for the target names (the question on stderr, the
 /// answer a line of stdin, edited by the terminal as usual); returns what
 /// was typed, checked by [`confirm_typed`]. Ctrl-D refuses at once.
-pub fn prompt(targets: &[String]) -> Result<String, CliError> {
+pub(crate) fn prompt(targets: &[String]) -> Result<String, CliError> {
     use std::io::{BufRead, Write};
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{}: ", question(targets.len()));
@@ -115,7 +115,7 @@ pub fn prompt(targets: &[String]) -> Result<String, CliError> {
 }
 
 /// Splits a typed confirmation (`a, b,c`) into names.
-pub fn typed_names(typed: &str) -> Vec<String> {
+pub(crate) fn typed_names(typed: &str) -> Vec<String> {
     let mut v: Vec<String> = typed
         .split([',', ' ', '\t', '\n'])
         .map(str::trim)
@@ -160,7 +160,7 @@ fn mismatch(targets: &[String], typed: &str) -> Option<String> {
 /// Checks that `--yes-i-typed` names exactly `targets`, in any order;
 /// never widens anything. The refusal (exit 4) says what was missing or
 /// extra and shows the flag that would match.
-pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
+pub(crate) fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
     match mismatch(targets, typed) {
         None => Ok(()),
         Some(why) => Err(CliError::refused(format!(
@@ -173,7 +173,7 @@ pub fn confirm(targets: &[String], typed: &str) -> Result<(), CliError> {
 /// The same check for names typed at the prompt. The refusal says what was
 /// typed and what was expected; it does not show the flag that skips the
 /// question (that is for scripts).
-pub fn confirm_typed(targets: &[String], typed: &str) -> Result<(), CliError> {
+pub(crate) fn confirm_typed(targets: &[String], typed: &str) -> Result<(), CliError> {
     let Some(why) = mismatch(targets, typed) else {
         return Ok(());
     };

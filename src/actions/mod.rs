@@ -7,21 +7,20 @@
 //! the typed confirmation, the strategy, Ctrl-C, the audit log and the
 //! `ActionResult`.
 
-pub mod audit;
-pub mod bench;
-pub mod gate;
-pub mod purge;
-pub mod replicate;
-pub mod requeue;
-pub mod requeue_orphaned;
-pub mod restore;
+pub(crate) mod audit;
+pub(crate) mod bench;
+pub(crate) mod gate;
+pub(crate) mod purge;
+pub(crate) mod replicate;
+pub(crate) mod requeue;
+pub(crate) mod requeue_orphaned;
+pub(crate) mod restore;
 mod result;
 mod run;
-pub mod signal;
+pub(crate) mod signal;
 mod strategy;
 
-pub use result::{ActionResult, Status};
-pub use run::{Action, Applied, PlanView, Step, run, run_on};
+pub(crate) use run::{run, run_on};
 
 use crate::connect::Conn;
 use crate::error::{ContextError, ErrorKind};

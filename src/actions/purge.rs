@@ -18,12 +18,12 @@ use std::time::Duration;
 /// From this length on, how Redis frees the backup at expiry matters.
 const LARGE: u64 = 100_000;
 
-pub struct PurgeDlq {
+pub(crate) struct PurgeDlq {
     /// `None`: `--no-backup`.
-    pub keep: Option<Duration>,
+    pub(crate) keep: Option<Duration>,
 }
 
-pub struct PurgePlan {
+pub(crate) struct PurgePlan {
     key: String,
     store: lists::Store,
     length: u64,
@@ -180,7 +180,7 @@ impl Action for PurgeDlq {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &PurgeDlqArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &PurgeDlqArgs) -> Result<ExitCode> {
     let action = PurgeDlq {
         keep: (!args.no_backup).then_some(args.keep_backup),
     };

@@ -21,23 +21,23 @@ use crate::systems::sidekiq_requeue::{self, Choice, SetKeys};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
 
-pub struct Requeue {
+pub(crate) struct Requeue {
     /// `None`: each job back to its own queue (Sidekiq).
-    pub to: Option<String>,
-    pub from: crate::cli::RequeueFrom,
-    pub limit: Option<u64>,
-    pub glob: Option<Glob>,
-    pub reset_retries: bool,
+    pub(crate) to: Option<String>,
+    pub(crate) from: crate::cli::RequeueFrom,
+    pub(crate) limit: Option<u64>,
+    pub(crate) glob: Option<Glob>,
+    pub(crate) reset_retries: bool,
 }
 
 /// What a target's plan is: a list DLQ (go-redis-work-queue) or one of
 /// Sidekiq's sorted sets.
-pub enum RequeuePlan {
+pub(crate) enum RequeuePlan {
     List(ListPlan),
     Set(SetPlan),
 }
 
-pub struct SetPlan {
+pub(crate) struct SetPlan {
     keys: SetKeys,
     acl: guard::Checked,
     memory: Option<String>,
@@ -46,7 +46,7 @@ pub struct SetPlan {
     per_queue: Vec<(String, u64)>,
 }
 
-pub struct ListPlan {
+pub(crate) struct ListPlan {
     acl: guard::Checked,
     memory: Option<String>,
     keys: MoveKeys,
@@ -616,7 +616,7 @@ fn work_queues(system: &System) -> String {
     format!("work queues: {}, or a full key", q.join(", "))
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
     if args.orphaned {
         return super::requeue_orphaned::run(config, settings, args);
     }

@@ -23,12 +23,12 @@ use std::time::Duration;
 /// follow the same patterns; every step checks its own in the script).
 const ACL_SAMPLE: usize = 20;
 
-pub struct RequeueOrphaned {
-    pub to: Option<String>,
-    pub limit: Option<u64>,
+pub(crate) struct RequeueOrphaned {
+    pub(crate) to: Option<String>,
+    pub(crate) limit: Option<u64>,
 }
 
-pub struct OrphanPlan {
+pub(crate) struct OrphanPlan {
     acl: guard::Checked,
     memory: Option<String>,
     routes: Routes,
@@ -505,7 +505,7 @@ async fn step_error(
     ce
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> Result<ExitCode> {
     if let Some(to) = &args.to {
         super::requeue::check_destination(config, settings, to)?;
     }

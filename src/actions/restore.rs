@@ -18,11 +18,11 @@ use serde_json::json;
 /// Jobs per restore step.
 const BATCH: u64 = 1_000;
 
-pub struct RestoreDlq {
-    pub backup: Option<String>,
+pub(crate) struct RestoreDlq {
+    pub(crate) backup: Option<String>,
 }
 
-pub struct RestorePlan {
+pub(crate) struct RestorePlan {
     key: String,
     store: lists::Store,
     length: u64,
@@ -175,7 +175,7 @@ impl Action for RestoreDlq {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &RestoreDlqArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &RestoreDlqArgs) -> Result<ExitCode> {
     super::run(
         config,
         settings,

@@ -7,14 +7,14 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Error,
     Skipped,
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Error => "error",
@@ -25,48 +25,48 @@ impl Status {
 
 /// One target's outcome.
 #[derive(Debug, Clone, Serialize)]
-pub struct ResultItem {
-    pub context: String,
-    pub status: Status,
+pub(crate) struct ResultItem {
+    pub(crate) context: String,
+    pub(crate) status: Status,
     /// Why it was skipped or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The error's kind (`errors[].kind`), for `status: error`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<ErrorKind>,
+    pub(crate) kind: Option<ErrorKind>,
     /// The verb's counts (`purged`, `moved`, ...): what changed, or with
     /// `dry_run` what would; null when the target was never measured.
     #[serde(flatten)]
-    pub counts: IndexMap<&'static str, Option<u64>>,
+    pub(crate) counts: IndexMap<&'static str, Option<u64>>,
     /// Fields beyond the counts (replicate's `config_changes`).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_key: Option<String>,
+    pub(crate) backup_key: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    pub duration_ms: u64,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) duration_ms: u64,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
 /// The document.
 #[derive(Debug, Serialize)]
-pub struct ActionResult {
+pub(crate) struct ActionResult {
     #[serde(rename = "apiVersion")]
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub action: &'static str,
-    pub dry_run: bool,
+    pub(crate) api_version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) dry_run: bool,
     /// Set when Ctrl-C stopped the run.
-    pub interrupted: bool,
-    pub results: Vec<ResultItem>,
+    pub(crate) interrupted: bool,
+    pub(crate) results: Vec<ResultItem>,
     /// The failed targets again, in the shape every document shares.
-    pub errors: Vec<ContextError>,
+    pub(crate) errors: Vec<ContextError>,
 }
 
 impl ActionResult {
-    pub fn new(
+    pub(crate) fn new(
         action: &'static str,
         dry_run: bool,
         interrupted: bool,
@@ -94,7 +94,11 @@ impl ActionResult {
 
     /// The summary table: CONTEXT, STATUS, the counts, BACKUP when the verb
     /// keeps one, DURATION, REASON.
-    pub fn table(&self, counts: &[&'static str], backups: bool) -> (Vec<String>, Vec<Vec<Styled>>) {
+    pub(crate) fn table(
+        &self,
+        counts: &[&'static str],
+        backups: bool,
+    ) -> (Vec<String>, Vec<Vec<Styled>>) {
         let mut headers = vec!["CONTEXT".to_string(), "STATUS".to_string()];
         headers.extend(counts.iter().map(|c| c.to_uppercase().replace('_', "-")));
         let extra: Vec<String> = self

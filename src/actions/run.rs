@@ -27,51 +27,51 @@ use std::time::{Duration, Instant};
 
 /// How one target's plan reads in the pre-flight table.
 #[derive(Debug, Clone, Default)]
-pub struct PlanView {
+pub(crate) struct PlanView {
     /// Jobs it would change.
-    pub count: u64,
+    pub(crate) count: u64,
     /// What would happen, in a few words.
-    pub detail: String,
+    pub(crate) detail: String,
     /// Shown under the plan, prefixed with the context.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Left out of the plan's total (replicate --move's source: its jobs
     /// are the ones the targets gain).
-    pub not_in_total: bool,
+    pub(crate) not_in_total: bool,
 }
 
 /// What a write did on one target.
 #[derive(Debug, Clone, Default)]
-pub struct Applied {
-    pub counts: Vec<(&'static str, u64)>,
-    pub backup_key: Option<String>,
+pub(crate) struct Applied {
+    pub(crate) counts: Vec<(&'static str, u64)>,
+    pub(crate) backup_key: Option<String>,
     /// For the audit line: the target before and after.
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
+    pub(crate) before: serde_json::Value,
+    pub(crate) after: serde_json::Value,
     /// Set when the write failed or stopped part-way (the counts say how
     /// far it got).
-    pub error: Option<ContextError>,
-    pub warnings: Vec<String>,
+    pub(crate) error: Option<ContextError>,
+    pub(crate) warnings: Vec<String>,
     /// Fields beyond the counts (replicate's `config_changes`).
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What a running write may look at: Ctrl-C, and its progress bar.
 #[derive(Clone)]
-pub struct Step {
+pub(crate) struct Step {
     interrupted: Arc<AtomicBool>,
-    pub progress: ProgressBar,
+    pub(crate) progress: ProgressBar,
 }
 
 impl Step {
     /// Ctrl-C was pressed: finish the server-side step in flight, start no
     /// other.
-    pub fn interrupted(&self) -> bool {
+    pub(crate) fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
 }
 
 /// A write verb.
-pub trait Action: Send + Sync + 'static {
+pub(crate) trait Action: Send + Sync + 'static {
     /// The verb (`purge-dlq`): results, audit lines, `allowed-actions`.
     const NAME: &'static str;
     /// The count fields it reports (`purged`, `moved`, ...).
@@ -206,7 +206,7 @@ fn fail(item: &mut ResultItem, e: &ContextError) {
 
 /// Runs a write verb through the gate, on the selection (`--context`,
 /// `-l`, `-A`).
-pub fn run<A: Action>(
+pub(crate) fn run<A: Action>(
     config: &Config,
     settings: &Settings,
     w: &WriteArgs,
@@ -441,7 +441,7 @@ fn confirm<A: Action>(w: &WriteArgs, names: &[String], interactive: bool) -> Res
     }
 }
 
-pub fn run_on<A: Action>(
+pub(crate) fn run_on<A: Action>(
     config: &Config,
     settings: &Settings,
     w: &WriteArgs,

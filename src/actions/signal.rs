@@ -81,7 +81,7 @@ impl NamePattern {
 }
 
 /// `quiet workers` (`STOP = false`) or `stop workers` (`STOP = true`).
-pub struct SignalWorkers<const STOP: bool> {
+pub(crate) struct SignalWorkers<const STOP: bool> {
     names: Vec<NamePattern>,
     /// `--one-by-one`: inside a context, the next process only once the
     /// one before acted on its signal; `--pause` between them.
@@ -95,7 +95,7 @@ const ACT_POLL: Duration = Duration::from_millis(250);
 
 /// A process that would get the signal.
 #[derive(Debug, Clone)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     identity: String,
     tag: Option<String>,
     busy: u64,
@@ -116,7 +116,7 @@ impl Chosen {
     }
 }
 
-pub struct SignalPlan {
+pub(crate) struct SignalPlan {
     chosen: Vec<Chosen>,
     /// Matched, but dead: no signal.
     orphaned: Vec<String>,
@@ -489,7 +489,7 @@ fn patterns(args: &SignalWorkersArgs) -> Result<Vec<NamePattern>> {
 }
 
 /// `qctl quiet workers`.
-pub fn run_quiet(
+pub(crate) fn run_quiet(
     config: &Config,
     settings: &Settings,
     args: &SignalWorkersArgs,
@@ -502,7 +502,7 @@ pub fn run_quiet(
 }
 
 /// `qctl stop workers`.
-pub fn run_stop(
+pub(crate) fn run_stop(
     config: &Config,
     settings: &Settings,
     args: &SignalWorkersArgs,

@@ -6,7 +6,7 @@ use crate::cli::Strategy;
 /// The steps of a run: each a list of indexes into the targets, run
 /// together; the next step starts after a pause, and (rolling, canary)
 /// only when every target of the previous one succeeded.
-pub fn steps(
+pub(crate) fn steps(
     strategy: Strategy,
     n: usize,
     canary_first: usize,
@@ -35,7 +35,7 @@ pub fn steps(
 }
 
 /// Whether a failure in one step stops the steps after it.
-pub fn stops_on_failure(strategy: Strategy) -> bool {
+pub(crate) fn stops_on_failure(strategy: Strategy) -> bool {
     !matches!(strategy, Strategy::Parallel)
 }
 

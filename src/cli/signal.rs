@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 /// `qctl quiet ...`
 #[derive(Debug, Subcommand)]
-pub enum QuietCommand {
+pub(crate) enum QuietCommand {
     /// Ask worker processes to take no new jobs (Sidekiq's TSTP); busy jobs finish
     #[command(visible_alias = "worker", after_help = NAME_HELP)]
     Workers(SignalWorkersArgs),
@@ -14,7 +14,7 @@ pub enum QuietCommand {
 
 /// `qctl stop ...`
 #[derive(Debug, Subcommand)]
-pub enum StopCommand {
+pub(crate) enum StopCommand {
     /// Ask worker processes to stop gracefully (Sidekiq's TERM); busy jobs get their shutdown timeout, then go back to their queue
     #[command(visible_alias = "worker", after_help = NAME_HELP)]
     Workers(SignalWorkersArgs),
@@ -28,13 +28,13 @@ signal: they cannot read it. With --strategy rolling --pause DUR, one context af
 a rolling restart of a fleet; add --one-by-one to go process by process inside each context too.";
 
 #[derive(Debug, Args)]
-pub struct SignalWorkersArgs {
+pub(crate) struct SignalWorkersArgs {
     /// Processes to signal: identity, tag or hostname (globs allowed), or CONTEXT/IDENTITY [default: every live process]
     #[arg(value_name = "NAME")]
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// Inside each context, one process at a time: the next only once the one before acted on its signal (stopped, or turned quiet; at most 60 s), --pause between
     #[arg(long)]
-    pub one_by_one: bool,
+    pub(crate) one_by_one: bool,
     #[command(flatten)]
-    pub write: WriteArgs,
+    pub(crate) write: WriteArgs,
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub fn run(cmd: &ConfigCommand, config: &Config, settings: &Settings) -> Result<ExitCode> {
+pub(crate) fn run(cmd: &ConfigCommand, config: &Config, settings: &Settings) -> Result<ExitCode> {
     match cmd {
         ConfigCommand::GetContexts => get_contexts(config, settings),
         ConfigCommand::CurrentContext => current_context(config, settings),
@@ -131,7 +131,7 @@ fn items(config: &Config, current: &[String]) -> Vec<ContextItem> {
         .collect()
 }
 
-pub use crate::output::labels_text;
+pub(crate) use crate::output::labels_text;
 
 fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let p = &settings.printer;

@@ -1,4 +1,4 @@
 //! One module per verb. Each takes resolved settings and the loaded
 //! configuration, never clap types, and returns an exit code.
 
-pub mod config;
+pub(crate) mod config;

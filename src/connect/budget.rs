@@ -17,11 +17,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The most one reply may be: 256 MiB (Redis's own bulk limit,
 /// `proto-max-bulk-len`, defaults to 512 MB; no reply qctl asks for comes
 /// near this).
-pub const REPLY_BUDGET: u64 = 256 * 1024 * 1024;
+pub(crate) const REPLY_BUDGET: u64 = 256 * 1024 * 1024;
 /// The most elements one aggregate reply may announce.
-pub const MAX_ELEMENTS: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_ELEMENTS: u64 = 8 * 1024 * 1024;
 /// In every budget error, so `classify` can tell it apart.
-pub const MARKER: &str = "reply budget";
+pub(crate) const MARKER: &str = "reply budget";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -35,7 +35,7 @@ enum State {
 
 /// Follows RESP2/RESP3 framing over a byte stream.
 #[derive(Debug)]
-pub struct Skimmer {
+pub(crate) struct Skimmer {
     state: State,
     /// Elements still to come in each open aggregate.
     open: Vec<u64>,
@@ -47,7 +47,7 @@ pub struct Skimmer {
 }
 
 impl Skimmer {
-    pub fn new(budget: u64) -> Self {
+    pub(crate) fn new(budget: u64) -> Self {
         Skimmer {
             state: State::Type,
             open: Vec::new(),
@@ -116,7 +116,7 @@ impl Skimmer {
     }
 
     /// Follows `bytes`; an error when the reply breaks the budget.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             match self.state {
                 State::Bulk(left) => {
@@ -166,14 +166,14 @@ impl Skimmer {
 }
 
 /// A stream whose reads are followed by a [`Skimmer`].
-pub struct Budgeted<S> {
+pub(crate) struct Budgeted<S> {
     inner: S,
     skim: Skimmer,
     failed: Option<String>,
 }
 
 impl<S> Budgeted<S> {
-    pub fn new(inner: S, budget: u64) -> Self {
+    pub(crate) fn new(inner: S, budget: u64) -> Self {
         Budgeted {
             inner,
             skim: Skimmer::new(budget),

@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 /// A context's TLS client: roots (its `ca-file`, else the system's),
 /// optional client certificate, and `insecure-skip-verify` (no certificate
 /// check and no SNI, as the redis crate did).
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     connector: tokio_rustls::TlsConnector,
 }
 
@@ -48,7 +48,7 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
 impl TlsClient {
     /// Reads the context's TLS files; an error is the message of a `config`
     /// error.
-    pub fn new(tls: &TlsSettings, insecure: bool) -> Result<TlsClient, String> {
+    pub(crate) fn new(tls: &TlsSettings, insecure: bool) -> Result<TlsClient, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -290,7 +290,7 @@ async fn open_wire(
 
 /// A connection to one server over a socket qctl opened, read through
 /// [`budget::Budgeted`]; `tls` is required for a `rediss://` address.
-pub async fn connect(
+pub(crate) async fn connect(
     info: &ConnectionInfo,
     tls: Option<&TlsClient>,
     connect_timeout: Duration,
@@ -306,11 +306,11 @@ pub async fn connect(
 
 /// What a cluster context's node connections need that the cluster client
 /// does not pass to its connector.
-pub struct NodeSetup {
-    pub tls: Option<TlsClient>,
+pub(crate) struct NodeSetup {
+    pub(crate) tls: Option<TlsClient>,
     /// The database the URLs named (0 on a Redis Cluster).
-    pub db: i64,
-    pub connect_timeout: Duration,
+    pub(crate) db: i64,
+    pub(crate) connect_timeout: Duration,
 }
 
 type Setups = BTreeMap<i64, Arc<NodeSetup>>;
@@ -327,13 +327,13 @@ fn setups() -> std::sync::MutexGuard<'static, Setups> {
 
 /// A registered [`NodeSetup`]; dropping it (with the connection that holds
 /// it) unregisters it.
-pub struct Registration {
+pub(crate) struct Registration {
     key: i64,
 }
 
 impl Registration {
     /// The key to give the cluster client as its database number.
-    pub fn key(&self) -> i64 {
+    pub(crate) fn key(&self) -> i64 {
         self.key
     }
 }
@@ -344,7 +344,7 @@ impl Drop for Registration {
     }
 }
 
-pub fn register(setup: NodeSetup) -> Registration {
+pub(crate) fn register(setup: NodeSetup) -> Registration {
     let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     setups().insert(key, Arc::new(setup));
     Registration { key }
@@ -353,7 +353,7 @@ pub fn register(setup: NodeSetup) -> Registration {
 /// One node connection of a cluster context: a multiplexed connection over
 /// a budgeted socket.
 #[derive(Clone)]
-pub struct NodeConn(MultiplexedConnection);
+pub(crate) struct NodeConn(MultiplexedConnection);
 
 impl redis::aio::ConnectionLike for NodeConn {
     fn req_packed_command<'a>(

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// How the contexts files were found.
 #[derive(Debug, Clone)]
-pub enum ConfigLocation {
+pub(crate) enum ConfigLocation {
     Flag(PathBuf),
     Env(Vec<PathBuf>),
     Default(PathBuf),
@@ -27,7 +27,7 @@ fn home() -> PathBuf {
 }
 
 /// `$XDG_CONFIG_HOME/qctl/config.yaml`, else `~/.config/qctl/config.yaml`.
-pub fn default_path() -> PathBuf {
+pub(crate) fn default_path() -> PathBuf {
     match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir).join("qctl/config.yaml"),
         None => home().join(".config/qctl/config.yaml"),
@@ -35,7 +35,7 @@ pub fn default_path() -> PathBuf {
 }
 
 /// Expands a leading `~/`.
-pub fn expand_tilde(p: &str) -> PathBuf {
+pub(crate) fn expand_tilde(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => home().join(rest),
         None => PathBuf::from(p),
@@ -58,7 +58,7 @@ pub(crate) fn locate(flag: Option<&Path>) -> ConfigLocation {
 impl ConfigLocation {
     /// The files looked at, and what named them, for messages:
     /// `/a.yaml, /b.yaml (from QCTL_CONFIG)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ConfigLocation::Flag(p) => format!("{} (from --config)", p.display()),
             ConfigLocation::Env(ps) if ps.is_empty() => "no file (QCTL_CONFIG lists none)".into(),
@@ -78,7 +78,7 @@ impl ConfigLocation {
 }
 
 /// "No contexts file": which files were looked at, and how to get one.
-pub fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
+pub(crate) fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
     let location = location.cloned().unwrap_or_else(|| locate(None));
     let create = match &location {
         ConfigLocation::Flag(p) | ConfigLocation::Default(p) => p.clone(),
@@ -97,13 +97,13 @@ pub fn no_contexts_file(location: Option<&ConfigLocation>) -> CliError {
 /// The largest contexts file qctl reads: a 1,000-context file is about
 /// 200 KiB, so this is generous, and it keeps `--config /dev/zero` from
 /// reading without end.
-pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads a contexts file: a regular file of at most [`MAX_FILE_BYTES`].
 /// It is opened without blocking (a FIFO with no writer would otherwise
 /// hang the open) and checked on the opened descriptor, so what is checked
 /// is what is read.
-pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let shown = path.display();
@@ -159,7 +159,7 @@ pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Loads, checks and merges the contexts files.
-pub fn load(flag: Option<&Path>) -> Result<Config> {
+pub(crate) fn load(flag: Option<&Path>) -> Result<Config> {
     let location = locate(flag);
     let paths: Vec<PathBuf> = match &location {
         ConfigLocation::Flag(p) => {
@@ -443,8 +443,9 @@ fn check_name(path: &Path, loc: Location, what: &str, name: &str) -> Result<()> 
     Ok(())
 }
 
-/// Loads a configuration from text, as if read from `path` (tests, tools).
-pub fn from_text(path: &Path, text: &str) -> Result<Config> {
+/// Loads a configuration from text, as if read from `path` (tests).
+#[cfg(test)]
+pub(crate) fn from_text(path: &Path, text: &str) -> Result<Config> {
     let sources = vec![SourceFile {
         path: path.to_path_buf(),
         text: text.to_string(),

@@ -8,15 +8,14 @@ mod load;
 mod model;
 mod write;
 
-pub use load::{
-    ConfigLocation, MAX_FILE_BYTES, default_path, expand_tilde, from_text, load, no_contexts_file,
-    read_bounded,
-};
+#[cfg(test)]
+pub(crate) use load::from_text;
+pub(crate) use load::{ConfigLocation, expand_tilde, load, no_contexts_file, read_bounded};
 /// For shell completion, which reads the files leniently and quietly.
 pub(crate) use load::{locate, parse_file, schema as parse_schema};
-pub use model::Mode;
+pub(crate) use model::Mode;
 pub(crate) use model::RawFile;
-pub use write::{ContextEdit, delete_context, set_context, use_context};
+pub(crate) use write::{ContextEdit, delete_context, set_context, use_context};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,14 +24,14 @@ use std::time::Duration;
 
 /// A string that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
+    pub(crate) fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
     /// The only way to read it: for the connection layer.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -45,71 +44,71 @@ impl fmt::Debug for Secret {
 
 /// One file that contributed to the merged configuration.
 #[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: PathBuf,
-    pub text: String,
+pub(crate) struct SourceFile {
+    pub(crate) path: PathBuf,
+    pub(crate) text: String,
 }
 
 /// The checked, merged configuration.
 #[derive(Debug, Default)]
-pub struct Config {
-    pub sources: Vec<SourceFile>,
+pub(crate) struct Config {
+    pub(crate) sources: Vec<SourceFile>,
     /// How the files were found (for messages).
-    pub location: Option<ConfigLocation>,
-    pub current_context: Option<String>,
-    pub audit_log: Option<PathBuf>,
-    pub preferences: Preferences,
-    pub clusters: Vec<Cluster>,
-    pub users: Vec<User>,
-    pub contexts: Vec<Context>,
-    pub schemas: Vec<QueueSchema>,
+    pub(crate) location: Option<ConfigLocation>,
+    pub(crate) current_context: Option<String>,
+    pub(crate) audit_log: Option<PathBuf>,
+    pub(crate) preferences: Preferences,
+    pub(crate) clusters: Vec<Cluster>,
+    pub(crate) users: Vec<User>,
+    pub(crate) contexts: Vec<Context>,
+    pub(crate) schemas: Vec<QueueSchema>,
     /// The merged raw documents, for `config view`.
     pub(crate) raw: Vec<RawFile>,
 }
 
 impl Config {
-    pub fn context(&self, name: &str) -> Option<&Context> {
+    pub(crate) fn context(&self, name: &str) -> Option<&Context> {
         self.contexts.iter().find(|c| c.name == name)
     }
-    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+    pub(crate) fn cluster(&self, name: &str) -> Option<&Cluster> {
         self.clusters.iter().find(|c| c.name == name)
     }
-    pub fn user(&self, name: &str) -> Option<&User> {
+    pub(crate) fn user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
     }
-    pub fn schema(&self, name: &str) -> Option<&QueueSchema> {
+    pub(crate) fn schema(&self, name: &str) -> Option<&QueueSchema> {
         self.schemas.iter().find(|s| s.name == name)
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct Cluster {
-    pub name: String,
-    pub mode: Mode,
+pub(crate) struct Cluster {
+    pub(crate) name: String,
+    pub(crate) mode: Mode,
     /// `server` for standalone, the seed `nodes` for a cluster.
-    pub urls: Vec<String>,
-    pub tls: TlsSettings,
+    pub(crate) urls: Vec<String>,
+    pub(crate) tls: TlsSettings,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct TlsSettings {
-    pub ca_file: Option<PathBuf>,
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
+pub(crate) struct TlsSettings {
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct User {
-    pub name: String,
-    pub username: Option<String>,
-    pub password: PasswordSource,
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) username: Option<String>,
+    pub(crate) password: PasswordSource,
 }
 
 /// Where a password comes from. Env and file are read when the context is
 /// used, so an unset variable only fails the commands that need it.
 #[derive(Debug, Clone)]
-pub enum PasswordSource {
+pub(crate) enum PasswordSource {
     None,
     Inline(Secret),
     Env(String),
@@ -117,65 +116,65 @@ pub enum PasswordSource {
 }
 
 #[derive(Debug, Clone)]
-pub struct Context {
-    pub name: String,
-    pub cluster: String,
-    pub user: Option<String>,
-    pub schema: String,
-    pub labels: BTreeMap<String, String>,
-    pub color: Option<String>,
-    pub protected: bool,
+pub(crate) struct Context {
+    pub(crate) name: String,
+    pub(crate) cluster: String,
+    pub(crate) user: Option<String>,
+    pub(crate) schema: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) color: Option<String>,
+    pub(crate) protected: bool,
     /// `None`: every write verb is allowed.
-    pub allowed_actions: Option<Vec<String>>,
-    pub enabled: bool,
+    pub(crate) allowed_actions: Option<Vec<String>>,
+    pub(crate) enabled: bool,
     /// Index into `Config::sources` of the file that defined it.
-    pub source: usize,
+    pub(crate) source: usize,
 }
 
-pub use crate::systems::SchemaKind;
+pub(crate) use crate::systems::SchemaKind;
 
 /// A named queue schema: which system, and its options as that system
 /// parsed them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QueueSchema {
-    pub name: String,
-    pub system: crate::systems::SystemSchema,
+pub(crate) struct QueueSchema {
+    pub(crate) name: String,
+    pub(crate) system: crate::systems::SystemSchema,
 }
 
 impl QueueSchema {
     /// The built-in `default` schema (SPEC section 1).
-    pub fn builtin_default() -> Self {
+    pub(crate) fn builtin_default() -> Self {
         QueueSchema {
             name: "default".into(),
             system: crate::systems::SystemSchema::default(),
         }
     }
 
-    pub fn kind(&self) -> SchemaKind {
+    pub(crate) fn kind(&self) -> SchemaKind {
         self.system.kind()
     }
 }
 
 /// Defaults from `preferences:`; a flag on the command line wins.
 #[derive(Debug, Clone, Default)]
-pub struct Preferences {
-    pub timeout: Option<Duration>,
-    pub connect_timeout: Option<Duration>,
-    pub max_concurrency: Option<usize>,
-    pub watch_interval: Option<Duration>,
-    pub watch_jitter: Option<Duration>,
-    pub compare_threshold: Option<f64>,
-    pub health: HealthThresholds,
+pub(crate) struct Preferences {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) watch_interval: Option<Duration>,
+    pub(crate) watch_jitter: Option<Duration>,
+    pub(crate) compare_threshold: Option<f64>,
+    pub(crate) health: HealthThresholds,
 }
 
 /// `preferences.health`, with the documented defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HealthThresholds {
-    pub max_latency: Duration,
-    pub max_dead_letter: u64,
-    pub max_orphaned_jobs: u64,
-    pub max_memory_percent: f64,
-    pub require_workers: bool,
+pub(crate) struct HealthThresholds {
+    pub(crate) max_latency: Duration,
+    pub(crate) max_dead_letter: u64,
+    pub(crate) max_orphaned_jobs: u64,
+    pub(crate) max_memory_percent: f64,
+    pub(crate) require_workers: bool,
 }
 
 impl Default for HealthThresholds {
@@ -191,7 +190,7 @@ impl Default for HealthThresholds {
 }
 
 /// The write verbs `allowed-actions` may name.
-pub const WRITE_VERBS: &[&str] = &[
+pub(crate) const WRITE_VERBS: &[&str] = &[
     "purge-dlq",
     "restore-dlq",
     "requeue",
@@ -202,14 +201,14 @@ pub const WRITE_VERBS: &[&str] = &[
 ];
 
 /// Colours a context may carry.
-pub const COLORS: &[&str] = &[
+pub(crate) const COLORS: &[&str] = &[
     "black", "red", "green", "yellow", "blue", "magenta", "purple", "cyan", "white", "gray",
 ];
 
-pub use crate::output::did_you_mean;
+pub(crate) use crate::output::did_you_mean;
 
 /// `redis://:secret@host` -> `redis://:***@host`: a URL safe to print.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
     };

@@ -14,28 +14,28 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawFile {
     #[serde(rename = "apiVersion", skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<Spanned<String>>,
+    pub(crate) api_version: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Spanned<String>>,
+    pub(crate) kind: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_context: Option<Spanned<String>>,
+    pub(crate) current_context: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub audit_log: Option<String>,
+    pub(crate) audit_log: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferences: Option<Spanned<RawPreferences>>,
+    pub(crate) preferences: Option<Spanned<RawPreferences>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub clusters: Vec<Spanned<RawCluster>>,
+    pub(crate) clusters: Vec<Spanned<RawCluster>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub users: Vec<Spanned<RawUser>>,
+    pub(crate) users: Vec<Spanned<RawUser>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub contexts: Vec<Spanned<RawContext>>,
+    pub(crate) contexts: Vec<Spanned<RawContext>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub queue_schemas: Vec<Spanned<RawSchema>>,
+    pub(crate) queue_schemas: Vec<Spanned<RawSchema>>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub(crate) enum Mode {
     #[default]
     Standalone,
     Cluster,
@@ -44,63 +44,63 @@ pub enum Mode {
 #[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawCluster {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<Spanned<String>>,
+    pub(crate) server: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mode: Option<Mode>,
+    pub(crate) mode: Option<Mode>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<Spanned<String>>,
+    pub(crate) nodes: Vec<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<RawTls>,
+    pub(crate) tls: Option<RawTls>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawTls {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<String>,
+    pub(crate) ca_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<String>,
+    pub(crate) cert_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<String>,
+    pub(crate) key_file: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_skip_verify: bool,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawUser {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_env: Option<String>,
+    pub(crate) password_env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<String>,
+    pub(crate) password_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawContext {
-    pub name: String,
-    pub cluster: String,
+    pub(crate) name: String,
+    pub(crate) cluster: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub protected: bool,
+    pub(crate) protected: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_actions: Option<Vec<String>>,
+    pub(crate) allowed_actions: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// A queue schema as written: its name, its kind, and the kind's own
@@ -108,57 +108,57 @@ pub(crate) struct RawContext {
 #[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct RawSchema {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(flatten)]
-    pub options: crate::systems::SchemaOptions,
+    pub(crate) options: crate::systems::SchemaOptions,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawPreferences {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_timeout: Option<String>,
+    pub(crate) connect_timeout: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_concurrency: Option<usize>,
+    pub(crate) max_concurrency: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub watch: Option<RawWatch>,
+    pub(crate) watch: Option<RawWatch>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub compare: Option<RawCompare>,
+    pub(crate) compare: Option<RawCompare>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health: Option<RawHealth>,
+    pub(crate) health: Option<RawHealth>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawWatch {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval: Option<String>,
+    pub(crate) interval: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter: Option<String>,
+    pub(crate) jitter: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawCompare {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Serialize, Clone, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct RawHealth {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_latency: Option<String>,
+    pub(crate) max_latency: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_dead_letter: Option<u64>,
+    pub(crate) max_dead_letter: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_orphaned_jobs: Option<u64>,
+    pub(crate) max_orphaned_jobs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_memory_percent: Option<f64>,
+    pub(crate) max_memory_percent: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub require_workers: Option<bool>,
+    pub(crate) require_workers: Option<bool>,
 }

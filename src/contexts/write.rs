@@ -21,15 +21,15 @@ use std::path::Path;
 
 /// Changes asked of `set-context`.
 #[derive(Debug, Default, Clone)]
-pub struct ContextEdit {
-    pub cluster: Option<String>,
-    pub user: Option<String>,
-    pub schema: Option<String>,
-    pub color: Option<String>,
-    pub protected: Option<bool>,
-    pub enabled: Option<bool>,
+pub(crate) struct ContextEdit {
+    pub(crate) cluster: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) color: Option<String>,
+    pub(crate) protected: Option<bool>,
+    pub(crate) enabled: Option<bool>,
     /// `k=v` sets, `k-` removes.
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
 }
 
 fn no_file(config: &Config) -> CliError {
@@ -37,7 +37,7 @@ fn no_file(config: &Config) -> CliError {
 }
 
 /// Sets `current-context`, in the file that sets it (else the first file).
-pub fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
+pub(crate) fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
     if config.sources.is_empty() {
         return Err(no_file(config));
     }
@@ -84,7 +84,11 @@ pub fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
 
 /// Creates or changes a context; returns the file written and whether the
 /// context is new.
-pub fn set_context(config: &Config, name: &str, edit: &ContextEdit) -> Result<(PathBuf, bool)> {
+pub(crate) fn set_context(
+    config: &Config,
+    name: &str,
+    edit: &ContextEdit,
+) -> Result<(PathBuf, bool)> {
     if config.sources.is_empty() {
         return Err(no_file(config));
     }
@@ -149,7 +153,7 @@ pub fn set_context(config: &Config, name: &str, edit: &ContextEdit) -> Result<(P
 }
 
 /// Removes a context from the file that defined it.
-pub fn delete_context(config: &Config, name: &str) -> Result<PathBuf> {
+pub(crate) fn delete_context(config: &Config, name: &str) -> Result<PathBuf> {
     let Some(ctx) = config.context(name) else {
         return Err(crate::select::unknown_context(config, name));
     };

@@ -15,22 +15,22 @@ use serde::Serialize;
 
 /// A `BackupList` item.
 #[derive(Debug, Serialize)]
-pub struct BackupItem {
-    pub context: String,
-    pub key: String,
+pub(crate) struct BackupItem {
+    pub(crate) context: String,
+    pub(crate) key: String,
     /// The dead-letter list it was taken from.
-    pub queue_key: String,
-    pub jobs: u64,
+    pub(crate) queue_key: String,
+    pub(crate) jobs: u64,
     /// When the purge happened (from the key's name).
-    pub created: Option<String>,
-    pub age_s: Option<f64>,
+    pub(crate) created: Option<String>,
+    pub(crate) age_s: Option<f64>,
     /// Seconds until Redis frees it; null when it never expires.
-    pub expires_in_s: Option<f64>,
+    pub(crate) expires_in_s: Option<f64>,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
-pub struct BackupsOut {
+pub(crate) struct BackupsOut {
     context: String,
     color: Option<String>,
     key: String,
@@ -38,7 +38,7 @@ pub struct BackupsOut {
     now: jiff::Timestamp,
 }
 
-pub struct BackupsReader;
+pub(crate) struct BackupsReader;
 
 impl Reader for BackupsReader {
     type Out = BackupsOut;
@@ -61,7 +61,7 @@ impl Reader for BackupsReader {
     }
 }
 
-pub struct BackupsView;
+pub(crate) struct BackupsView;
 
 impl ListView for BackupsView {
     type Out = BackupsOut;
@@ -122,7 +122,7 @@ impl ListView for BackupsView {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &GetBackupsArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &GetBackupsArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get backups")?
         .run(BackupsReader, &BackupsView)
 }

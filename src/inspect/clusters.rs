@@ -17,41 +17,41 @@ use std::collections::BTreeMap;
 
 /// A `ClusterList` item.
 #[derive(Debug, Serialize)]
-pub struct ClusterItem {
-    pub context: String,
-    pub status: &'static str,
-    pub latency_ms: f64,
-    pub redis_version: Option<String>,
-    pub mode: Mode,
-    pub labels: BTreeMap<String, String>,
-    pub endpoint: String,
+pub(crate) struct ClusterItem {
+    pub(crate) context: String,
+    pub(crate) status: &'static str,
+    pub(crate) latency_ms: f64,
+    pub(crate) redis_version: Option<String>,
+    pub(crate) mode: Mode,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) endpoint: String,
     /// The queue system (the schema's `kind`).
-    pub system: &'static str,
-    pub queued: Option<u64>,
-    pub scheduled: Option<u64>,
-    pub retrying: Option<u64>,
-    pub processing: Option<u64>,
-    pub dead_letter: Option<u64>,
-    pub completed: Option<u64>,
-    pub processed_total: Option<u64>,
-    pub failed_total: Option<u64>,
-    pub workers: Option<u64>,
-    pub orphaned_workers: Option<u64>,
-    pub orphaned_jobs: Option<u64>,
-    pub paused_queues: Option<u64>,
-    pub used_memory_bytes: Option<u64>,
-    pub maxmemory_bytes: Option<u64>,
-    pub maxmemory_policy: Option<String>,
-    pub uptime_s: Option<u64>,
+    pub(crate) system: &'static str,
+    pub(crate) queued: Option<u64>,
+    pub(crate) scheduled: Option<u64>,
+    pub(crate) retrying: Option<u64>,
+    pub(crate) processing: Option<u64>,
+    pub(crate) dead_letter: Option<u64>,
+    pub(crate) completed: Option<u64>,
+    pub(crate) processed_total: Option<u64>,
+    pub(crate) failed_total: Option<u64>,
+    pub(crate) workers: Option<u64>,
+    pub(crate) orphaned_workers: Option<u64>,
+    pub(crate) orphaned_jobs: Option<u64>,
+    pub(crate) paused_queues: Option<u64>,
+    pub(crate) used_memory_bytes: Option<u64>,
+    pub(crate) maxmemory_bytes: Option<u64>,
+    pub(crate) maxmemory_policy: Option<String>,
+    pub(crate) uptime_s: Option<u64>,
     /// `--sample` rates; `null` without `--sample`.
-    pub rates: Option<Rates>,
+    pub(crate) rates: Option<Rates>,
     /// Failed health checks behind `degraded`.
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
-pub fn item(p: &Probe, config: &Config) -> ClusterItem {
+pub(crate) fn item(p: &Probe, config: &Config) -> ClusterItem {
     let failed: Vec<String> = checks(p, &config.preferences.health)
         .into_iter()
         .filter(|c| !c.ok)
@@ -94,7 +94,7 @@ pub fn item(p: &Probe, config: &Config) -> ClusterItem {
 }
 
 /// `1.5MiB`-style sizes.
-pub fn bytes(n: Option<u64>) -> String {
+pub(crate) fn bytes(n: Option<u64>) -> String {
     let Some(n) = n else { return "-".into() };
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
@@ -111,7 +111,7 @@ pub fn bytes(n: Option<u64>) -> String {
 }
 
 /// `3d4h`-style ages.
-pub fn age(secs: Option<u64>) -> String {
+pub(crate) fn age(secs: Option<u64>) -> String {
     let Some(s) = secs else { return "-".into() };
     match s {
         0..=119 => format!("{s}s"),
@@ -138,14 +138,14 @@ const TABLE_FIGURES: &[&str] = &[
 ];
 
 /// A figure in a table: `-` where the kind has none.
-pub fn figure(v: Option<u64>) -> String {
+pub(crate) fn figure(v: Option<u64>) -> String {
     v.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
 /// `get clusters` rows.
-pub struct ClustersView<'a> {
-    pub config: &'a Config,
-    pub sampled: bool,
+pub(crate) struct ClustersView<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) sampled: bool,
 }
 
 impl ListView for ClustersView<'_> {
@@ -256,7 +256,7 @@ impl ListView for ClustersView<'_> {
 }
 
 /// `12.5/s`-style rates; `signed` shows a `+` on growth.
-pub fn rate(v: Option<f64>, signed: bool) -> String {
+pub(crate) fn rate(v: Option<f64>, signed: bool) -> String {
     match v {
         None => "-".into(),
         Some(v) if signed && v > 0.0 => format!("+{v:.1}/s"),
@@ -264,7 +264,11 @@ pub fn rate(v: Option<f64>, signed: bool) -> String {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &GetClustersArgs) -> Result<ExitCode> {
+pub(crate) fn run(
+    config: &Config,
+    settings: &Settings,
+    args: &GetClustersArgs,
+) -> Result<ExitCode> {
     let mut list = ListRun::for_selection(config, settings, &args.watch, "qctl get clusters")?;
     list.extra_budget = args.sample.unwrap_or_default();
     let reader = ProbeReader {

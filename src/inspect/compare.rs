@@ -21,91 +21,91 @@ use crate::select::{SelectArgs, select};
 use crate::settings::Settings;
 use serde::Serialize;
 
-pub const DEFAULT_THRESHOLD: f64 = 10.0;
+pub(crate) const DEFAULT_THRESHOLD: f64 = 10.0;
 
 /// One context's value of a metric, with its delta to the baseline.
 #[derive(Debug, Clone, Serialize)]
-pub struct Cell {
-    pub context: String,
+pub(crate) struct Cell {
+    pub(crate) context: String,
     #[serde(serialize_with = "whole")]
-    pub value: Option<f64>,
+    pub(crate) value: Option<f64>,
     /// `value - baseline`; null for the baseline itself or a missing value.
     #[serde(serialize_with = "whole")]
-    pub delta: Option<f64>,
+    pub(crate) delta: Option<f64>,
     /// `delta / baseline * 100`; null when the baseline is 0.
-    pub delta_percent: Option<f64>,
+    pub(crate) delta_percent: Option<f64>,
     /// The delta exceeds the threshold (any change from a baseline of 0
     /// does).
-    pub beyond_threshold: bool,
+    pub(crate) beyond_threshold: bool,
 }
 
 /// One row: a figure across the contexts.
 #[derive(Debug, Clone, Serialize)]
-pub struct Metric {
+pub(crate) struct Metric {
     /// `jobs`, `workers` or `rates`.
-    pub group: &'static str,
+    pub(crate) group: &'static str,
     /// Stable name for scripts: `queued`, `queued.high`, `processing`,
     /// `dead_letter`, `completed`, `workers.active`, `workers.orphaned`,
     /// `completed_per_s`, ...
-    pub metric: String,
-    pub values: Vec<Cell>,
+    pub(crate) metric: String,
+    pub(crate) values: Vec<Cell>,
 }
 
 /// A context deviating from the mean of the others.
 #[derive(Debug, Clone, Serialize)]
-pub struct Anomaly {
-    pub metric: String,
-    pub context: String,
+pub(crate) struct Anomaly {
+    pub(crate) metric: String,
+    pub(crate) context: String,
     #[serde(serialize_with = "whole1")]
-    pub value: f64,
+    pub(crate) value: f64,
     #[serde(serialize_with = "whole1")]
-    pub mean_of_others: f64,
+    pub(crate) mean_of_others: f64,
     /// Null when the mean of the others is 0.
-    pub deviation_percent: Option<f64>,
+    pub(crate) deviation_percent: Option<f64>,
 }
 
 /// A configuration value that differs between contexts.
 #[derive(Debug, Clone, Serialize)]
-pub struct Drift {
+pub(crate) struct Drift {
     /// `redis_version`, `maxmemory`, `maxmemory-policy`, `appendonly`,
     /// `save`, `queue-schema`.
-    pub field: &'static str,
-    pub baseline: Option<String>,
+    pub(crate) field: &'static str,
+    pub(crate) baseline: Option<String>,
     /// Every context's value, in column order (null: could not be read).
-    pub values: indexmap::IndexMap<String, Option<String>>,
+    pub(crate) values: indexmap::IndexMap<String, Option<String>>,
     /// The contexts whose value differs from the baseline's.
-    pub differs: Vec<String>,
+    pub(crate) differs: Vec<String>,
 }
 
 /// What each context runs, for the "Server" rows.
 #[derive(Debug, Clone, Serialize)]
-pub struct ServerFacts {
-    pub context: String,
-    pub mode: Mode,
-    pub redis_version: Option<String>,
-    pub maxmemory: Option<String>,
-    pub maxmemory_policy: Option<String>,
-    pub appendonly: Option<String>,
-    pub save: Option<String>,
-    pub schema: String,
+pub(crate) struct ServerFacts {
+    pub(crate) context: String,
+    pub(crate) mode: Mode,
+    pub(crate) redis_version: Option<String>,
+    pub(crate) maxmemory: Option<String>,
+    pub(crate) maxmemory_policy: Option<String>,
+    pub(crate) appendonly: Option<String>,
+    pub(crate) save: Option<String>,
+    pub(crate) schema: String,
 }
 
 /// The `Comparison` document.
 #[derive(Debug, Serialize)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     #[serde(rename = "apiVersion")]
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub baseline: Option<String>,
-    pub contexts: Vec<String>,
-    pub threshold_percent: f64,
+    pub(crate) api_version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) baseline: Option<String>,
+    pub(crate) contexts: Vec<String>,
+    pub(crate) threshold_percent: f64,
     /// Seconds between the two readings of `--sample`; null without it.
-    pub sample_s: Option<f64>,
-    pub metrics: Vec<Metric>,
-    pub anomalies: Vec<Anomaly>,
-    pub drift: Vec<Drift>,
-    pub servers: Vec<ServerFacts>,
-    pub errors: Vec<ContextError>,
+    pub(crate) sample_s: Option<f64>,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) anomalies: Vec<Anomaly>,
+    pub(crate) drift: Vec<Drift>,
+    pub(crate) servers: Vec<ServerFacts>,
+    pub(crate) errors: Vec<ContextError>,
 }
 
 /// Whole numbers as JSON integers (counts stay counts), others as floats.
@@ -130,7 +130,7 @@ fn round2(v: f64) -> f64 {
 }
 
 /// Builds a metric row from one value per context (baseline first).
-pub fn metric(
+pub(crate) fn metric(
     group: &'static str,
     name: String,
     values: Vec<(String, Option<f64>)>,
@@ -171,7 +171,7 @@ pub fn metric(
 
 /// Contexts whose value deviates from the mean of the others by more than
 /// the threshold (a non-zero value against others all at 0 counts).
-pub fn anomalies(m: &Metric, threshold: f64) -> Vec<Anomaly> {
+pub(crate) fn anomalies(m: &Metric, threshold: f64) -> Vec<Anomaly> {
     let known: Vec<(&str, f64)> = m
         .values
         .iter()
@@ -238,7 +238,7 @@ fn drift(
 }
 
 /// The comparison of some probes (baseline first).
-pub fn compare(probes: &[Probe], threshold: f64) -> (Vec<Metric>, Vec<Anomaly>, Vec<Drift>) {
+pub(crate) fn compare(probes: &[Probe], threshold: f64) -> (Vec<Metric>, Vec<Anomaly>, Vec<Drift>) {
     let mut metrics = Vec::new();
     let col = |f: &dyn Fn(&Probe) -> Option<f64>| -> Vec<(String, Option<f64>)> {
         probes.iter().map(|p| (p.context.clone(), f(p))).collect()
@@ -426,7 +426,7 @@ fn targets(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<V
     Ok(names)
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> Result<ExitCode> {
     let names = targets(config, settings, args)?;
     let threshold = args
         .threshold

@@ -13,13 +13,13 @@ use crate::settings::Settings;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
-pub struct HealthItem {
-    pub context: String,
-    pub healthy: bool,
-    pub checks: Vec<Check>,
+pub(crate) struct HealthItem {
+    pub(crate) context: String,
+    pub(crate) healthy: bool,
+    pub(crate) checks: Vec<Check>,
 }
 
-pub fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let targets = select(config, &settings.select)?;
     let names: Vec<String> = targets.names().into_iter().map(String::from).collect();
     let results = probe_all(

@@ -20,39 +20,39 @@ use serde::Serialize;
 
 /// A `JobList` item.
 #[derive(Debug, Serialize)]
-pub struct JobItem {
-    pub context: String,
-    pub queue: String,
-    pub key: String,
-    pub position: u64,
+pub(crate) struct JobItem {
+    pub(crate) context: String,
+    pub(crate) queue: String,
+    pub(crate) key: String,
+    pub(crate) position: u64,
     /// What the listed jobs are (SPEC 10.2): waiting, scheduled, retry,
     /// dead, completed.
-    pub state: &'static str,
+    pub(crate) state: &'static str,
     /// The payload is a JSON object; when false, `payload` is the raw text
     /// (or null, with `payload_base64`, when it is not UTF-8).
-    pub valid: bool,
-    pub id: Option<String>,
+    pub(crate) valid: bool,
+    pub(crate) id: Option<String>,
     /// What runs it (Sidekiq's `class`); `null` where the kind has none.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The queue the job belongs to, where the kind records it (a dead
     /// Sidekiq job's own queue); `null` elsewhere.
-    pub job_queue: Option<String>,
-    pub priority: Option<String>,
-    pub retries: Option<u64>,
-    pub age_s: Option<f64>,
-    pub run_at: Option<String>,
-    pub failed_at: Option<String>,
+    pub(crate) job_queue: Option<String>,
+    pub(crate) priority: Option<String>,
+    pub(crate) retries: Option<u64>,
+    pub(crate) age_s: Option<f64>,
+    pub(crate) run_at: Option<String>,
+    pub(crate) failed_at: Option<String>,
     /// The last error, one line.
-    pub error: Option<String>,
-    pub filepath: Option<String>,
-    pub payload: serde_json::Value,
+    pub(crate) error: Option<String>,
+    pub(crate) filepath: Option<String>,
+    pub(crate) payload: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload_base64: Option<String>,
+    pub(crate) payload_base64: Option<String>,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
-pub struct JobsOut {
+pub(crate) struct JobsOut {
     context: String,
     color: Option<String>,
     queue: String,
@@ -62,10 +62,10 @@ pub struct JobsOut {
     now: jiff::Timestamp,
 }
 
-pub struct JobsReader {
-    pub queue: String,
-    pub limit: u64,
-    pub from_end: bool,
+pub(crate) struct JobsReader {
+    pub(crate) queue: String,
+    pub(crate) limit: u64,
+    pub(crate) from_end: bool,
 }
 
 /// The queue `name` means on a context: a schema name, alias or key, else
@@ -111,8 +111,8 @@ impl Reader for JobsReader {
 
 /// The columns: go-redis-work-queue's own (priority, filepath) when every
 /// context speaks it, else the ones every kind has (name, detail).
-pub struct JobsView {
-    pub generic: bool,
+pub(crate) struct JobsView {
+    pub(crate) generic: bool,
 }
 
 fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
@@ -345,7 +345,7 @@ fn check_queue_name(config: &Config, names: &[String], queue: &str) -> Result<()
     Ok(())
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> Result<ExitCode> {
     let list = ListRun::for_selection(
         config,
         settings,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How one kind of list turns a context's answer into items and rows.
-pub trait ListView {
+pub(crate) trait ListView {
     /// What the reader returns for one context.
     type Out;
     type Item: Serialize;
@@ -44,21 +44,21 @@ enum Slot<I> {
 }
 
 /// Everything a list verb needs besides its reader and view.
-pub struct ListRun<'a> {
-    pub config: &'a Config,
-    pub settings: &'a Settings,
-    pub names: Vec<String>,
-    pub targets: Vec<std::result::Result<Arc<ReadTarget>, ContextError>>,
+pub(crate) struct ListRun<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) settings: &'a Settings,
+    pub(crate) names: Vec<String>,
+    pub(crate) targets: Vec<std::result::Result<Arc<ReadTarget>, ContextError>>,
     /// Added to `--timeout` per context (e.g. a `--sample` pause).
-    pub extra_budget: Duration,
-    pub watch: Option<WatchSchedule>,
+    pub(crate) extra_budget: Duration,
+    pub(crate) watch: Option<WatchSchedule>,
     /// The command line, for the `--watch` title.
-    pub title: String,
+    pub(crate) title: String,
 }
 
 impl<'a> ListRun<'a> {
     /// A list verb over the current selection (`--context`, `-l`, `-A`).
-    pub fn for_selection(
+    pub(crate) fn for_selection(
         config: &'a Config,
         settings: &'a Settings,
         watch: &crate::cli::WatchArgs,
@@ -77,7 +77,7 @@ impl<'a> ListRun<'a> {
         })
     }
 
-    pub fn run<R, V>(self, reader: R, view: &V) -> Result<ExitCode>
+    pub(crate) fn run<R, V>(self, reader: R, view: &V) -> Result<ExitCode>
     where
         R: Reader,
         V: ListView<Out = R::Out>,

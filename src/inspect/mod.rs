@@ -5,17 +5,15 @@
 //! user whose ACL forbids INFO still gets every figure it can read; the rest
 //! come back `None` with a note.
 
-pub mod backups;
-pub mod clusters;
-pub mod compare;
-pub mod health;
-pub mod jobs;
-pub mod list;
-pub mod queues;
-pub mod read;
-pub mod workers;
-
-pub use read::runtime;
+pub(crate) mod backups;
+pub(crate) mod clusters;
+pub(crate) mod compare;
+pub(crate) mod health;
+pub(crate) mod jobs;
+pub(crate) mod list;
+pub(crate) mod queues;
+pub(crate) mod read;
+pub(crate) mod workers;
 
 use crate::connect::Conn;
 use crate::contexts::{Config, HealthThresholds, Mode};
@@ -27,43 +25,43 @@ use std::time::{Duration, Instant};
 
 /// Server facts from INFO; `None` where the user may not read them.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerInfo {
-    pub redis_version: Option<String>,
-    pub uptime_s: Option<u64>,
-    pub used_memory: Option<u64>,
-    pub maxmemory: Option<u64>,
-    pub maxmemory_policy: Option<String>,
+pub(crate) struct ServerInfo {
+    pub(crate) redis_version: Option<String>,
+    pub(crate) uptime_s: Option<u64>,
+    pub(crate) used_memory: Option<u64>,
+    pub(crate) maxmemory: Option<u64>,
+    pub(crate) maxmemory_policy: Option<String>,
 }
 
 /// What one context looked like.
 #[derive(Debug, Clone)]
-pub struct Probe {
-    pub context: String,
-    pub mode: Mode,
-    pub endpoint: String,
-    pub labels: BTreeMap<String, String>,
-    pub color: Option<String>,
-    pub latency: Duration,
-    pub info: ServerInfo,
+pub(crate) struct Probe {
+    pub(crate) context: String,
+    pub(crate) mode: Mode,
+    pub(crate) endpoint: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) color: Option<String>,
+    pub(crate) latency: Duration,
+    pub(crate) info: ServerInfo,
     /// CONFIG values (only when asked for, and permitted).
-    pub server_config: Option<ServerConfig>,
+    pub(crate) server_config: Option<ServerConfig>,
     /// The queue schema's name and queues.
-    pub schema: String,
+    pub(crate) schema: String,
     /// The queue system (the schema's `kind`).
-    pub system: &'static str,
-    pub queue_schema: Vec<crate::systems::QueueRef>,
-    pub worker_patterns: String,
-    pub figures: Figures,
+    pub(crate) system: &'static str,
+    pub(crate) queue_schema: Vec<crate::systems::QueueRef>,
+    pub(crate) worker_patterns: String,
+    pub(crate) figures: Figures,
     /// `--sample` rates.
-    pub rates: Option<Rates>,
+    pub(crate) rates: Option<Rates>,
     /// Orphaned jobs still orphaned at a second reading (health only).
-    pub confirmed_orphaned_jobs: Option<u64>,
+    pub(crate) confirmed_orphaned_jobs: Option<u64>,
     /// Things the user should know (fields that could not be read).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Parses INFO text into field -> value.
-pub fn parse_info(text: &str) -> BTreeMap<String, String> {
+pub(crate) fn parse_info(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once(':'))
@@ -73,7 +71,7 @@ pub fn parse_info(text: &str) -> BTreeMap<String, String> {
 
 /// INFO's text, decoded lossily: one byte that is not UTF-8 (a config file
 /// path, say) must not make a healthy server unreadable.
-pub async fn info_text(
+pub(crate) async fn info_text(
     conn: &Conn,
     node: &crate::connect::Node,
     sections: &[&str],
@@ -146,17 +144,17 @@ fn is_noperm(e: &redis::RedisError) -> bool {
 
 /// Rates measured by `--sample`: two readings of the queue lengths.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Rates {
+pub(crate) struct Rates {
     /// Seconds between the two readings, as measured.
-    pub interval_s: f64,
+    pub(crate) interval_s: f64,
     /// Jobs that reached `completed` per second; `null` when the list
     /// shrank (trimmed or purged between the readings).
-    pub completed_per_s: Option<f64>,
+    pub(crate) completed_per_s: Option<f64>,
     /// Jobs that reached the dead-letter queue per second; `null` when it
     /// shrank (purged or requeued between the readings).
-    pub dead_lettered_per_s: Option<f64>,
+    pub(crate) dead_lettered_per_s: Option<f64>,
     /// Change of `queued` per second (negative: draining).
-    pub queued_change_per_s: f64,
+    pub(crate) queued_change_per_s: f64,
 }
 
 fn round3(v: f64) -> f64 {
@@ -164,7 +162,7 @@ fn round3(v: f64) -> f64 {
 }
 
 /// Rates between two readings of the queue lengths `dt` apart.
-pub fn rates(
+pub(crate) fn rates(
     before: &[(crate::systems::QueueRef, u64)],
     after: &[(crate::systems::QueueRef, u64)],
     dt: Duration,
@@ -192,14 +190,14 @@ pub fn rates(
 
 /// Reads what `get clusters`, `health` and `compare` show of a context.
 #[derive(Debug, Clone, Default)]
-pub struct ProbeReader {
+pub(crate) struct ProbeReader {
     /// Read orphans again after a short pause (a worker between
     /// BRPOPLPUSH and its heartbeat SET reads as orphaned for an instant).
-    pub second_reading: bool,
+    pub(crate) second_reading: bool,
     /// Read the queue lengths twice, this far apart, for [`Rates`].
-    pub sample: Option<Duration>,
+    pub(crate) sample: Option<Duration>,
     /// Also read the CONFIG values `compare` checks for drift.
-    pub config: bool,
+    pub(crate) config: bool,
 }
 
 impl read::Reader for ProbeReader {
@@ -316,11 +314,11 @@ impl read::Reader for ProbeReader {
 /// The CONFIG values `compare` checks for drift, from the first primary
 /// (`maxmemory` per node, as configured).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerConfig {
-    pub maxmemory: Option<String>,
-    pub maxmemory_policy: Option<String>,
-    pub appendonly: Option<String>,
-    pub save: Option<String>,
+pub(crate) struct ServerConfig {
+    pub(crate) maxmemory: Option<String>,
+    pub(crate) maxmemory_policy: Option<String>,
+    pub(crate) appendonly: Option<String>,
+    pub(crate) save: Option<String>,
 }
 
 async fn server_config(conn: &Conn) -> Result<ServerConfig, redis::RedisError> {
@@ -356,7 +354,7 @@ async fn server_config(conn: &Conn) -> Result<ServerConfig, redis::RedisError> {
 
 /// Probes every selected context concurrently; one result per context, in
 /// the order given.
-pub fn probe_all(
+pub(crate) fn probe_all(
     config: &Config,
     settings: &Settings,
     names: &[String],
@@ -375,7 +373,7 @@ pub fn probe_all(
 /// The `--watch` schedule: `--interval`, else `preferences.watch`, else
 /// 2s; jitter from `preferences.watch.jitter`, else a quarter of the
 /// interval.
-pub fn watch_schedule(
+pub(crate) fn watch_schedule(
     config: &Config,
     args: &crate::cli::WatchArgs,
 ) -> Option<read::WatchSchedule> {
@@ -392,14 +390,14 @@ pub fn watch_schedule(
 
 /// One health check's verdict.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub ok: bool,
-    pub message: String,
+pub(crate) struct Check {
+    pub(crate) name: &'static str,
+    pub(crate) ok: bool,
+    pub(crate) message: String,
 }
 
 /// The checks of SPEC section 4 (`health`), from one probe.
-pub fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
+pub(crate) fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
     let f = &p.figures;
     let mut out = Vec::new();
     let latency_ms = p.latency.as_secs_f64() * 1000.0;

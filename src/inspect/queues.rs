@@ -14,30 +14,30 @@ use serde::Serialize;
 
 /// A `QueueList` item.
 #[derive(Debug, Serialize)]
-pub struct QueueItem {
-    pub context: String,
-    pub queue: String,
-    pub key: String,
-    pub role: QueueRole,
+pub(crate) struct QueueItem {
+    pub(crate) context: String,
+    pub(crate) queue: String,
+    pub(crate) key: String,
+    pub(crate) role: QueueRole,
     /// What its jobs are (SPEC 10.2): waiting, scheduled, retry, dead,
     /// completed.
-    pub state: &'static str,
+    pub(crate) state: &'static str,
     /// Paused by the system's own flag; `null` where the kind has no pause.
-    pub paused: Option<bool>,
-    pub length: u64,
+    pub(crate) paused: Option<bool>,
+    pub(crate) length: u64,
     /// Age in seconds of the job a consumer would take next (from its
     /// `creation_time`); null when the queue is empty or the job has no
     /// readable time.
-    pub oldest_age_s: Option<f64>,
-    pub schema: String,
+    pub(crate) oldest_age_s: Option<f64>,
+    pub(crate) schema: String,
     /// The queue system (the schema's `kind`).
-    pub system: &'static str,
+    pub(crate) system: &'static str,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
 /// What one context answered.
-pub struct QueuesOut {
+pub(crate) struct QueuesOut {
     context: String,
     color: Option<String>,
     schema: String,
@@ -46,7 +46,7 @@ pub struct QueuesOut {
     now: jiff::Timestamp,
 }
 
-pub struct QueuesReader;
+pub(crate) struct QueuesReader;
 
 impl Reader for QueuesReader {
     type Out = QueuesOut;
@@ -71,7 +71,7 @@ impl Reader for QueuesReader {
     }
 }
 
-pub struct QueuesView;
+pub(crate) struct QueuesView;
 
 impl ListView for QueuesView {
     type Out = QueuesOut;
@@ -140,7 +140,7 @@ impl ListView for QueuesView {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &GetQueuesArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &GetQueuesArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get queues")?
         .run(QueuesReader, &QueuesView)
 }

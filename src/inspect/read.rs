@@ -16,25 +16,25 @@ use std::time::Duration;
 
 /// One context, resolved before any connection is made.
 #[derive(Debug, Clone)]
-pub struct ReadTarget {
-    pub ep: Endpoint,
-    pub system: System,
-    pub schema: String,
-    pub labels: BTreeMap<String, String>,
-    pub color: Option<String>,
+pub(crate) struct ReadTarget {
+    pub(crate) ep: Endpoint,
+    pub(crate) system: System,
+    pub(crate) schema: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) color: Option<String>,
 }
 
 impl ReadTarget {
-    pub fn context(&self) -> &str {
+    pub(crate) fn context(&self) -> &str {
         &self.ep.context
     }
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.ep.mode
     }
 }
 
 /// What one context reads, given an open connection.
-pub trait Reader: Send + Sync + 'static {
+pub(crate) trait Reader: Send + Sync + 'static {
     type Out: Send + 'static;
     fn read(
         &self,
@@ -45,14 +45,14 @@ pub trait Reader: Send + Sync + 'static {
 
 /// Connection settings a task needs, owned.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnSettings {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub verbose: bool,
+pub(crate) struct ConnSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) verbose: bool,
 }
 
 impl ConnSettings {
-    pub fn from(settings: &Settings) -> Self {
+    pub(crate) fn from(settings: &Settings) -> Self {
         ConnSettings {
             connect_timeout: settings.connect_timeout,
             timeout: settings.timeout,
@@ -63,7 +63,7 @@ impl ConnSettings {
 
 /// Resolves the targets (endpoint, queue system) of the named contexts, in
 /// the given order; warns once about insecure TLS.
-pub fn targets(
+pub(crate) fn targets(
     config: &Config,
     settings: &Settings,
     names: &[String],
@@ -109,7 +109,7 @@ async fn read_one<R: Reader>(
 /// Reads every target once, concurrently; one result per target, in the
 /// targets' order. `extra_budget` is added to each context's `--timeout`
 /// (a `--sample` pause is not the server's fault).
-pub fn read_all<R: Reader>(
+pub(crate) fn read_all<R: Reader>(
     settings: &Settings,
     names: &[String],
     targets: Vec<Result<Arc<ReadTarget>, ContextError>>,
@@ -140,7 +140,7 @@ pub fn read_all<R: Reader>(
 }
 
 /// The tokio runtime for network verbs.
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -149,22 +149,22 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// One poll of one context under `--watch`.
 #[derive(Debug)]
-pub struct Poll<T> {
+pub(crate) struct Poll<T> {
     /// Index of the context in the targets.
-    pub index: usize,
-    pub context: String,
-    pub time: jiff::Timestamp,
-    pub result: Result<T, ContextError>,
+    pub(crate) index: usize,
+    pub(crate) context: String,
+    pub(crate) time: jiff::Timestamp,
+    pub(crate) result: Result<T, ContextError>,
 }
 
 /// How `--watch` repolls.
 #[derive(Debug, Clone, Copy)]
-pub struct WatchSchedule {
-    pub interval: Duration,
+pub(crate) struct WatchSchedule {
+    pub(crate) interval: Duration,
     /// Each wait is `interval` plus a random share of this, drawn per
     /// context and per poll, so contexts drift apart instead of polling in
     /// lockstep.
-    pub jitter: Duration,
+    pub(crate) jitter: Duration,
 }
 
 /// A random duration in `[0, max]` (jitter only; not for secrets).
@@ -182,7 +182,7 @@ fn random_up_to(max: Duration, salt: u64) -> Duration {
 
 /// Why a watch stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WatchEnd {
+pub(crate) enum WatchEnd {
     /// Ctrl-C or SIGTERM.
     Signal,
     /// `on_poll` asked to stop (e.g. stdout closed).
@@ -193,7 +193,7 @@ pub enum WatchEnd {
 /// poll to `on_poll` as it lands. A context keeps its connection between
 /// polls and reconnects after a failure; a failing context never holds up
 /// the others. `on_poll` returns `false` to stop.
-pub fn watch_all<R, F>(
+pub(crate) fn watch_all<R, F>(
     settings: &Settings,
     targets: Vec<Result<Arc<ReadTarget>, ContextError>>,
     names: &[String],

@@ -13,31 +13,31 @@ use serde::Serialize;
 
 /// A `WorkerList` item.
 #[derive(Debug, Serialize)]
-pub struct WorkerItem {
-    pub context: String,
-    pub worker: String,
-    pub state: WorkerState,
-    pub in_flight: u64,
+pub(crate) struct WorkerItem {
+    pub(crate) context: String,
+    pub(crate) worker: String,
+    pub(crate) state: WorkerState,
+    pub(crate) in_flight: u64,
     /// Milliseconds left on the heartbeat; -1 when it has no expiry; null
     /// when orphaned.
-    pub heartbeat_ttl_ms: Option<i64>,
-    pub job_id: Option<String>,
+    pub(crate) heartbeat_ttl_ms: Option<i64>,
+    pub(crate) job_id: Option<String>,
     /// What a process says of itself where the kind keeps it (Sidekiq:
     /// hostname, pid, tag, concurrency, queues, quiet, beat age, busy
     /// jobs); `null` elsewhere.
-    pub process: Option<crate::systems::ProcessInfo>,
+    pub(crate) process: Option<crate::systems::ProcessInfo>,
     #[serde(skip)]
-    pub color: Option<String>,
+    pub(crate) color: Option<String>,
 }
 
-pub struct WorkersOut {
+pub(crate) struct WorkersOut {
     context: String,
     color: Option<String>,
     workers: Vec<Worker>,
     notes: ScanNotes,
 }
 
-pub struct WorkersReader;
+pub(crate) struct WorkersReader;
 
 impl Reader for WorkersReader {
     type Out = WorkersOut;
@@ -56,8 +56,8 @@ impl Reader for WorkersReader {
     }
 }
 
-pub struct WorkersView {
-    pub state: Option<WorkerState>,
+pub(crate) struct WorkersView {
+    pub(crate) state: Option<WorkerState>,
 }
 
 /// `4.5s`-style TTLs.
@@ -165,7 +165,7 @@ impl ListView for WorkersView {
     }
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &GetWorkersArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &GetWorkersArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get workers")?
         .run(WorkersReader, &WorkersView { state: args.state })
 }

@@ -14,7 +14,7 @@ use std::io::{IsTerminal, Write};
 
 /// Decides colour once: `--color`, then `NO_COLOR`, then "is stdout a
 /// terminal".
-pub fn use_color(choice: ColorChoice) -> bool {
+pub(crate) fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -29,7 +29,7 @@ pub fn use_color(choice: ColorChoice) -> bool {
 /// BEL, DEL, C1 ...) is shown escaped (`\x1b`, `\u{9b}`), so a context
 /// name or a server's reply can never move the cursor or recolour the
 /// screen. Used by error rendering, notes, warnings and every table cell.
-pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -49,12 +49,12 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `n` and `noun`, plural unless `n` is 1: `1 job`, `3 jobs`.
-pub fn count(n: u64, noun: &str) -> String {
+pub(crate) fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A duration as a user would type it: `24h`, `90m`, `30s`, `1h 30m 5s`.
-pub fn duration(d: std::time::Duration) -> String {
+pub(crate) fn duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     if d.subsec_millis() == 0 && s > 0 {
         if s.is_multiple_of(3600) {
@@ -71,7 +71,7 @@ pub fn duration(d: std::time::Duration) -> String {
 }
 
 /// The same decision for stderr (plans, prompts, progress).
-pub fn use_color_stderr(choice: ColorChoice) -> bool {
+pub(crate) fn use_color_stderr(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -84,16 +84,16 @@ pub fn use_color_stderr(choice: ColorChoice) -> bool {
 
 /// The list envelope of SPEC section 5.
 #[derive(Debug, Serialize)]
-pub struct ListDoc<T: Serialize> {
+pub(crate) struct ListDoc<T: Serialize> {
     #[serde(rename = "apiVersion")]
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub items: Vec<T>,
-    pub errors: Vec<ContextError>,
+    pub(crate) api_version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) items: Vec<T>,
+    pub(crate) errors: Vec<ContextError>,
 }
 
 impl<T: Serialize> ListDoc<T> {
-    pub fn new(kind: &'static str, items: Vec<T>, errors: Vec<ContextError>) -> Self {
+    pub(crate) fn new(kind: &'static str, items: Vec<T>, errors: Vec<ContextError>) -> Self {
         ListDoc {
             api_version: "qctl/v1",
             kind,
@@ -106,19 +106,19 @@ impl<T: Serialize> ListDoc<T> {
 /// One table cell: text and an optional colour name (a context's `color`,
 /// a status).
 #[derive(Debug, Clone, Default)]
-pub struct Styled {
-    pub text: String,
-    pub color: Option<String>,
+pub(crate) struct Styled {
+    pub(crate) text: String,
+    pub(crate) color: Option<String>,
 }
 
 impl Styled {
-    pub fn plain(text: impl Into<String>) -> Self {
+    pub(crate) fn plain(text: impl Into<String>) -> Self {
         Styled {
             text: text.into(),
             color: None,
         }
     }
-    pub fn colored(text: impl Into<String>, color: Option<&str>) -> Self {
+    pub(crate) fn colored(text: impl Into<String>, color: Option<&str>) -> Self {
         Styled {
             text: text.into(),
             color: color.map(String::from),
@@ -155,20 +155,20 @@ fn color_of(name: &str) -> Option<Color> {
 
 /// Where all output goes.
 #[derive(Debug, Clone)]
-pub struct Printer {
-    pub format: OutputFormat,
-    pub color: bool,
-    pub no_headers: bool,
-    pub quiet: bool,
+pub(crate) struct Printer {
+    pub(crate) format: OutputFormat,
+    pub(crate) color: bool,
+    pub(crate) no_headers: bool,
+    pub(crate) quiet: bool,
 }
 
 impl Printer {
-    pub fn is_machine(&self) -> bool {
+    pub(crate) fn is_machine(&self) -> bool {
         matches!(self.format, OutputFormat::Json | OutputFormat::Yaml)
     }
 
     /// Renders a borderless, kubectl-style table to a string.
-    pub fn render_table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> String {
+    pub(crate) fn render_table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> String {
         let mut table = Table::new();
         table
             .load_style(presets::NOTHING)
@@ -212,14 +212,14 @@ impl Printer {
         out
     }
 
-    pub fn table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> Result<()> {
+    pub(crate) fn table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> Result<()> {
         let text = self.render_table(headers, rows);
         self.stdout(&text)
     }
 
     /// JSON (pretty) or YAML of a document. JSON is streamed to stdout
     /// (a 100,000-worker list is never held twice in memory).
-    pub fn document<T: Serialize>(&self, doc: &T) -> Result<()> {
+    pub(crate) fn document<T: Serialize>(&self, doc: &T) -> Result<()> {
         match self.format {
             OutputFormat::Yaml => {
                 let text = serde_saphyr::to_string(doc).map_err(|e| {
@@ -243,7 +243,7 @@ impl Printer {
     }
 
     /// One name per line, for `-o name`.
-    pub fn names<I: IntoIterator<Item = String>>(&self, names: I) -> Result<()> {
+    pub(crate) fn names<I: IntoIterator<Item = String>>(&self, names: I) -> Result<()> {
         let mut text = String::new();
         for n in names {
             text.push_str(&n);
@@ -254,7 +254,7 @@ impl Printer {
 
     /// Writes to stdout in one piece. A closed pipe surfaces as an
     /// `io::ErrorKind::BrokenPipe`, which `main` turns into a silent exit 0.
-    pub fn stdout(&self, text: &str) -> Result<()> {
+    pub(crate) fn stdout(&self, text: &str) -> Result<()> {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;
@@ -262,20 +262,20 @@ impl Printer {
     }
 
     /// A note on stderr (hidden by `-q`).
-    pub fn note(&self, msg: &str) {
+    pub(crate) fn note(&self, msg: &str) {
         if !self.quiet {
             eprintln!("{}", escape_controls(msg));
         }
     }
 
     /// A warning on stderr (always shown: it may be about safety).
-    pub fn warn(&self, msg: &str) {
+    pub(crate) fn warn(&self, msg: &str) {
         eprintln!("warning: {}", escape_controls(msg));
     }
 }
 
 /// `12.3 MiB` / `1.5 GiB`.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     let mib = b as f64 / (1024.0 * 1024.0);
     if mib >= 1024.0 {
         format!("{:.1} GiB", mib / 1024.0)
@@ -286,7 +286,7 @@ pub fn human_bytes(b: u64) -> String {
 
 /// Closest candidate to `word`, for did-you-mean hints: a small edit
 /// distance (transpositions count once) or a high Jaro-Winkler score.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -303,7 +303,7 @@ pub fn did_you_mean<'a>(
 }
 
 /// `env=prod,region=eu`, or `<none>`.
-pub fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
+pub(crate) fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
     if labels.is_empty() {
         return "<none>".into();
     }

@@ -11,7 +11,7 @@ use redis::RedisResult;
 use std::hash::BuildHasher;
 
 /// Jobs read (and pushed) per round trip.
-pub const WINDOW: i64 = 5_000;
+pub(crate) const WINDOW: i64 = 5_000;
 
 /// How jobs are told apart: by `id` (a copy of go-redis-work-queue jobs:
 /// the SPEC's rule), by `jid` (a copy of Sidekiq jobs), or by their exact
@@ -19,23 +19,19 @@ pub const WINDOW: i64 = 5_000;
 /// is on the target, so a different job that happens to share its id never
 /// stands in for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
+pub(crate) enum Identity {
     Id,
     Jid,
-    Bytes,
 }
 
 impl Identity {
-    pub fn of(self, job: &[u8]) -> u64 {
+    pub(crate) fn of(self, job: &[u8]) -> u64 {
         match self {
             Identity::Id => fingerprint(job),
             Identity::Jid => match jid_ref(job) {
                 Some(jid) => HASH.hash_one((b'i', jid.as_bytes())),
                 None => bytes_fingerprint(job),
             },
-            Identity::Bytes => {
-                foldhash::fast::FixedState::with_seed(0x7163_746c).hash_one((b'b', job))
-            }
         }
     }
 }
@@ -49,7 +45,7 @@ fn bytes_fingerprint(job: &[u8]) -> u64 {
 }
 
 /// The identity of a job: its `id` when it has one, else its bytes.
-pub fn fingerprint(job: &[u8]) -> u64 {
+pub(crate) fn fingerprint(job: &[u8]) -> u64 {
     match super::gowork::job_id_ref(job) {
         Some(id) => HASH.hash_one((b'i', id.as_bytes())),
         None => bytes_fingerprint(job),
@@ -72,14 +68,14 @@ fn jid_ref(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
 /// are uniform) instead of ~20 cache lines of a plain binary search over
 /// megabytes. 8 bytes a job plus 256 KiB.
 #[derive(Debug, Default, Clone)]
-pub struct Fingerprints {
+pub(crate) struct Fingerprints {
     sorted: Vec<u64>,
     /// `index[b]` = the first position whose top 16 bits are >= b.
     index: Vec<u32>,
 }
 
 impl Fingerprints {
-    pub fn new(mut v: Vec<u64>) -> Self {
+    pub(crate) fn new(mut v: Vec<u64>) -> Self {
         v.sort_unstable();
         if v.is_empty() {
             return Fingerprints::default();
@@ -95,11 +91,11 @@ impl Fingerprints {
         Fingerprints { sorted: v, index }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.sorted.is_empty()
     }
 
-    pub fn contains(&self, f: u64) -> bool {
+    pub(crate) fn contains(&self, f: u64) -> bool {
         if self.sorted.is_empty() {
             return false;
         }
@@ -109,13 +105,8 @@ impl Fingerprints {
     }
 }
 
-/// The fingerprints of every job in `key`.
-pub async fn fingerprints(conn: &Conn, key: &str) -> RedisResult<Fingerprints> {
-    fingerprints_by(conn, key, Identity::Id).await
-}
-
 /// The fingerprints of every job in `key`, by `identity`.
-pub async fn fingerprints_by(
+pub(crate) async fn fingerprints_by(
     conn: &Conn,
     key: &str,
     identity: Identity,
@@ -137,7 +128,7 @@ pub async fn fingerprints_by(
 
 /// One window of the source, counted from the consumer end (the right):
 /// window `n` holds the jobs at right-offsets `n*WINDOW ..`, oldest first.
-pub async fn source_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Vec<u8>>> {
+pub(crate) async fn source_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Vec<u8>>> {
     let off = n * WINDOW;
     let mut page: Vec<Vec<u8>> = conn
         .query(
@@ -155,13 +146,13 @@ pub async fn source_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Ve
 /// own up to two windows ahead of the reader (so reading overlaps the work
 /// done on each). Ends after the first short window or an error; dropping
 /// it stops the task.
-pub struct Windows {
+pub(crate) struct Windows {
     rx: tokio::sync::mpsc::Receiver<RedisResult<Vec<Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Windows {
-    pub fn start(conn: &Conn, key: &str) -> Self {
+    pub(crate) fn start(conn: &Conn, key: &str) -> Self {
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let conn = conn.clone();
         let key = key.to_string();
@@ -179,7 +170,7 @@ impl Windows {
         Windows { rx, task }
     }
 
-    pub async fn next(&mut self) -> Option<RedisResult<Vec<Vec<u8>>>> {
+    pub(crate) async fn next(&mut self) -> Option<RedisResult<Vec<Vec<u8>>>> {
         self.rx.recv().await
     }
 }
@@ -191,13 +182,8 @@ impl Drop for Windows {
 }
 
 /// Splits a window into the jobs to copy (in order) and the number already
-/// in the target.
-pub fn missing<'a>(window: &'a [Vec<u8>], existing: &Fingerprints) -> (Vec<&'a [u8]>, u64) {
-    missing_by(window, existing, Identity::Id)
-}
-
-/// `missing`, by `identity`.
-pub fn missing_by<'a>(
+/// in the target, by `identity`.
+pub(crate) fn missing_by<'a>(
     window: &'a [Vec<u8>],
     existing: &Fingerprints,
     identity: Identity,
@@ -221,7 +207,7 @@ pub fn missing_by<'a>(
 /// The lock of a queue that replicate reads from with `--move` or writes
 /// into: one key for both roles, so two runs in opposite directions, or two
 /// into one target, never overlap.
-pub fn queue_lock(key: &str) -> String {
+pub(crate) fn queue_lock(key: &str) -> String {
     sibling_key(key, "qctl-replicate:lock")
 }
 
@@ -230,15 +216,15 @@ pub fn queue_lock(key: &str) -> String {
 /// window (targets keep receipts by it), and the lock that keeps a second
 /// move, or a copy into this queue, off it.
 #[derive(Debug, Clone)]
-pub struct MoveKeys {
-    pub src: String,
-    pub staging: String,
-    pub marker: String,
-    pub lock: String,
+pub(crate) struct MoveKeys {
+    pub(crate) src: String,
+    pub(crate) staging: String,
+    pub(crate) marker: String,
+    pub(crate) lock: String,
 }
 
 impl MoveKeys {
-    pub fn new(src: &str) -> Self {
+    pub(crate) fn new(src: &str) -> Self {
         MoveKeys {
             src: src.to_string(),
             staging: sibling_key(src, "qctl-move:staging"),
@@ -248,7 +234,7 @@ impl MoveKeys {
     }
 
     /// Every command a move sends to the source (for `ACL DRYRUN`).
-    pub fn needed(&self) -> Vec<Needed> {
+    pub(crate) fn needed(&self) -> Vec<Needed> {
         let mut n = Needed::scripts(&[&self.src, &self.staging]);
         n.extend(lock_needed(&self.lock));
         n.extend([
@@ -265,7 +251,7 @@ impl MoveKeys {
 }
 
 /// The commands of taking, refreshing and releasing a lock.
-pub fn lock_needed(lock: &str) -> Vec<Needed> {
+pub(crate) fn lock_needed(lock: &str) -> Vec<Needed> {
     vec![
         Needed::new("SET", lock, &["x", "PX", "1000"]),
         Needed::new("GET", lock, &[]),
@@ -278,13 +264,13 @@ pub fn lock_needed(lock: &str) -> Vec<Needed> {
 /// into `dst` also adds `name` to `set`, in the same step, so the queue is
 /// never invisible to the system's own API.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Register {
-    pub set: String,
-    pub name: String,
+pub(crate) struct Register {
+    pub(crate) set: String,
+    pub(crate) name: String,
 }
 
 /// Every command a copy (or, with `receipts`, a move) sends to a target.
-pub fn target_needed(dst: &str, receipts: bool, register: Option<&Register>) -> Vec<Needed> {
+pub(crate) fn target_needed(dst: &str, receipts: bool, register: Option<&Register>) -> Vec<Needed> {
     let lock = queue_lock(dst);
     let mut n = Needed::scripts(&[dst, &lock]);
     n.extend(lock_needed(&lock));
@@ -385,7 +371,7 @@ const RECEIPT_TTL_MS: u64 = 24 * 3600 * 1000;
 /// added to the target's registry set in the same step (on a cluster whose
 /// registry is in another slot, by an SADD just before: a queue named
 /// there with no jobs yet is harmless).
-pub async fn push_fenced(
+pub(crate) async fn push_fenced(
     conn: &Conn,
     dst: &str,
     register: Option<&Register>,
@@ -438,10 +424,10 @@ return 0
 /// slow step (reading a big target's fingerprints, a slow push) never lets
 /// it lapse; stops when dropped. A process that stalls stops refreshing:
 /// its lock lapses, and every later step of it is refused by its fence.
-pub struct LockKeeper(tokio::task::JoinHandle<()>);
+pub(crate) struct LockKeeper(tokio::task::JoinHandle<()>);
 
 impl LockKeeper {
-    pub fn start(conn: &Conn, lock: &str, holder: &str) -> Self {
+    pub(crate) fn start(conn: &Conn, lock: &str, holder: &str) -> Self {
         let (conn, lock, holder) = (conn.clone(), lock.to_string(), holder.to_string());
         LockKeeper(tokio::spawn(async move {
             let ttl = super::requeue::lock_ttl();
@@ -463,7 +449,7 @@ impl Drop for LockKeeper {
 }
 
 /// Claims the next window of a move (see `CLAIM`), naming it `window`.
-pub async fn claim(
+pub(crate) async fn claim(
     conn: &Conn,
     k: &MoveKeys,
     holder: &str,
@@ -486,7 +472,7 @@ pub async fn claim(
 
 /// What an interrupted move left in staging, oldest first, with its window
 /// id (a fresh one when an older qctl left it without one).
-pub async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<(Vec<Vec<u8>>, String)> {
+pub(crate) async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<(Vec<Vec<u8>>, String)> {
     let mut jobs: Vec<Vec<u8>> = conn
         .query(redis::cmd("LRANGE").arg(&k.staging).arg(0).arg(-1))
         .await?;
@@ -496,12 +482,12 @@ pub async fn staged(conn: &Conn, k: &MoveKeys) -> RedisResult<(Vec<Vec<u8>>, Str
 }
 
 /// The staging list's length (0 when there is none).
-pub async fn staged_len(conn: &Conn, k: &MoveKeys) -> RedisResult<u64> {
+pub(crate) async fn staged_len(conn: &Conn, k: &MoveKeys) -> RedisResult<u64> {
     conn.query(redis::cmd("LLEN").arg(&k.staging)).await
 }
 
 /// Drops the staging list once its window is confirmed on every target.
-pub async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<()> {
+pub(crate) async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<()> {
     let script = guard::script(CLEAR);
     let mut inv = script.prepare_invoke();
     inv.key(&k.staging).key(&k.lock).key(&k.marker).arg(holder);
@@ -510,7 +496,7 @@ pub async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResu
 
 /// A sorted set's entry: the member (a job) and its score as Redis prints
 /// it, so writing it back gives the very same double.
-pub type Scored = (Vec<u8>, String);
+pub(crate) type Scored = (Vec<u8>, String);
 
 /// Pairs a `WITHSCORES` reply (flat in RESP2, pairs in RESP3).
 fn scored(v: Vec<redis::Value>) -> RedisResult<Vec<Scored>> {
@@ -550,7 +536,7 @@ fn scored(v: Vec<redis::Value>) -> RedisResult<Vec<Scored>> {
 
 /// Window `n` of a sorted set by rank, lowest score first (the oldest
 /// death first), with scores.
-pub async fn zset_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Scored>> {
+pub(crate) async fn zset_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Scored>> {
     let off = n * WINDOW;
     let v: Vec<redis::Value> = conn
         .query(
@@ -565,7 +551,7 @@ pub async fn zset_window(conn: &Conn, key: &str, n: i64) -> RedisResult<Vec<Scor
 }
 
 /// The fingerprints of every member of the sorted set `key`, by `identity`.
-pub async fn zset_fingerprints(
+pub(crate) async fn zset_fingerprints(
     conn: &Conn,
     key: &str,
     identity: Identity,
@@ -587,7 +573,7 @@ pub async fn zset_fingerprints(
 
 /// Splits a window of entries into those to copy (in order) and the number
 /// already in the target.
-pub fn zset_missing<'a>(
+pub(crate) fn zset_missing<'a>(
     window: &'a [Scored],
     existing: &Fingerprints,
     identity: Identity,
@@ -605,7 +591,7 @@ pub fn zset_missing<'a>(
 }
 
 /// Every command a copy sends to a sorted-set target.
-pub fn zset_target_needed(dst: &str) -> Vec<Needed> {
+pub(crate) fn zset_target_needed(dst: &str) -> Vec<Needed> {
     let lock = queue_lock(dst);
     let mut n = Needed::scripts(&[dst, &lock]);
     n.extend(lock_needed(&lock));
@@ -630,7 +616,7 @@ return n
 
 /// Adds `entries` to the sorted set `dst`, scores kept, if this run holds
 /// its lock. Returns how many were added.
-pub async fn zadd_fenced(
+pub(crate) async fn zadd_fenced(
     conn: &Conn,
     dst: &str,
     holder: &str,
@@ -660,7 +646,7 @@ mod tests {
         assert_ne!(fingerprint(b"j1"), fingerprint(a));
         let existing = Fingerprints::new(vec![fingerprint(a)]);
         let window = vec![b.to_vec(), b"x".to_vec()];
-        let (out, dup) = missing(&window, &existing);
+        let (out, dup) = missing_by(&window, &existing, Identity::Id);
         assert_eq!(dup, 1);
         assert_eq!(out, vec![&b"x"[..]]);
     }

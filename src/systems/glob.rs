@@ -16,13 +16,13 @@ enum Token {
 
 /// A parsed glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob {
+pub(crate) struct Glob {
     tokens: Vec<Token>,
     text: String,
 }
 
 impl Glob {
-    pub fn parse(text: &str) -> Result<Glob, String> {
+    pub(crate) fn parse(text: &str) -> Result<Glob, String> {
         let b = text.as_bytes();
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -91,7 +91,7 @@ impl Glob {
         })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 
@@ -105,7 +105,7 @@ impl Glob {
     }
 
     /// Whether the whole of `s` matches (linear-time star backtracking).
-    pub fn matches(&self, s: &[u8]) -> bool {
+    pub(crate) fn matches(&self, s: &[u8]) -> bool {
         let (mut ti, mut si) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
         while si < s.len() {

@@ -16,24 +16,24 @@ use crate::connect::{Conn, Node};
 use redis::RedisResult;
 
 /// SCAN COUNT: large, so a million-key keyspace takes ~100 round trips.
-pub const SCAN_COUNT: usize = 10_000;
+pub(crate) const SCAN_COUNT: usize = 10_000;
 /// Keys per pipelined batch.
-pub const BATCH: usize = 2_000;
+pub(crate) const BATCH: usize = 2_000;
 
 #[derive(Debug, Clone)]
-pub struct GoRedisWorkQueue {
-    pub schema: Schema,
+pub(crate) struct GoRedisWorkQueue {
+    pub(crate) schema: Schema,
 }
 
 /// A go-redis-work-queue schema's options: its key names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Schema {
+pub(crate) struct Schema {
     /// Work queues in priority order: (name, key).
-    pub queues: Vec<(String, String)>,
-    pub completed: String,
-    pub dead_letter: String,
-    pub processing_pattern: String,
-    pub heartbeat_pattern: String,
+    pub(crate) queues: Vec<(String, String)>,
+    pub(crate) completed: String,
+    pub(crate) dead_letter: String,
+    pub(crate) processing_pattern: String,
+    pub(crate) heartbeat_pattern: String,
 }
 
 impl Default for Schema {
@@ -63,7 +63,7 @@ impl Schema {
 
     /// The options of a `kind: go-redis-work-queue` schema; what is left
     /// out is go-redis-work-queue's default.
-    pub fn parse(o: &SchemaOptions) -> Result<Schema, SchemaError> {
+    pub(crate) fn parse(o: &SchemaOptions) -> Result<Schema, SchemaError> {
         opts::check_known(SchemaKind::GoRedisWorkQueue, o, Self::OPTIONS)?;
         let d = Schema::default();
         let schema = Schema {
@@ -101,13 +101,13 @@ impl Schema {
 
 /// A one-`*` key pattern, split around the star.
 #[derive(Debug, Clone)]
-pub struct KeyPattern {
+pub(crate) struct KeyPattern {
     prefix: String,
     suffix: String,
 }
 
 impl KeyPattern {
-    pub fn new(p: &str) -> Self {
+    pub(crate) fn new(p: &str) -> Self {
         let (prefix, suffix) = p.split_once('*').unwrap_or((p, ""));
         KeyPattern {
             prefix: prefix.to_string(),
@@ -115,7 +115,7 @@ impl KeyPattern {
         }
     }
     /// The worker id in `key`, when `key` matches.
-    pub fn id<'k>(&self, key: &'k str) -> Option<&'k str> {
+    pub(crate) fn id<'k>(&self, key: &'k str) -> Option<&'k str> {
         if key.len() >= self.prefix.len() + self.suffix.len()
             && key.starts_with(&self.prefix)
             && key.ends_with(&self.suffix)
@@ -125,13 +125,13 @@ impl KeyPattern {
             None
         }
     }
-    pub fn key(&self, id: &str) -> String {
+    pub(crate) fn key(&self, id: &str) -> String {
         format!("{}{id}{}", self.prefix, self.suffix)
     }
 }
 
 /// Escapes Redis glob metacharacters.
-pub fn glob_escape(s: &str) -> String {
+pub(crate) fn glob_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -152,22 +152,22 @@ fn common_prefix(a: &str, b: &str) -> String {
 
 /// A live heartbeat.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Heartbeat {
+pub(crate) struct Heartbeat {
     /// PTTL in ms (-1: no expiry).
-    pub ttl_ms: i64,
+    pub(crate) ttl_ms: i64,
     /// Id of the job in its value (read only for `get workers`).
-    pub job_id: Option<String>,
+    pub(crate) job_id: Option<String>,
 }
 
 /// What one scan of a context found about its workers, keyed by worker id.
 #[derive(Debug, Default)]
-pub struct WorkerScan {
+pub(crate) struct WorkerScan {
     /// worker id -> (index of its node, length of its processing list);
     /// non-empty lists only.
-    pub processing: foldhash::HashMap<String, (usize, u64)>,
+    pub(crate) processing: foldhash::HashMap<String, (usize, u64)>,
     /// worker id -> its live heartbeat.
-    pub heartbeats: foldhash::HashMap<String, Heartbeat>,
-    pub notes: ScanNotes,
+    pub(crate) heartbeats: foldhash::HashMap<String, Heartbeat>,
+    pub(crate) notes: ScanNotes,
 }
 
 /// How much a scan reads per key.
@@ -200,19 +200,19 @@ struct PageRead {
 const PAGES_IN_FLIGHT: usize = 3;
 
 impl GoRedisWorkQueue {
-    pub fn new(schema: Schema) -> Self {
+    pub(crate) fn new(schema: Schema) -> Self {
         GoRedisWorkQueue { schema }
     }
 
-    pub fn processing_pattern(&self) -> KeyPattern {
+    pub(crate) fn processing_pattern(&self) -> KeyPattern {
         KeyPattern::new(&self.schema.processing_pattern)
     }
 
-    pub fn heartbeat_pattern(&self) -> KeyPattern {
+    pub(crate) fn heartbeat_pattern(&self) -> KeyPattern {
         KeyPattern::new(&self.schema.heartbeat_pattern)
     }
 
-    pub fn queues(&self) -> Vec<QueueRef> {
+    pub(crate) fn queues(&self) -> Vec<QueueRef> {
         let mut q: Vec<QueueRef> = self
             .schema
             .queues
@@ -236,7 +236,7 @@ impl GoRedisWorkQueue {
         q
     }
 
-    pub fn dead_letter(&self) -> QueueRef {
+    pub(crate) fn dead_letter(&self) -> QueueRef {
         QueueRef {
             name: "dead-letter".into(),
             key: self.schema.dead_letter.clone(),
@@ -244,7 +244,7 @@ impl GoRedisWorkQueue {
         }
     }
 
-    pub fn worker_patterns(&self) -> String {
+    pub(crate) fn worker_patterns(&self) -> String {
         format!(
             "processing={} heartbeat={}",
             self.schema.processing_pattern, self.schema.heartbeat_pattern
@@ -252,7 +252,7 @@ impl GoRedisWorkQueue {
     }
 
     /// A queue by schema name, alias or key.
-    pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
+    pub(crate) fn queue_named(&self, name: &str) -> Option<QueueRef> {
         let wanted = match name {
             "dlq" | "dead_letter" | "deadletter" => "dead-letter",
             other => other,
@@ -266,7 +266,7 @@ impl GoRedisWorkQueue {
     }
 
     /// LLEN of each named queue.
-    pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+    pub(crate) async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
         let queues = self.queues();
         let cmds: Vec<redis::Cmd> = queues
             .iter()
@@ -281,7 +281,7 @@ impl GoRedisWorkQueue {
     }
 
     /// Length of each queue and the job at its right end (the next one).
-    pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+    pub(crate) async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
         let queues = self.queues();
         let mut cmds = Vec::with_capacity(queues.len() * 2);
         for q in &queues {
@@ -308,7 +308,13 @@ impl GoRedisWorkQueue {
 
     /// Up to `n` jobs from one end of `key`, with the list's length, read
     /// in one MULTI/EXEC so positions are exact.
-    pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
+    pub(crate) async fn peek(
+        &self,
+        conn: &Conn,
+        key: &str,
+        n: u64,
+        from_end: bool,
+    ) -> RedisResult<Peek> {
         super::store::peek_list(conn, key, n, from_end, &|b| parse_job(b)).await
     }
 
@@ -352,7 +358,7 @@ impl GoRedisWorkQueue {
 
     /// Every worker Redis can show: a heartbeat (active), or a non-empty
     /// processing list without one (orphaned).
-    pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+    pub(crate) async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
         let mut scan = self.scan(conn, Detail::Full).await?;
         let mut list: Vec<Worker> = Vec::with_capacity(scan.processing.len() + 16);
         // (index in `list`, node) of each orphan, for its job id.
@@ -421,7 +427,7 @@ impl GoRedisWorkQueue {
     }
 
     /// Orphans: non-empty processing lists whose heartbeat key is gone.
-    pub fn orphans(&self, scan: &WorkerScan) -> Vec<OrphanRef> {
+    pub(crate) fn orphans(&self, scan: &WorkerScan) -> Vec<OrphanRef> {
         let pp = self.processing_pattern();
         let mut out: Vec<OrphanRef> = scan
             .processing
@@ -437,7 +443,7 @@ impl GoRedisWorkQueue {
         out
     }
 
-    pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+    pub(crate) async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
         const ABSENT: &[(&str, &str)] = &[
             ("scheduled", "go-redis-work-queue has no scheduled jobs"),
             ("retrying", "go-redis-work-queue re-queues a retry at once"),
@@ -471,7 +477,7 @@ impl GoRedisWorkQueue {
     }
 
     /// Second reading of some orphans: still non-empty, still no heartbeat.
-    pub async fn recheck_orphans(
+    pub(crate) async fn recheck_orphans(
         &self,
         conn: &Conn,
         orphans: &[OrphanRef],
@@ -680,7 +686,7 @@ async fn read_page(
 }
 
 /// A go-redis-work-queue job from its stored bytes; never fails.
-pub fn parse_job(bytes: &[u8]) -> Job {
+pub(crate) fn parse_job(bytes: &[u8]) -> Job {
     let invalid = |payload| Job {
         valid: false,
         payload,
@@ -719,14 +725,14 @@ fn id_text(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Only the `id` of a payload (cheap: the rest is skipped, not built).
-pub fn job_id(bytes: &[u8]) -> Option<String> {
+pub(crate) fn job_id(bytes: &[u8]) -> Option<String> {
     job_id_ref(bytes).map(std::borrow::Cow::into_owned)
 }
 
 /// The `id` of a payload, borrowed from it when it has no escapes: what
 /// `job_id` returns, without allocating in the common case (the copy path
 /// fingerprints millions of jobs).
-pub fn job_id_ref(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+pub(crate) fn job_id_ref(bytes: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
     #[derive(serde::Deserialize)]
     struct IdOnly<'a> {
         #[serde(borrow, default)]
@@ -868,7 +874,7 @@ mod tests {
 /// `job` with its top-level `retries` set to 0, every other byte kept; `None`
 /// when it is not a JSON object with a non-zero number there (nothing to
 /// change). Nested `retries` keys are the job's own data and stay.
-pub fn reset_retries(job: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn reset_retries(job: &[u8]) -> Option<Vec<u8>> {
     let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(job).ok()?;
     match obj.get("retries") {
         Some(serde_json::Value::Number(n)) if n.as_f64() != Some(0.0) => {}

@@ -26,7 +26,7 @@ use redis::Value;
 
 /// Lua defining `qctl_may({cmd, key, args...}, ...)`: raises `QCTLNOPERM`
 /// naming the first command the ACL denies. Call it before the first write.
-pub const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 local function qctl_may(...)
   if not redis.acl_check_cmd then return end
   for _, c in ipairs({...}) do
@@ -39,24 +39,24 @@ end
 "#;
 
 /// A script with the prelude in front.
-pub fn script(body: &str) -> redis::Script {
+pub(crate) fn script(body: &str) -> redis::Script {
     redis::Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
 /// One command a verb will send: its name, then its key and arguments as
 /// `ACL DRYRUN` wants them (values that do not matter are placeholders).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Needed(pub Vec<String>);
+pub(crate) struct Needed(pub(crate) Vec<String>);
 
 impl Needed {
-    pub fn new(cmd: &str, key: &str, rest: &[&str]) -> Self {
+    pub(crate) fn new(cmd: &str, key: &str, rest: &[&str]) -> Self {
         let mut v = vec![cmd.to_string(), key.to_string()];
         v.extend(rest.iter().map(|s| s.to_string()));
         Needed(v)
     }
 
     /// EVALSHA and EVAL of a script over `keys` (how redis-rs sends one).
-    pub fn scripts(keys: &[&str]) -> Vec<Needed> {
+    pub(crate) fn scripts(keys: &[&str]) -> Vec<Needed> {
         let mut out = Vec::new();
         for cmd in ["EVALSHA", "EVAL"] {
             let mut v = vec![
@@ -73,7 +73,7 @@ impl Needed {
 
 /// Whether the server can check permissions at all (`ACL DRYRUN`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Checked {
+pub(crate) enum Checked {
     /// Every command is allowed.
     Allowed,
     /// The server or the user cannot answer: why (shown as a plan note).
@@ -83,7 +83,7 @@ pub enum Checked {
 /// Pre-flight: asks `ACL DRYRUN` for each command, in one pipeline.
 /// `Err` names the first denied command; `Ok(Unknown)` when the server
 /// cannot say (Redis < 7.0, or the user may not run `ACL DRYRUN`).
-pub async fn may_run(conn: &Conn, needed: &[Needed]) -> Result<Checked, ContextError> {
+pub(crate) async fn may_run(conn: &Conn, needed: &[Needed]) -> Result<Checked, ContextError> {
     let node = conn.nodes().remove(0);
     let user: String = match conn
         .query_node(&node, redis::cmd("ACL").arg("WHOAMI"))
@@ -162,12 +162,12 @@ fn denied(conn: &Conn, user: &str, n: &Needed, why: &str) -> ContextError {
 
 /// Whether `key` is one of qctl's own side keys (a backup, a lock, a
 /// staging list, a receipt...), which no verb may write jobs into.
-pub fn is_side_key(key: &str) -> bool {
+pub(crate) fn is_side_key(key: &str) -> bool {
     key.contains(":qctl-")
 }
 
 /// The message of a `QCTLNOPERM` refusal from a step, if `e` is one.
-pub fn step_refusal(e: &redis::RedisError) -> Option<String> {
+pub(crate) fn step_refusal(e: &redis::RedisError) -> Option<String> {
     let t = e.to_string();
     let i = t.find("QCTLNOPERM")?;
     Some(
@@ -180,7 +180,7 @@ pub fn step_refusal(e: &redis::RedisError) -> Option<String> {
 
 /// A failed server-side step in the user's words: an ACL refusal by the
 /// prelude, a lock lost to another run, a server at maxmemory.
-pub fn step_error(conn: &Conn, e: &redis::RedisError) -> ContextError {
+pub(crate) fn step_error(conn: &Conn, e: &redis::RedisError) -> ContextError {
     let mut ce = conn.error(e);
     let t = e.to_string();
     if let Some(why) = step_refusal(e) {
@@ -194,7 +194,7 @@ pub fn step_error(conn: &Conn, e: &redis::RedisError) -> ContextError {
 }
 
 /// A plan warning when any primary is at (or over) its maxmemory.
-pub async fn memory_warning(conn: &Conn) -> Option<String> {
+pub(crate) async fn memory_warning(conn: &Conn) -> Option<String> {
     for node in conn.nodes() {
         let raw: Vec<u8> = conn
             .query_node(&node, redis::cmd("INFO").arg("memory"))

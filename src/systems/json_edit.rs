@@ -11,7 +11,7 @@ struct Member {
 
 /// The byte span of the value of `key` at the top level of a JSON object
 /// (the last one, as parsers keep it when a key repeats).
-pub fn top_level_value(s: &[u8], key: &str) -> Option<(usize, usize)> {
+pub(crate) fn top_level_value(s: &[u8], key: &str) -> Option<(usize, usize)> {
     members(s)?
         .into_iter()
         .rev()
@@ -21,7 +21,7 @@ pub fn top_level_value(s: &[u8], key: &str) -> Option<(usize, usize)> {
 
 /// `s` with the top-level `key` set to the raw JSON `value` (added at the
 /// end when absent); `None` when `s` is not a JSON object.
-pub fn set_top_level(s: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+pub(crate) fn set_top_level(s: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(s).ok()?;
     let ms = members(s)?;
     let mut out = Vec::with_capacity(s.len() + key.len() + value.len() + 4);
@@ -48,7 +48,7 @@ pub fn set_top_level(s: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
 
 /// `s` without the top-level `key` (every occurrence); `None` when `s` is
 /// not a JSON object or has no such key.
-pub fn remove_top_level(s: &[u8], key: &str) -> Option<Vec<u8>> {
+pub(crate) fn remove_top_level(s: &[u8], key: &str) -> Option<Vec<u8>> {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(s).ok()?;
     let ms = members(s)?;
     if !ms.iter().any(|m| m.name == key) {

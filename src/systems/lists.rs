@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// The Redis type a dead set's jobs are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
+pub(crate) enum Store {
     /// A LIST of payloads (go-redis-work-queue).
     List,
     /// A ZSET of payloads scored by a time (Sidekiq's `dead`).
@@ -24,7 +24,7 @@ pub enum Store {
 }
 
 impl Store {
-    pub fn type_name(self) -> &'static str {
+    pub(crate) fn type_name(self) -> &'static str {
         match self {
             Store::List => "list",
             Store::SortedSet => "zset",
@@ -40,7 +40,7 @@ impl Store {
 }
 
 /// TYPE and length of `key` as `store` (a missing key is empty).
-pub async fn store_state(conn: &Conn, key: &str, store: Store) -> RedisResult<ListState> {
+pub(crate) async fn store_state(conn: &Conn, key: &str, store: Store) -> RedisResult<ListState> {
     let mut p = redis::pipe();
     p.cmd("TYPE")
         .arg(key)
@@ -65,7 +65,7 @@ pub async fn store_state(conn: &Conn, key: &str, store: Store) -> RedisResult<Li
 
 /// What a dead-letter key holds before a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListState {
+pub(crate) enum ListState {
     /// A list (or no key: length 0).
     List(u64),
     /// Another type: qctl will not touch it.
@@ -74,7 +74,7 @@ pub enum ListState {
 
 /// TYPE and LLEN of `key`, in one round trip (a plain pipeline: a server
 /// at maxmemory refuses reads queued in MULTI).
-pub async fn list_state(conn: &Conn, key: &str) -> RedisResult<ListState> {
+pub(crate) async fn list_state(conn: &Conn, key: &str) -> RedisResult<ListState> {
     let mut p = redis::pipe();
     p.cmd("TYPE").arg(key).cmd("LLEN").arg(key).ignore_errors();
     let v: Vec<Value> = conn.pipe_slot(&p).await?;
@@ -94,12 +94,12 @@ pub async fn list_state(conn: &Conn, key: &str) -> RedisResult<ListState> {
 }
 
 /// The prefix every backup of `key` starts with.
-pub fn backup_prefix(key: &str) -> String {
+pub(crate) fn backup_prefix(key: &str) -> String {
     sibling_key(key, "qctl-backup:")
 }
 
 /// A fresh, unique backup name for `key`.
-pub fn new_backup_key(key: &str, now: jiff::Timestamp) -> String {
+pub(crate) fn new_backup_key(key: &str, now: jiff::Timestamp) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
@@ -115,7 +115,7 @@ fn stamp(t: jiff::Timestamp) -> String {
 }
 
 /// The time in a backup's name.
-pub fn backup_time(backup: &str, key: &str) -> Option<jiff::Timestamp> {
+pub(crate) fn backup_time(backup: &str, key: &str) -> Option<jiff::Timestamp> {
     let rest = backup.strip_prefix(&backup_prefix(key))?;
     let (secs, rest) = rest.split_once('.')?;
     let ms: i64 = rest.get(..3)?.parse().ok()?;
@@ -154,7 +154,7 @@ return n
 /// Moves `key` aside to `backup` (expiring after `keep`), atomically.
 /// Returns the number of jobs moved (0 when the key did not exist: then no
 /// backup exists either).
-pub async fn rename_to_backup(
+pub(crate) async fn rename_to_backup(
     conn: &Conn,
     key: &str,
     backup: &str,
@@ -171,7 +171,7 @@ pub async fn rename_to_backup(
 }
 
 /// Frees `key` (in the background), atomically with its count.
-pub async fn unlink_list(conn: &Conn, key: &str, store: Store) -> RedisResult<u64> {
+pub(crate) async fn unlink_list(conn: &Conn, key: &str, store: Store) -> RedisResult<u64> {
     let script = guard::script(PURGE);
     let mut inv = script.prepare_invoke();
     inv.key(key).arg(0).arg(store.type_name());
@@ -179,7 +179,7 @@ pub async fn unlink_list(conn: &Conn, key: &str, store: Store) -> RedisResult<u6
 }
 
 /// Every command a purge sends (for `ACL DRYRUN`).
-pub fn purge_needed(key: &str, backup: Option<&str>) -> Vec<Needed> {
+pub(crate) fn purge_needed(key: &str, backup: Option<&str>) -> Vec<Needed> {
     match backup {
         Some(b) => {
             let mut n = Needed::scripts(&[key, b]);
@@ -196,7 +196,7 @@ pub fn purge_needed(key: &str, backup: Option<&str>) -> Vec<Needed> {
 }
 
 /// Every command a restore sends (for `ACL DRYRUN`).
-pub fn restore_needed(backup: &str, key: &str, store: Store) -> Vec<Needed> {
+pub(crate) fn restore_needed(backup: &str, key: &str, store: Store) -> Vec<Needed> {
     let mut n = Needed::scripts(&[backup, key]);
     n.extend([
         Needed::new("PERSIST", backup, &[]),
@@ -219,16 +219,16 @@ pub fn restore_needed(backup: &str, key: &str, store: Store) -> Vec<Needed> {
 
 /// A DLQ backup.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Backup {
-    pub key: String,
-    pub jobs: u64,
-    pub created: Option<jiff::Timestamp>,
+pub(crate) struct Backup {
+    pub(crate) key: String,
+    pub(crate) jobs: u64,
+    pub(crate) created: Option<jiff::Timestamp>,
     /// Milliseconds left; `None` when it never expires.
-    pub ttl_ms: Option<i64>,
+    pub(crate) ttl_ms: Option<i64>,
 }
 
 /// Every backup of `key`, newest first.
-pub async fn backups(conn: &Conn, key: &str, store: Store) -> RedisResult<Vec<Backup>> {
+pub(crate) async fn backups(conn: &Conn, key: &str, store: Store) -> RedisResult<Vec<Backup>> {
     let pattern = format!("{}*", super::gowork::glob_escape(&backup_prefix(key)));
     let keys = conn.scan_match(&pattern).await?;
     let mut cmds = Vec::with_capacity(keys.len() * 2);
@@ -302,7 +302,7 @@ return {#members, redis.call('ZCARD', KEYS[1])}
 "#;
 
 /// One restore step: (jobs moved, jobs left in the backup).
-pub async fn restore_step(
+pub(crate) async fn restore_step(
     conn: &Conn,
     backup: &str,
     key: &str,

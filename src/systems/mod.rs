@@ -9,21 +9,21 @@
 //! ([`Unsupported`]) instead of silently doing nothing. Adding a system is one
 //! module plus one variant of [`System`]; no verb changes.
 
-pub mod copy;
-pub mod glob;
-pub mod gowork;
-pub mod guard;
-pub mod json_edit;
-pub mod lists;
-pub mod requeue;
-pub mod schema;
-pub mod sidekiq;
-pub mod sidekiq_requeue;
-pub mod signals;
-pub mod slots;
-pub mod store;
+pub(crate) mod copy;
+pub(crate) mod glob;
+pub(crate) mod gowork;
+pub(crate) mod guard;
+pub(crate) mod json_edit;
+pub(crate) mod lists;
+pub(crate) mod requeue;
+pub(crate) mod schema;
+pub(crate) mod sidekiq;
+pub(crate) mod sidekiq_requeue;
+pub(crate) mod signals;
+pub(crate) mod slots;
+pub(crate) mod store;
 
-pub use schema::{SchemaError, SchemaKind, SchemaOptions, SystemSchema, parse_schema};
+pub(crate) use schema::{SchemaKind, SchemaOptions, SystemSchema, parse_schema};
 
 use crate::connect::Conn;
 use redis::RedisResult;
@@ -32,7 +32,7 @@ use serde::Serialize;
 /// A job's payload as stored: parsed JSON, text that is not a JSON object,
 /// or bytes that are not UTF-8. Never fatal.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Payload {
+pub(crate) enum Payload {
     Json(serde_json::Value),
     Text(String),
     Binary(Vec<u8>),
@@ -47,37 +47,37 @@ impl Default for Payload {
 /// One job, as much of it as its payload reveals (SPEC 10.3); what a kind
 /// has no such thing for is `None`.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Job {
+pub(crate) struct Job {
     /// The payload is a JSON object the queue system would accept.
-    pub valid: bool,
-    pub id: Option<String>,
+    pub(crate) valid: bool,
+    pub(crate) id: Option<String>,
     /// What runs it: Sidekiq's `class`, ...
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The queue the job belongs to (where a retry sends it).
-    pub queue: Option<String>,
-    pub priority: Option<String>,
+    pub(crate) queue: Option<String>,
+    pub(crate) priority: Option<String>,
     /// Attempts that failed so far.
-    pub retries: Option<u64>,
-    pub filepath: Option<String>,
-    pub created: Option<jiff::Timestamp>,
+    pub(crate) retries: Option<u64>,
+    pub(crate) filepath: Option<String>,
+    pub(crate) created: Option<jiff::Timestamp>,
     /// When a scheduled or retrying job runs.
-    pub run_at: Option<jiff::Timestamp>,
-    pub failed_at: Option<jiff::Timestamp>,
+    pub(crate) run_at: Option<jiff::Timestamp>,
+    pub(crate) failed_at: Option<jiff::Timestamp>,
     /// The last error, one line.
-    pub error: Option<String>,
-    pub payload: Payload,
+    pub(crate) error: Option<String>,
+    pub(crate) payload: Payload,
 }
 
 impl Job {
     /// Seconds since the job was created, at `now` (millisecond precision).
-    pub fn age_s(&self, now: jiff::Timestamp) -> Option<f64> {
+    pub(crate) fn age_s(&self, now: jiff::Timestamp) -> Option<f64> {
         age_s(self.created, now)
     }
 }
 
 /// Seconds from `created` to `now`, rounded to the millisecond; never
 /// negative (clocks differ a little between hosts).
-pub fn age_s(created: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<f64> {
+pub(crate) fn age_s(created: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<f64> {
     let c = created?;
     let ms = now.as_millisecond() - c.as_millisecond();
     Some((ms.max(0) as f64) / 1000.0)
@@ -86,16 +86,16 @@ pub fn age_s(created: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<f
 /// A queue with its length and the creation time of the job a consumer
 /// would take next.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QueueDetail {
-    pub queue: QueueRef,
-    pub length: u64,
-    pub next_created: Option<jiff::Timestamp>,
+pub(crate) struct QueueDetail {
+    pub(crate) queue: QueueRef,
+    pub(crate) length: u64,
+    pub(crate) next_created: Option<jiff::Timestamp>,
 }
 
 /// Whether a worker is alive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum WorkerState {
+pub(crate) enum WorkerState {
     /// Its heartbeat key exists.
     Active,
     /// Its processing list has jobs and no heartbeat key.
@@ -103,7 +103,7 @@ pub enum WorkerState {
 }
 
 impl WorkerState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             WorkerState::Active => "active",
             WorkerState::Orphaned => "orphaned",
@@ -113,47 +113,47 @@ impl WorkerState {
 
 /// One worker that Redis can show (a busy or a dead one).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Worker {
-    pub worker: String,
-    pub state: WorkerState,
-    pub in_flight: u64,
+pub(crate) struct Worker {
+    pub(crate) worker: String,
+    pub(crate) state: WorkerState,
+    pub(crate) in_flight: u64,
     /// Milliseconds left on the heartbeat (-1: no expiry); `None` when
     /// orphaned.
-    pub heartbeat_ttl_ms: Option<i64>,
-    pub job_id: Option<String>,
+    pub(crate) heartbeat_ttl_ms: Option<i64>,
+    pub(crate) job_id: Option<String>,
     /// What a system that registers its processes says of one (Sidekiq).
-    pub process: Option<ProcessInfo>,
+    pub(crate) process: Option<ProcessInfo>,
 }
 
 /// A worker process as it describes itself.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ProcessInfo {
-    pub hostname: Option<String>,
-    pub pid: Option<u64>,
-    pub tag: Option<String>,
-    pub concurrency: Option<u64>,
-    pub queues: Vec<String>,
-    pub quiet: Option<bool>,
+pub(crate) struct ProcessInfo {
+    pub(crate) hostname: Option<String>,
+    pub(crate) pid: Option<u64>,
+    pub(crate) tag: Option<String>,
+    pub(crate) concurrency: Option<u64>,
+    pub(crate) queues: Vec<String>,
+    pub(crate) quiet: Option<bool>,
     /// Seconds since its last heartbeat.
-    pub beat_age_s: Option<f64>,
+    pub(crate) beat_age_s: Option<f64>,
     /// The ids of the jobs it is running.
-    pub busy_jobs: Vec<String>,
+    pub(crate) busy_jobs: Vec<String>,
 }
 
 /// Jobs peeked from one list.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Peek {
-    pub length: u64,
+pub(crate) struct Peek {
+    pub(crate) length: u64,
     /// (position, job): position 0 is what a consumer takes next.
-    pub jobs: Vec<(u64, Job)>,
+    pub(crate) jobs: Vec<(u64, Job)>,
     /// The key holds something other than a list.
-    pub wrong_type: Option<String>,
+    pub(crate) wrong_type: Option<String>,
 }
 
 /// What a queue is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum QueueRole {
+pub(crate) enum QueueRole {
     Work,
     Completed,
     DeadLetter,
@@ -162,7 +162,7 @@ pub enum QueueRole {
 }
 
 impl QueueRole {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             QueueRole::Work => "work",
             QueueRole::Completed => "completed",
@@ -173,7 +173,7 @@ impl QueueRole {
     }
 
     /// The SPEC 10.2 state of the jobs a queue of this role holds.
-    pub fn state(self) -> &'static str {
+    pub(crate) fn state(self) -> &'static str {
         match self {
             QueueRole::Work => "waiting",
             QueueRole::Completed => "completed",
@@ -186,48 +186,48 @@ impl QueueRole {
 
 /// A queue named by the schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueueRef {
-    pub name: String,
-    pub key: String,
-    pub role: QueueRole,
+pub(crate) struct QueueRef {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) role: QueueRole,
 }
 
 /// A worker whose in-flight jobs have no living owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrphanRef {
-    pub worker: String,
-    pub key: String,
-    pub jobs: u64,
+pub(crate) struct OrphanRef {
+    pub(crate) worker: String,
+    pub(crate) key: String,
+    pub(crate) jobs: u64,
 }
 
 /// The figures of SPEC section 10.2, defined once for every kind: `None`
 /// where the kind has no such thing (never 0), with a note in `absent`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Figures {
+pub(crate) struct Figures {
     /// (queue, length) for every queue the schema names.
-    pub queues: Vec<(QueueRef, u64)>,
-    pub queued: Option<u64>,
-    pub scheduled: Option<u64>,
-    pub retrying: Option<u64>,
-    pub dead_letter: Option<u64>,
-    pub processing: Option<u64>,
-    pub completed: Option<u64>,
-    pub processed_total: Option<u64>,
-    pub failed_total: Option<u64>,
-    pub workers: Option<u64>,
-    pub orphaned_workers: Option<u64>,
-    pub orphaned_jobs: Option<u64>,
-    pub paused_queues: Option<u64>,
+    pub(crate) queues: Vec<(QueueRef, u64)>,
+    pub(crate) queued: Option<u64>,
+    pub(crate) scheduled: Option<u64>,
+    pub(crate) retrying: Option<u64>,
+    pub(crate) dead_letter: Option<u64>,
+    pub(crate) processing: Option<u64>,
+    pub(crate) completed: Option<u64>,
+    pub(crate) processed_total: Option<u64>,
+    pub(crate) failed_total: Option<u64>,
+    pub(crate) workers: Option<u64>,
+    pub(crate) orphaned_workers: Option<u64>,
+    pub(crate) orphaned_jobs: Option<u64>,
+    pub(crate) paused_queues: Option<u64>,
     /// The orphans behind `orphaned_*`, for a second reading.
-    pub orphans: Vec<OrphanRef>,
+    pub(crate) orphans: Vec<OrphanRef>,
     /// (figure, why it is `None`): `("scheduled", "go-redis-work-queue
     /// has no scheduled jobs")`.
-    pub absent: Vec<(&'static str, &'static str)>,
+    pub(crate) absent: Vec<(&'static str, &'static str)>,
 }
 
 impl Figures {
     /// A figure by its SPEC name (`scheduled`, `dead_letter`, ...).
-    pub fn get(&self, name: &str) -> Option<u64> {
+    pub(crate) fn get(&self, name: &str) -> Option<u64> {
         match name {
             "queued" => self.queued,
             "scheduled" => self.scheduled,
@@ -248,24 +248,11 @@ impl Figures {
 
 /// What a keyspace scan had to leave out.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ScanNotes {
+pub(crate) struct ScanNotes {
     /// Keys matching a pattern whose names are not UTF-8 (skipped).
-    pub non_utf8_keys: u64,
+    pub(crate) non_utf8_keys: u64,
     /// Keys matching a pattern that hold another type (skipped).
-    pub wrong_type_keys: u64,
-}
-
-/// A capability this queue system does not have.
-#[derive(Debug, Clone)]
-pub struct Unsupported {
-    pub kind: &'static str,
-    pub what: &'static str,
-}
-
-impl std::fmt::Display for Unsupported {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} is not supported by {}", self.what, self.kind)
-    }
+    pub(crate) wrong_type_keys: u64,
 }
 
 /// What every queue system answers, in domain terms: its queues (and
@@ -364,7 +351,7 @@ queue_system!(sidekiq::Sidekiq, SchemaKind::Sidekiq);
 /// The queue system of one context: the one enum at the boundary, which
 /// dispatches each call once to its [`QueueSystem`].
 #[derive(Debug, Clone)]
-pub enum System {
+pub(crate) enum System {
     GoRedisWorkQueue(gowork::GoRedisWorkQueue),
     Sidekiq(sidekiq::Sidekiq),
 }
@@ -380,7 +367,7 @@ macro_rules! each {
 }
 
 impl System {
-    pub fn for_schema(schema: &SystemSchema) -> System {
+    pub(crate) fn for_schema(schema: &SystemSchema) -> System {
         match schema {
             SystemSchema::GoRedisWorkQueue(s) => {
                 System::GoRedisWorkQueue(gowork::GoRedisWorkQueue::new(s.clone()))
@@ -389,24 +376,24 @@ impl System {
         }
     }
 
-    pub fn schema_kind(&self) -> SchemaKind {
+    pub(crate) fn schema_kind(&self) -> SchemaKind {
         fn k<T: QueueSystem>(_: &T) -> SchemaKind {
             T::KIND
         }
         each!(self, s => k(s))
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         self.schema_kind().as_str()
     }
 
     /// The queues known without Redis, work queues first.
-    pub fn queues(&self) -> Vec<QueueRef> {
+    pub(crate) fn queues(&self) -> Vec<QueueRef> {
         each!(self, s => QueueSystem::queues(s))
     }
 
     /// The work queues known without Redis, in priority order.
-    pub fn work_queues(&self) -> Vec<QueueRef> {
+    pub(crate) fn work_queues(&self) -> Vec<QueueRef> {
         self.queues()
             .into_iter()
             .filter(|q| q.role == QueueRole::Work)
@@ -414,17 +401,17 @@ impl System {
     }
 
     /// The dead-letter queue (or set).
-    pub fn dead_letter(&self) -> QueueRef {
+    pub(crate) fn dead_letter(&self) -> QueueRef {
         each!(self, s => QueueSystem::dead_letter(s))
     }
 
     /// Where workers live, as one comparable string.
-    pub fn worker_patterns(&self) -> String {
+    pub(crate) fn worker_patterns(&self) -> String {
         each!(self, s => QueueSystem::worker_patterns(s))
     }
 
     /// The Redis type of the dead set.
-    pub fn dead_store(&self) -> lists::Store {
+    pub(crate) fn dead_store(&self) -> lists::Store {
         match self {
             System::GoRedisWorkQueue(_) => lists::Store::List,
             System::Sidekiq(_) => lists::Store::SortedSet,
@@ -432,37 +419,43 @@ impl System {
     }
 
     /// A queue by its name or its key; `None` when neither.
-    pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
+    pub(crate) fn queue_named(&self, name: &str) -> Option<QueueRef> {
         each!(self, s => QueueSystem::queue_named(s, name))
     }
 
     /// Every queue with its length and the age of its next job.
-    pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+    pub(crate) async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
         each!(self, s => QueueSystem::queue_details(s, conn).await)
     }
 
     /// Every worker Redis can show, sorted by id.
-    pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+    pub(crate) async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
         each!(self, s => QueueSystem::workers(s, conn).await)
     }
 
     /// Up to `n` jobs of `key` without removing them.
-    pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
+    pub(crate) async fn peek(
+        &self,
+        conn: &Conn,
+        key: &str,
+        n: u64,
+        from_end: bool,
+    ) -> RedisResult<Peek> {
         each!(self, s => QueueSystem::peek(s, conn, key, n, from_end).await)
     }
 
     /// The length of every queue.
-    pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+    pub(crate) async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
         each!(self, s => QueueSystem::queue_lengths(s, conn).await)
     }
 
     /// Reads every figure.
-    pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+    pub(crate) async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
         each!(self, s => QueueSystem::figures(s, conn).await)
     }
 
     /// Reads the given orphans again; returns those still orphaned.
-    pub async fn recheck_orphans(
+    pub(crate) async fn recheck_orphans(
         &self,
         conn: &Conn,
         orphans: &[OrphanRef],

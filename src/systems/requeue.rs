@@ -41,7 +41,7 @@
 //! DLQ; a run whose holder is a dead process on this host takes the lock
 //! over at once, otherwise it expires after `lock_ttl()`.
 
-pub mod orphaned;
+pub(crate) mod orphaned;
 
 use super::glob::Glob;
 use super::guard::{self, Needed};
@@ -51,13 +51,13 @@ use redis::{RedisResult, Value};
 use std::time::Duration;
 
 /// Jobs per script call: short enough not to stall Redis (a few ms).
-pub const WINDOW: u64 = 1_000;
+pub(crate) const WINDOW: u64 = 1_000;
 /// How long a receipt outlives its batch.
 const RECEIPT_TTL_MS: u64 = 24 * 3600 * 1000;
 
 /// How long a lock lives without a refresh: 30 s (`QCTL_LOCK_TTL_MS`, a
 /// test hook, shortens it).
-pub fn lock_ttl() -> Duration {
+pub(crate) fn lock_ttl() -> Duration {
     std::env::var("QCTL_LOCK_TTL_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -71,17 +71,17 @@ fn ttl_ms() -> u64 {
 
 /// The keys one requeue run uses.
 #[derive(Debug, Clone)]
-pub struct MoveKeys {
-    pub src: String,
-    pub dst: String,
-    pub kept: String,
-    pub staging: String,
-    pub marker: String,
-    pub lock: String,
+pub(crate) struct MoveKeys {
+    pub(crate) src: String,
+    pub(crate) dst: String,
+    pub(crate) kept: String,
+    pub(crate) staging: String,
+    pub(crate) marker: String,
+    pub(crate) lock: String,
 }
 
 impl MoveKeys {
-    pub fn new(src: &str, dst: &str) -> Self {
+    pub(crate) fn new(src: &str, dst: &str) -> Self {
         MoveKeys {
             src: src.to_string(),
             dst: dst.to_string(),
@@ -93,12 +93,12 @@ impl MoveKeys {
     }
 
     /// Whether one script can touch source and destination together.
-    pub fn same_slot(&self, conn: &Conn) -> bool {
+    pub(crate) fn same_slot(&self, conn: &Conn) -> bool {
         !conn.is_cluster() || key_slot(self.src.as_bytes()) == key_slot(self.dst.as_bytes())
     }
 
     /// Every command a run sends (for `ACL DRYRUN` in pre-flight).
-    pub fn needed(&self, same_slot: bool) -> Vec<Needed> {
+    pub(crate) fn needed(&self, same_slot: bool) -> Vec<Needed> {
         let mut n = Needed::scripts(&[&self.src, &self.dst]);
         n.extend([
             Needed::new("SET", &self.lock, &["x", "PX", "1000"]),
@@ -133,20 +133,20 @@ impl MoveKeys {
 
 /// The receipts of batches pushed into `dst` across slots (a sorted set of
 /// batch ids by time, in `dst`'s slot).
-pub fn receipts_key(dst: &str) -> String {
+pub(crate) fn receipts_key(dst: &str) -> String {
     sibling_key(dst, "qctl-receipts")
 }
 
 /// What earlier runs left beside a source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Leftovers {
-    pub staged: u64,
-    pub kept: u64,
+pub(crate) struct Leftovers {
+    pub(crate) staged: u64,
+    pub(crate) kept: u64,
     /// `host pid run` of a run holding the lock.
-    pub lock_holder: Option<String>,
+    pub(crate) lock_holder: Option<String>,
 }
 
-pub async fn leftovers(conn: &Conn, k: &MoveKeys) -> RedisResult<Leftovers> {
+pub(crate) async fn leftovers(conn: &Conn, k: &MoveKeys) -> RedisResult<Leftovers> {
     let mut p = redis::pipe();
     p.cmd("LLEN")
         .arg(&k.staging)
@@ -167,26 +167,31 @@ pub async fn leftovers(conn: &Conn, k: &MoveKeys) -> RedisResult<Leftovers> {
 
 /// What a run asks of each job.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub glob: Option<Glob>,
-    pub reset_retries: bool,
+pub(crate) struct Filter {
+    pub(crate) glob: Option<Glob>,
+    pub(crate) reset_retries: bool,
 }
 
 impl Filter {
     /// Whether the client must read each window to choose (else the server
     /// moves whole windows).
-    pub fn chooses(&self) -> bool {
+    pub(crate) fn chooses(&self) -> bool {
         self.glob.is_some() || self.reset_retries
     }
 
-    pub fn wants(&self, job: &[u8]) -> bool {
+    pub(crate) fn wants(&self, job: &[u8]) -> bool {
         self.glob.as_ref().is_none_or(|g| g.matches(job))
     }
 }
 
 /// How many of the source's jobs (from the consumer end) match, up to
 /// `limit`: reads windows of 10,000 (LRANGE), never the whole list at once.
-pub async fn count_matching(conn: &Conn, src: &str, glob: &Glob, limit: u64) -> RedisResult<u64> {
+pub(crate) async fn count_matching(
+    conn: &Conn,
+    src: &str,
+    glob: &Glob,
+    limit: u64,
+) -> RedisResult<u64> {
     const READ: i64 = 10_000;
     let mut found = 0u64;
     let mut off: i64 = 0;
@@ -232,7 +237,7 @@ fn pid_alive(pid: i32) -> bool {
 
 /// Takes the lock at `key` for `holder` (`host pid run`) on behalf of
 /// `verb`. `Err` names who holds it.
-pub async fn lock(
+pub(crate) async fn lock(
     conn: &Conn,
     key: &str,
     holder: &str,
@@ -270,7 +275,7 @@ pub async fn lock(
     )))
 }
 
-pub async fn unlock(conn: &Conn, key: &str, holder: &str) -> RedisResult<()> {
+pub(crate) async fn unlock(conn: &Conn, key: &str, holder: &str) -> RedisResult<()> {
     let script = redis::Script::new(RELEASE_LOCK);
     let mut inv = script.prepare_invoke();
     inv.key(key).arg(holder);
@@ -377,23 +382,23 @@ return {#items, redis.call('LLEN', KEYS[1])}
 
 /// The outcome of one step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StepCount {
-    pub moved: u64,
-    pub taken: u64,
+pub(crate) struct StepCount {
+    pub(crate) moved: u64,
+    pub(crate) taken: u64,
     /// Payload bytes the step read (to pace the next one).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 /// Sizes steps so none handles more than `STEP_BYTES` of payload, whatever
 /// the jobs weigh: it starts small and doubles up to `WINDOW` while the
 /// steps stay light, halving when one was heavy.
 #[derive(Debug, Clone, Copy)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     window: u64,
 }
 
 /// Payload bytes per step: about a millisecond of server work.
-pub const STEP_BYTES: u64 = 1 << 20;
+pub(crate) const STEP_BYTES: u64 = 1 << 20;
 
 impl Default for Pacer {
     fn default() -> Self {
@@ -402,11 +407,11 @@ impl Default for Pacer {
 }
 
 impl Pacer {
-    pub fn window(&self) -> u64 {
+    pub(crate) fn window(&self) -> u64 {
         self.window
     }
 
-    pub fn record(&mut self, c: &StepCount) {
+    pub(crate) fn record(&mut self, c: &StepCount) {
         if c.bytes > STEP_BYTES {
             self.window = (self.window / 2).max(1);
         } else if c.taken >= self.window && c.bytes < STEP_BYTES / 2 {
@@ -416,7 +421,7 @@ impl Pacer {
 }
 
 /// A fresh run id: 16 hex digits.
-pub fn batch_id() -> String {
+pub(crate) fn batch_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
@@ -458,7 +463,7 @@ async fn choose(
 }
 
 /// One step of at most `window` jobs, moving at most `room`.
-pub async fn step(
+pub(crate) async fn step(
     conn: &Conn,
     k: &MoveKeys,
     f: &Filter,
@@ -535,7 +540,7 @@ pub async fn step(
 /// then clear staging. `jobs` are oldest first. Returns how many it pushed.
 /// `fault` names the crash point between the two (`QCTL_FAULT`).
 #[allow(clippy::too_many_arguments)]
-pub async fn finish_staged(
+pub(crate) async fn finish_staged(
     conn: &Conn,
     k: &MoveKeys,
     dst: &str,
@@ -574,18 +579,18 @@ async fn clear_staged(conn: &Conn, k: &MoveKeys, marker: &str, holder: &str) -> 
 
 /// What `recover` put right.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// Staged jobs pushed to their destination now (no receipt found).
-    pub pushed: u64,
+    pub(crate) pushed: u64,
     /// Staged jobs already pushed before the crash (receipt found): cleared.
-    pub already_pushed: u64,
+    pub(crate) already_pushed: u64,
     /// Kept (non-matching) jobs put back into the source.
-    pub kept_restored: u64,
+    pub(crate) kept_restored: u64,
 }
 
 /// Finishes what an earlier run (or this one) left beside the source: a
 /// staged batch, and the kept list. Idempotent; call under the lock.
-pub async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Recovered> {
+pub(crate) async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Recovered> {
     let mut r = Recovered::default();
     let marker: Option<String> = conn.query(redis::cmd("GET").arg(&k.marker)).await?;
     let staged: Vec<Vec<u8>> = conn
@@ -642,7 +647,7 @@ pub async fn recover(conn: &Conn, k: &MoveKeys, holder: &str) -> RedisResult<Rec
 }
 
 /// The lock holder string for this process.
-pub fn holder() -> String {
+pub(crate) fn holder() -> String {
     format!(
         "{} {} {}",
         crate::host::name(),
@@ -652,7 +657,7 @@ pub fn holder() -> String {
 }
 
 /// Room for a step when there is no limit.
-pub const NO_LIMIT: u64 = u64::MAX >> 11;
+pub(crate) const NO_LIMIT: u64 = u64::MAX >> 11;
 
 #[cfg(test)]
 mod tests {

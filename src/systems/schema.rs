@@ -8,20 +8,20 @@ use serde_json::Value;
 
 /// A schema's options as written, by key (everything but `name` and
 /// `kind`).
-pub type SchemaOptions = IndexMap<String, Value>;
+pub(crate) type SchemaOptions = IndexMap<String, Value>;
 
 /// Which queue system a schema describes. One variant per module under
 /// `systems/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchemaKind {
+pub(crate) enum SchemaKind {
     GoRedisWorkQueue,
     Sidekiq,
 }
 
 impl SchemaKind {
-    pub const ALL: &'static [&'static str] = &["go-redis-work-queue", "sidekiq"];
+    pub(crate) const ALL: &'static [&'static str] = &["go-redis-work-queue", "sidekiq"];
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
             "sidekiq" => Some(SchemaKind::Sidekiq),
@@ -29,7 +29,7 @@ impl SchemaKind {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
             SchemaKind::Sidekiq => "sidekiq",
@@ -39,7 +39,7 @@ impl SchemaKind {
 
 /// A schema as its system parsed it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SystemSchema {
+pub(crate) enum SystemSchema {
     GoRedisWorkQueue(gowork::Schema),
     Sidekiq(sidekiq::Schema),
 }
@@ -52,7 +52,7 @@ impl Default for SystemSchema {
 }
 
 impl SystemSchema {
-    pub fn kind(&self) -> SchemaKind {
+    pub(crate) fn kind(&self) -> SchemaKind {
         match self {
             SystemSchema::GoRedisWorkQueue(_) => SchemaKind::GoRedisWorkQueue,
             SystemSchema::Sidekiq(_) => SchemaKind::Sidekiq,
@@ -62,13 +62,13 @@ impl SystemSchema {
 
 /// What is wrong with a schema's options, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaError {
-    pub message: String,
-    pub hint: String,
+pub(crate) struct SchemaError {
+    pub(crate) message: String,
+    pub(crate) hint: String,
 }
 
 impl SchemaError {
-    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
         SchemaError {
             message: message.into(),
             hint: hint.into(),
@@ -77,7 +77,7 @@ impl SchemaError {
 }
 
 /// Parses the options of a schema of `kind`.
-pub fn parse_schema(
+pub(crate) fn parse_schema(
     kind: SchemaKind,
     options: &SchemaOptions,
 ) -> Result<SystemSchema, SchemaError> {

@@ -29,21 +29,21 @@ use redis::{RedisResult, Value};
 
 /// A process whose last beat is older than this is dead (six missed
 /// beats; its hash expires 60 s after the last one).
-pub const STALE_BEAT_S: f64 = 30.0;
+pub(crate) const STALE_BEAT_S: f64 = 30.0;
 
 /// A `kind: sidekiq` schema's options.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Schema {
+pub(crate) struct Schema {
     /// redis-namespace prefix (without the `:`).
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// Only these queues (default: every queue in SET `queues`).
-    pub queues: Option<Vec<String>>,
+    pub(crate) queues: Option<Vec<String>>,
 }
 
 impl Schema {
     const OPTIONS: &'static [&'static str] = &["namespace", "queues"];
 
-    pub fn parse(o: &SchemaOptions) -> Result<Schema, SchemaError> {
+    pub(crate) fn parse(o: &SchemaOptions) -> Result<Schema, SchemaError> {
         opts::check_known(SchemaKind::Sidekiq, o, Self::OPTIONS)?;
         let namespace = opts::string(o, "namespace")?
             .map(|n| n.trim_end_matches(':').to_string())
@@ -63,8 +63,8 @@ impl Schema {
 }
 
 #[derive(Debug, Clone)]
-pub struct Sidekiq {
-    pub schema: Schema,
+pub(crate) struct Sidekiq {
+    pub(crate) schema: Schema,
 }
 
 /// The sets Sidekiq keeps jobs in besides its queues, with their roles and
@@ -90,12 +90,12 @@ struct Process {
 }
 
 impl Sidekiq {
-    pub fn new(schema: Schema) -> Self {
+    pub(crate) fn new(schema: Schema) -> Self {
         Sidekiq { schema }
     }
 
     /// A key with the namespace in front.
-    pub fn key(&self, k: &str) -> String {
+    pub(crate) fn key(&self, k: &str) -> String {
         match &self.schema.namespace {
             Some(ns) => format!("{ns}:{k}"),
             None => k.to_string(),
@@ -122,7 +122,7 @@ impl Sidekiq {
 
     /// What is known without Redis: the schema's queues (if it lists
     /// them) and the three sets.
-    pub fn queues(&self) -> Vec<QueueRef> {
+    pub(crate) fn queues(&self) -> Vec<QueueRef> {
         let mut q: Vec<QueueRef> = self
             .schema
             .queues
@@ -135,14 +135,14 @@ impl Sidekiq {
     }
 
     /// The dead set.
-    pub fn dead_letter(&self) -> QueueRef {
+    pub(crate) fn dead_letter(&self) -> QueueRef {
         self.set_refs().remove(2)
     }
 
     /// A queue or set by name (`default`, `scheduled`, `retry`, `dead`,
     /// `dlq`) or by key. Any name can be a Sidekiq queue, so an unknown
     /// name is a queue unless the schema lists its queues.
-    pub fn queue_named(&self, name: &str) -> Option<QueueRef> {
+    pub(crate) fn queue_named(&self, name: &str) -> Option<QueueRef> {
         for (k, role, names) in SETS {
             if names.contains(&name) || self.key(k) == name {
                 return Some(QueueRef {
@@ -176,7 +176,7 @@ impl Sidekiq {
     }
 
     /// Every queue and set with its length.
-    pub async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
+    pub(crate) async fn queue_lengths(&self, conn: &Conn) -> RedisResult<Vec<(QueueRef, u64)>> {
         let mut refs: Vec<QueueRef> = self
             .queue_names(conn)
             .await?
@@ -203,7 +203,7 @@ impl Sidekiq {
     /// Every queue with its length and the time its next job was enqueued
     /// (Sidekiq's latency), then the sets with the time of their first
     /// entry's job.
-    pub async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
+    pub(crate) async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
         let lengths = self.queue_lengths(conn).await?;
         let cmds: Vec<redis::Cmd> = lengths
             .iter()
@@ -308,7 +308,7 @@ impl Sidekiq {
         p.info.beat_age_s.is_none_or(|a| a > STALE_BEAT_S)
     }
 
-    pub async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
+    pub(crate) async fn workers(&self, conn: &Conn) -> RedisResult<(Vec<Worker>, ScanNotes)> {
         let procs = self.processes(conn, now_s()).await?;
         let workers = procs
             .into_iter()
@@ -329,7 +329,7 @@ impl Sidekiq {
         Ok((workers, ScanNotes::default()))
     }
 
-    pub async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
+    pub(crate) async fn figures(&self, conn: &Conn) -> RedisResult<Figures> {
         let now = now_s();
         let (queues, procs, stats) =
             tokio::try_join!(self.queue_lengths(conn), self.processes(conn, now), async {
@@ -389,7 +389,7 @@ impl Sidekiq {
     }
 
     /// Orphans read again: still a stale beat, still busy entries.
-    pub async fn recheck_orphans(
+    pub(crate) async fn recheck_orphans(
         &self,
         conn: &Conn,
         orphans: &[OrphanRef],
@@ -408,7 +408,13 @@ impl Sidekiq {
     }
 
     /// Up to `n` jobs of a queue or set.
-    pub async fn peek(&self, conn: &Conn, key: &str, n: u64, from_end: bool) -> RedisResult<Peek> {
+    pub(crate) async fn peek(
+        &self,
+        conn: &Conn,
+        key: &str,
+        n: u64,
+        from_end: bool,
+    ) -> RedisResult<Peek> {
         let role = self.queue_named(key).map_or(QueueRole::Work, |q| q.role);
         if role == QueueRole::Work {
             super::store::peek_list(conn, key, n, from_end, &|b| parse_job(b, None)).await
@@ -425,7 +431,7 @@ impl Sidekiq {
     }
 
     /// Where workers live, as one comparable string (drift).
-    pub fn worker_patterns(&self) -> String {
+    pub(crate) fn worker_patterns(&self) -> String {
         format!("processes={}", self.key("processes"))
     }
 }
@@ -464,7 +470,7 @@ fn work_jid(work: &[u8]) -> Option<String> {
 
 /// A Sidekiq job: jid, class, queue, the failed attempts, the error, the
 /// times. `score` is its sorted-set score (when it is in one).
-pub fn parse_job(bytes: &[u8], score: Option<f64>) -> Job {
+pub(crate) fn parse_job(bytes: &[u8], score: Option<f64>) -> Job {
     let invalid = |payload| Job {
         valid: false,
         payload,

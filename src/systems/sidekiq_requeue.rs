@@ -26,17 +26,17 @@ use redis::RedisResult;
 
 /// The keys of one run.
 #[derive(Debug, Clone)]
-pub struct SetKeys {
+pub(crate) struct SetKeys {
     /// The sorted set (`dead`, `retry`, `schedule`, namespaced).
-    pub set: String,
-    pub lock: String,
+    pub(crate) set: String,
+    pub(crate) lock: String,
     /// The `queues` set, and the prefix of queue keys (`queue:`).
-    pub queues: String,
-    pub queue_prefix: String,
+    pub(crate) queues: String,
+    pub(crate) queue_prefix: String,
 }
 
 impl SetKeys {
-    pub fn new(sk: &Sidekiq, set: &str) -> Self {
+    pub(crate) fn new(sk: &Sidekiq, set: &str) -> Self {
         SetKeys {
             set: set.to_string(),
             lock: sibling_key(set, "qctl-requeue:lock"),
@@ -47,7 +47,7 @@ impl SetKeys {
 
     /// Every command a run sends, for `ACL DRYRUN` (`queue` stands for
     /// the queues the jobs go to).
-    pub fn needed(&self, queue: &str) -> Vec<Needed> {
+    pub(crate) fn needed(&self, queue: &str) -> Vec<Needed> {
         let q = format!("{}{queue}", self.queue_prefix);
         let mut n = Needed::scripts(&[&self.set, &self.queues, &q]);
         n.extend([
@@ -67,11 +67,11 @@ impl SetKeys {
 
 /// What a run asks of each job.
 #[derive(Debug, Clone, Default)]
-pub struct Choice {
-    pub glob: Option<Glob>,
-    pub reset_retries: bool,
+pub(crate) struct Choice {
+    pub(crate) glob: Option<Glob>,
+    pub(crate) reset_retries: bool,
     /// Every job to this queue instead of its own.
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 /// KEYS: set, lock, queues. ARGV: holder, lock ttl ms, queue key prefix,
@@ -104,7 +104,7 @@ return {moved, gone}
 
 /// The jobs of the set that match, up to `limit` (for the plan), and how
 /// many go to each queue.
-pub async fn count(
+pub(crate) async fn count(
     conn: &Conn,
     k: &SetKeys,
     c: &Choice,
@@ -158,7 +158,7 @@ fn chosen(job: &[u8], c: &Choice) -> Option<(String, Vec<u8>)> {
 
 /// The job as a fresh push has it: `enqueued_at` now, and with `reset`
 /// no `retry_count`; every other byte kept.
-pub fn fresh_payload(job: &[u8], reset: bool) -> Vec<u8> {
+pub(crate) fn fresh_payload(job: &[u8], reset: bool) -> Vec<u8> {
     let now = jiff::Timestamp::now().as_microsecond() as f64 / 1e6;
     let mut out = super::json_edit::set_top_level(job, "enqueued_at", &format!("{now:.6}"))
         .unwrap_or_else(|| job.to_vec());
@@ -170,7 +170,7 @@ pub fn fresh_payload(job: &[u8], reset: bool) -> Vec<u8> {
 
 /// One step: reads up to `window` of the lowest-scored jobs, chooses, and
 /// moves the chosen ones. `taken` counts the jobs read.
-pub async fn step(
+pub(crate) async fn step(
     conn: &Conn,
     k: &SetKeys,
     c: &Choice,
@@ -232,6 +232,6 @@ pub async fn step(
 }
 
 /// A fresh pacer for the steps (jobs can be large: backtraces).
-pub fn pacer() -> Pacer {
+pub(crate) fn pacer() -> Pacer {
     Pacer::default()
 }

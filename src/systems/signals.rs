@@ -24,11 +24,11 @@ use crate::connect::Conn;
 use redis::RedisResult;
 
 /// How long an unread signal lives (what Sidekiq's API sets).
-pub const SIGNAL_TTL_S: u64 = 60;
+pub(crate) const SIGNAL_TTL_S: u64 = 60;
 
 /// What a process is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// Finish the jobs in hand, take no new ones.
     Quiet,
     /// Stop gracefully.
@@ -37,7 +37,7 @@ pub enum Signal {
 
 impl Signal {
     /// Sidekiq's name for it.
-    pub fn sidekiq_name(self) -> &'static str {
+    pub(crate) fn sidekiq_name(self) -> &'static str {
         match self {
             Signal::Quiet => "TSTP",
             Signal::Stop => "TERM",
@@ -46,7 +46,7 @@ impl Signal {
 }
 
 /// Why `kind`'s workers cannot be signalled (`None`: they can).
-pub fn unsupported(kind: SchemaKind) -> Option<&'static str> {
+pub(crate) fn unsupported(kind: SchemaKind) -> Option<&'static str> {
     match kind {
         SchemaKind::Sidekiq => None,
         SchemaKind::GoRedisWorkQueue => {
@@ -57,7 +57,7 @@ pub fn unsupported(kind: SchemaKind) -> Option<&'static str> {
 
 impl Sidekiq {
     /// `[ns:]<identity>-signals`.
-    pub fn signals_key(&self, identity: &str) -> String {
+    pub(crate) fn signals_key(&self, identity: &str) -> String {
         self.key(&format!("{identity}-signals"))
     }
 }
@@ -65,7 +65,7 @@ impl Sidekiq {
 impl System {
     /// Every process that could be signalled, live and orphaned (the
     /// orphaned ones are shown, never signalled).
-    pub async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
+    pub(crate) async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
         match self {
             System::Sidekiq(s) => Ok(s.workers(conn).await?.0),
             System::GoRedisWorkQueue(_) => Ok(Vec::new()),
@@ -74,7 +74,7 @@ impl System {
 
     /// The commands [`System::signal`] sends to `identity` (for `ACL
     /// DRYRUN`).
-    pub fn signal_needed(&self, identity: &str, sig: Signal) -> Vec<Needed> {
+    pub(crate) fn signal_needed(&self, identity: &str, sig: Signal) -> Vec<Needed> {
         match self {
             System::Sidekiq(s) => {
                 let key = s.signals_key(identity);
@@ -90,7 +90,7 @@ impl System {
     }
 
     /// Sends `sig` to one process: one MULTI, as the system's own API does.
-    pub async fn signal(&self, conn: &Conn, identity: &str, sig: Signal) -> RedisResult<()> {
+    pub(crate) async fn signal(&self, conn: &Conn, identity: &str, sig: Signal) -> RedisResult<()> {
         match self {
             System::Sidekiq(s) => {
                 let key = s.signals_key(identity);
@@ -114,7 +114,7 @@ impl System {
 }
 
 /// Whether a process can read a signal (its heartbeat is fresh).
-pub fn is_live(w: &Worker) -> bool {
+pub(crate) fn is_live(w: &Worker) -> bool {
     w.state == WorkerState::Active
 }
 

@@ -21,7 +21,7 @@ fn crc16(data: &[u8]) -> u16 {
 
 /// The part of `key` Redis Cluster hashes: the text between the first `{`
 /// and the next `}` when that is not empty, else the whole key.
-pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+pub(crate) fn hash_tag(key: &[u8]) -> Option<&[u8]> {
     let open = key.iter().position(|b| *b == b'{')?;
     let close = key[open + 1..].iter().position(|b| *b == b'}')?;
     if close == 0 {
@@ -31,7 +31,7 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
 }
 
 /// The hash slot of `key` (0..16384).
-pub fn key_slot(key: &[u8]) -> u16 {
+pub(crate) fn key_slot(key: &[u8]) -> u16 {
     crc16(hash_tag(key).unwrap_or(key)) % 16384
 }
 
@@ -40,7 +40,7 @@ pub fn key_slot(key: &[u8]) -> u16 {
 /// `{jobqueue}:dead_letter:qctl-backup:...` for one with a tag (the tag is
 /// kept). A key that has no tag but contains `}` (so cannot be wrapped)
 /// gets a short tag found to hash to the same slot.
-pub fn sibling_key(key: &str, suffix: &str) -> String {
+pub(crate) fn sibling_key(key: &str, suffix: &str) -> String {
     if hash_tag(key.as_bytes()).is_some() {
         return format!("{key}:{suffix}");
     }

@@ -10,7 +10,7 @@ use redis::RedisResult;
 /// Up to `n` jobs of the list `key` without removing them. Position 0 is
 /// what a consumer takes next (the right end); `from_end` starts at the
 /// other end and keeps the numbering.
-pub async fn peek_list(
+pub(crate) async fn peek_list(
     conn: &Conn,
     key: &str,
     n: u64,
@@ -80,7 +80,7 @@ pub async fn peek_list(
 /// Up to `n` members of the sorted set `key` with their scores, lowest
 /// score first (position 0: the next to run, or the oldest dead);
 /// `from_end` starts at the highest and keeps the numbering.
-pub async fn peek_zset(
+pub(crate) async fn peek_zset(
     conn: &Conn,
     key: &str,
     n: u64,

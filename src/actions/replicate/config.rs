@@ -17,21 +17,21 @@ use crate::systems::glob::Glob;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub use crate::params::{ALLOW_LIST, NAMED_ONLY};
+pub(crate) use crate::params::{ALLOW_LIST, NAMED_ONLY};
 
 /// One parameter that changes (or would) on a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConfigChange {
-    pub parameter: String,
-    pub old: String,
-    pub new: String,
+pub(crate) struct ConfigChange {
+    pub(crate) parameter: String,
+    pub(crate) old: String,
+    pub(crate) new: String,
     /// The primary (`host:port`), on a cluster target.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub(crate) node: Option<String>,
 }
 
 impl ConfigChange {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let at = self
             .node
             .as_ref()
@@ -48,7 +48,7 @@ impl ConfigChange {
 
 /// The changes in a few words: a change made alike on several primaries
 /// of a cluster is told once ("hz 10 -> 20 on 3 primaries").
-pub fn summary(changes: &[ConfigChange]) -> String {
+pub(crate) fn summary(changes: &[ConfigChange]) -> String {
     let mut groups: Vec<(&ConfigChange, usize)> = Vec::new();
     for c in changes {
         match groups
@@ -88,7 +88,7 @@ fn show(v: &str) -> String {
 /// The parameters a run aligns: the allow-list, or the ones named with
 /// `--config-param` (names or globs over the allow-list; `maxmemory` only
 /// by its exact name). `Err` says what is wrong with a name.
-pub fn params(named: &[String]) -> Result<Vec<String>, String> {
+pub(crate) fn params(named: &[String]) -> Result<Vec<String>, String> {
     if named.is_empty() {
         return Ok(ALLOW_LIST.iter().map(|s| s.to_string()).collect());
     }
@@ -127,7 +127,7 @@ pub fn params(named: &[String]) -> Result<Vec<String>, String> {
 
 /// The values of `params` on every node of `conn` (a parameter the server
 /// does not know is absent from its map).
-pub async fn read(
+pub(crate) async fn read(
     conn: &Conn,
     params: &[String],
 ) -> redis::RedisResult<Vec<(Node, BTreeMap<String, String>)>> {
@@ -154,7 +154,7 @@ pub async fn read(
 }
 
 /// A CONFIG GET the server refused, as the target's error.
-pub fn refused(conn: &Conn, e: &redis::RedisError, what: &str) -> ContextError {
+pub(crate) fn refused(conn: &Conn, e: &redis::RedisError, what: &str) -> ContextError {
     let mut err = conn.error(e);
     // Only a server's own refusal (NOPERM, an unknown or renamed command)
     // is a refusal; a timeout or a lost connection says what it is.
@@ -173,7 +173,7 @@ pub fn refused(conn: &Conn, e: &redis::RedisError, what: &str) -> ContextError {
 
 /// The source's values: one per parameter. On a cluster whose primaries
 /// disagree the parameter is left out, with a note.
-pub fn source_values(
+pub(crate) fn source_values(
     nodes: &[(Node, BTreeMap<String, String>)],
     params: &[String],
 ) -> (BTreeMap<String, String>, Vec<String>) {
@@ -196,7 +196,7 @@ pub fn source_values(
 }
 
 /// What would change on a target, and parameters it does not know.
-pub fn diff(
+pub(crate) fn diff(
     want: &BTreeMap<String, String>,
     nodes: &[(Node, BTreeMap<String, String>)],
     cluster: bool,
@@ -231,7 +231,7 @@ pub fn diff(
 /// Sets `want` on every node of `conn` where it differs (read again now,
 /// so `old` is what was replaced), then `CONFIG REWRITE` on each node when
 /// `persist`. Returns the changes made, and the error that stopped it.
-pub async fn apply(
+pub(crate) async fn apply(
     conn: &Conn,
     want: &BTreeMap<String, String>,
     persist: bool,

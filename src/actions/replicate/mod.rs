@@ -35,9 +35,9 @@ use std::sync::Arc;
 mod config;
 mod moving;
 
-pub use config::{ALLOW_LIST, ConfigChange, NAMED_ONLY};
+pub(crate) use config::ConfigChange;
 
-pub struct Replicate {
+pub(crate) struct Replicate {
     source: Arc<ReadTarget>,
     /// Schema names of the queues to copy (`high`, `dead-letter`, ...),
     /// when known without Redis.
@@ -73,7 +73,7 @@ struct SourceConfig {
 }
 
 /// One queue on one target.
-pub struct QueuePlan {
+pub(crate) struct QueuePlan {
     name: String,
     src: String,
     dst: String,
@@ -91,13 +91,13 @@ pub struct QueuePlan {
 }
 
 /// One queue of the source, with `--move`.
-pub struct SourceQueue {
+pub(crate) struct SourceQueue {
     name: String,
     jobs: u64,
     staged: u64,
 }
 
-pub enum ReplicatePlan {
+pub(crate) enum ReplicatePlan {
     Target {
         queues: Vec<QueuePlan>,
         config: Vec<ConfigChange>,
@@ -1000,7 +1000,7 @@ async fn copy_zset(
 /// Which Redis server and database a context reaches: by run_id (every
 /// node's), or by address when INFO is not allowed.
 #[derive(Debug, Clone, Default)]
-pub struct ServerId {
+pub(crate) struct ServerId {
     db: String,
     run_ids: Option<Vec<String>>,
     hosts: Vec<String>,
@@ -1213,7 +1213,7 @@ fn same_kinds(config: &Config, args: &ReplicateArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result<ExitCode> {
+pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) -> Result<ExitCode> {
     let with_config = args.what.contains(&ReplicateWhat::Config);
     if !with_config && (!args.config_params.is_empty() || args.persist) {
         return Err(

@@ -36,10 +36,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 /// A target's key of each queue, and its registry entry.
-pub type Keys = Vec<(String, Option<copy::Register>)>;
+pub(crate) type Keys = Vec<(String, Option<copy::Register>)>;
 
 /// The shared state of one `--move` run.
-pub struct Mover {
+pub(crate) struct Mover {
     /// The targets (`--to`), in confirmation order.
     to: Vec<String>,
     /// Targets that passed pre-flight: their connection and the key of
@@ -53,7 +53,7 @@ pub struct Mover {
 }
 
 impl Mover {
-    pub fn new(to: Vec<String>) -> Self {
+    pub(crate) fn new(to: Vec<String>) -> Self {
         Mover {
             to,
             members: Mutex::new(BTreeMap::new()),
@@ -63,11 +63,11 @@ impl Mover {
         }
     }
 
-    pub fn register_target(&self, context: &str, conn: Conn, keys: Keys) {
+    pub(crate) fn register_target(&self, context: &str, conn: Conn, keys: Keys) {
         lock(&self.members).insert(context.to_string(), (conn, keys));
     }
 
-    pub fn register_source(&self, conn: Conn) {
+    pub(crate) fn register_source(&self, conn: Conn) {
         *lock(&self.source) = Some(conn);
     }
 

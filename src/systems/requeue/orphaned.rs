@@ -52,11 +52,11 @@ use crate::systems::slots::{key_slot, sibling_key};
 use redis::{RedisResult, Value};
 
 /// The suffix of a batch marker's key: `SCAN` finds leftovers by it.
-pub const MARKER_SUFFIX: &str = "qctl-orphaned:batch";
+pub(crate) const MARKER_SUFFIX: &str = "qctl-orphaned:batch";
 
 /// The side keys beside one processing list (`dst` unused: each batch
 /// names its own destination in its marker).
-pub fn side_keys(processing: &str) -> MoveKeys {
+pub(crate) fn side_keys(processing: &str) -> MoveKeys {
     MoveKeys {
         src: processing.to_string(),
         dst: String::new(),
@@ -70,21 +70,21 @@ pub fn side_keys(processing: &str) -> MoveKeys {
 /// Where each job goes: the work queue its `priority` names, else the
 /// lowest-priority work queue; or one queue for all (`--to`).
 #[derive(Debug, Clone)]
-pub struct Routes {
+pub(crate) struct Routes {
     /// Destination keys; an index into this is a route.
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// (priority name, index into `keys`).
     by_priority: Vec<(String, usize)>,
     /// Where jobs without a usable priority go.
-    pub fallback: usize,
+    pub(crate) fallback: usize,
     /// `--to`: every job goes to `keys[0]`.
-    pub fixed: bool,
+    pub(crate) fixed: bool,
 }
 
 impl Routes {
     /// By priority over the schema's work queues (name, key), highest
     /// first. `None` when there is no work queue.
-    pub fn by_priority(queues: &[(String, String)]) -> Option<Routes> {
+    pub(crate) fn by_priority(queues: &[(String, String)]) -> Option<Routes> {
         if queues.is_empty() {
             return None;
         }
@@ -100,7 +100,7 @@ impl Routes {
         })
     }
 
-    pub fn fixed(key: &str) -> Routes {
+    pub(crate) fn fixed(key: &str) -> Routes {
         Routes {
             keys: vec![key.to_string()],
             by_priority: Vec::new(),
@@ -111,7 +111,7 @@ impl Routes {
 
     /// The destination of `job`, and whether it fell back (no priority
     /// naming a queue, or not JSON).
-    pub fn route(&self, job: &[u8]) -> (usize, bool) {
+    pub(crate) fn route(&self, job: &[u8]) -> (usize, bool) {
         if self.fixed {
             return (0, false);
         }
@@ -132,22 +132,22 @@ impl Routes {
 
 /// A worker found dead: its processing list as the plan read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Orphan {
-    pub worker: String,
-    pub processing: String,
-    pub heartbeat: String,
-    pub len: u64,
+pub(crate) struct Orphan {
+    pub(crate) worker: String,
+    pub(crate) processing: String,
+    pub(crate) heartbeat: String,
+    pub(crate) len: u64,
     /// The newest job (left end) at the plan.
-    pub head: Vec<u8>,
+    pub(crate) head: Vec<u8>,
 }
 
 /// One reading of a processing list and its heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reading {
-    pub len: u64,
-    pub head: Option<Vec<u8>>,
-    pub tail: Option<Vec<u8>>,
-    pub heartbeat: bool,
+pub(crate) struct Reading {
+    pub(crate) len: u64,
+    pub(crate) head: Option<Vec<u8>>,
+    pub(crate) tail: Option<Vec<u8>>,
+    pub(crate) heartbeat: bool,
 }
 
 impl Reading {
@@ -158,7 +158,7 @@ impl Reading {
 
 /// Reads each (processing, heartbeat) pair: LLEN, LINDEX 0, LINDEX -1,
 /// EXISTS, batched.
-pub async fn read(conn: &Conn, pairs: &[(String, String)]) -> RedisResult<Vec<Reading>> {
+pub(crate) async fn read(conn: &Conn, pairs: &[(String, String)]) -> RedisResult<Vec<Reading>> {
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(500) {
         let mut cmds = Vec::with_capacity(chunk.len() * 4);
@@ -199,7 +199,7 @@ pub async fn read(conn: &Conn, pairs: &[(String, String)]) -> RedisResult<Vec<Re
 
 /// The candidates (worker, processing, heartbeat) that are orphaned in both
 /// readings and did not change between them.
-pub fn confirmed(
+pub(crate) fn confirmed(
     candidates: &[(String, String, String)],
     first: &[Reading],
     second: &[Reading],
@@ -223,7 +223,7 @@ pub fn confirmed(
 /// Leftovers of an earlier run cut short: staged batches, found by their
 /// markers. Returns (processing key, staged jobs) for the keys `belongs`
 /// accepts.
-pub async fn staged_leftovers(
+pub(crate) async fn staged_leftovers(
     conn: &Conn,
     belongs: impl Fn(&str) -> bool,
 ) -> RedisResult<Vec<(String, u64)>> {
@@ -250,7 +250,12 @@ pub async fn staged_leftovers(
 }
 
 /// Every command a run on `o` sends, for `ACL DRYRUN`.
-pub fn needed(conn: &Conn, processing: &str, heartbeat: &str, routes: &Routes) -> Vec<Needed> {
+pub(crate) fn needed(
+    conn: &Conn,
+    processing: &str,
+    heartbeat: &str,
+    routes: &Routes,
+) -> Vec<Needed> {
     let k = side_keys(processing);
     let p = processing;
     let mut n = vec![
@@ -365,7 +370,7 @@ return {n, bytes}
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Took {
+pub(crate) enum Took {
     /// Jobs moved: the counts, and per destination (index into the
     /// routes' keys) how many.
     Moved(StepCount, Vec<(usize, u64)>, u64),
@@ -380,7 +385,7 @@ pub enum Took {
 /// One step on `o`: reads up to `window` of the oldest jobs, routes them,
 /// and moves them in one script (see the module comment). `expect_len` is
 /// the list's length now as this run knows it.
-pub async fn take(
+pub(crate) async fn take(
     conn: &Conn,
     o: &Orphan,
     routes: &Routes,
@@ -516,7 +521,7 @@ pub async fn take(
 
 /// Counts the jobs of `o` (from the consumer end, up to `limit`) per
 /// destination; returns the total and how many fell back.
-pub async fn count(
+pub(crate) async fn count(
     conn: &Conn,
     o: &Orphan,
     routes: &Routes,
