@@ -270,14 +270,13 @@ impl Action for Bench {
                 let due = due.saturating_add(1).min(self.count);
                 while enqueued < due && !step.interrupted() {
                     let n = (due - enqueued).min(BATCH);
-                    let mut cmd = redis::cmd("LPUSH");
-                    cmd.arg(&p.key);
                     let at = started.elapsed().as_micros() as u64;
+                    let mut jobs = Vec::with_capacity(n as usize);
                     for i in enqueued..enqueued + n {
-                        cmd.arg(payload(&run, i, priority, self.payload_size));
+                        jobs.push(payload(&run, i, priority, self.payload_size).into_bytes());
                         sent.push(at);
                     }
-                    if let Err(e) = conn.query::<u64>(&cmd).await {
+                    if let Err(e) = crate::systems::lists::push(conn, &p.key, &jobs).await {
                         fail(
                             format!(
                                 "{} (after enqueueing {enqueued} bench jobs)",

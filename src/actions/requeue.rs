@@ -216,7 +216,7 @@ impl Requeue {
         };
         // Bound the run by what is there now: jobs that fail again and
         // come back to the DLQ meanwhile are not requeued twice.
-        let budget: u64 = match conn.query(redis::cmd("LLEN").arg(&k.src)).await {
+        let budget: u64 = match crate::systems::lists::length(conn, &k.src).await {
             Ok(n) => n,
             Err(e) => return fail(conn.error(&e), 0),
         };

@@ -486,7 +486,7 @@ async fn step_error(
             ce.message
         );
     }
-    let staged: Option<u64> = conn.query(redis::cmd("LLEN").arg(&k.staging)).await.ok();
+    let staged: Option<u64> = crate::systems::lists::length(conn, &k.staging).await.ok();
     let where_ = match staged {
         Some(0) => format!(
             "no job is outside {} or the work queues: run the same requeue --orphaned again to move the rest",

@@ -39,6 +39,16 @@ impl Store {
     }
 }
 
+/// The length of the list `key` (0 when missing).
+pub(crate) async fn length(conn: &Conn, key: &str) -> RedisResult<u64> {
+    conn.query(redis::cmd("LLEN").arg(key)).await
+}
+
+/// Pushes `jobs` onto the producer end (the left) of the list `key`.
+pub(crate) async fn push(conn: &Conn, key: &str, jobs: &[Vec<u8>]) -> RedisResult<u64> {
+    conn.query(redis::cmd("LPUSH").arg(key).arg(jobs)).await
+}
+
 /// TYPE and length of `key` as `store` (a missing key is empty).
 pub(crate) async fn store_state(conn: &Conn, key: &str, store: Store) -> RedisResult<ListState> {
     let mut p = redis::pipe();

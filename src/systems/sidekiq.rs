@@ -164,7 +164,7 @@ impl Sidekiq {
     }
 
     /// The queue names: the schema's list, else SET `queues`, sorted.
-    async fn queue_names(&self, conn: &Conn) -> RedisResult<Vec<String>> {
+    pub(crate) async fn queue_names(&self, conn: &Conn) -> RedisResult<Vec<String>> {
         if let Some(q) = &self.schema.queues {
             return Ok(q.clone());
         }

@@ -128,12 +128,9 @@ impl Replicate {
                     return Ok(Vec::new());
                 };
                 let conn = self.source().await?;
-                let mut names: Vec<String> = conn
-                    .query(redis::cmd("SMEMBERS").arg(sk.key("queues")))
-                    .await
-                    .map_err(|e| conn.error(&e))?;
+                let mut names: Vec<String> =
+                    sk.queue_names(&conn).await.map_err(|e| conn.error(&e))?;
                 names.retain(|n| !n.is_empty());
-                names.sort();
                 names.extend(self.found_dead.iter().cloned());
                 Ok(names)
             })
