@@ -183,6 +183,10 @@ pub(crate) enum Command {
     /// Ask worker processes to stop gracefully (Sidekiq's TERM signal)
     #[command(subcommand)]
     Stop(StopCommand),
+    /// Pause queues with the queue system's own flag (none of the kinds qctl speaks today has one: skipped with why)
+    Pause(PauseArgs),
+    /// Resume paused queues (the queue system's own flag)
+    Resume(PauseArgs),
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -361,6 +365,15 @@ pub(crate) struct RequeueArgs {
     /// Set the payload's retries to 0 on the way
     #[arg(long, conflicts_with = "orphaned")]
     pub(crate) reset_retries: bool,
+    #[command(flatten)]
+    pub(crate) write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PauseArgs {
+    /// The queues to pause or resume
+    #[arg(value_name = "QUEUE", required = true)]
+    pub(crate) queues: Vec<String>,
     #[command(flatten)]
     pub(crate) write: WriteArgs,
 }

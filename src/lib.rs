@@ -140,6 +140,8 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Requeue(a) => actions::requeue::run(&config, &settings, a),
         Command::Replicate(a) => actions::replicate::run(&config, &settings, a),
         Command::Bench(a) => actions::bench::run(&config, &settings, a),
+        Command::Pause(a) => actions::pause::run(&config, &settings, a, false),
+        Command::Resume(a) => actions::pause::run(&config, &settings, a, true),
         Command::Quiet(cli::QuietCommand::Workers(a)) => {
             actions::signal::run_quiet(&config, &settings, a)
         }

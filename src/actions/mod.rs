@@ -10,6 +10,7 @@
 pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod gate;
+pub(crate) mod pause;
 pub(crate) mod purge;
 pub(crate) mod replicate;
 pub(crate) mod requeue;

@@ -397,14 +397,21 @@ fn admit_targets<A: Action>(
             .iter()
             .map(|(n, r)| format!("{n}: {r}"))
             .collect();
+        let hint = if admitted
+            .skipped
+            .iter()
+            .all(|(_, r)| r.starts_with("not supported by"))
+        {
+            "the queue systems of the selected contexts cannot do this: the README's capability table says what each can"
+        } else {
+            "name a protected context literally with --context NAME, or check allowed-actions in the contexts file"
+        };
         return Err(CliError::refused(format!(
             "no selected context may run {}; nothing was changed ({})",
             A::NAME,
             why.join("; ")
         ))
-        .with_hint(
-            "name a protected context literally with --context NAME, or check allowed-actions in the contexts file",
-        ));
+        .with_hint(hint));
     }
     let names = admitted.targets.clone();
     let slots: Vec<(String, Slot)> = set

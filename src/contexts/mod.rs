@@ -198,6 +198,7 @@ pub(crate) const WRITE_VERBS: &[&str] = &[
     "bench",
     "quiet-workers",
     "stop-workers",
+    "pause",
 ];
 
 /// Colours a context may carry.

@@ -435,3 +435,30 @@ fn sidekiq_schemas_are_checked_and_unbuilt_writes_are_skipped() {
     assert!(err.contains("holds a list"), "{err}");
     assert_eq!(s.cli(&["LLEN", "dead"]).trim(), "1");
 }
+
+#[test]
+fn pause_and_resume_skip_kinds_without_a_pause_saying_why() {
+    let sk = RedisServer::start();
+    let go = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = sidekiq_contexts(&ws, &sk, None, Some(&go));
+    for verb in ["pause", "resume"] {
+        let (code, out, err) = run_raw(&ws, &cfg, &[verb, "default", "-A", "--yes-i-typed=sk,go"]);
+        assert_eq!(code, 4, "{verb}: {out}{err}");
+        assert!(
+            err.contains("not supported by sidekiq: Sidekiq OSS has no queue pause"),
+            "{err}"
+        );
+        assert!(
+            err.contains("not supported by go-redis-work-queue"),
+            "{err}"
+        );
+        assert!(err.contains("capability table"), "{err}");
+    }
+    let (code, _, err) = run_raw(&ws, &cfg, &["pause", "-A"]);
+    assert_eq!(code, 2, "a queue is required: {err}");
+    assert!(
+        command_calls(&sk).keys().all(|c| !c.starts_with("set")),
+        "nothing written"
+    );
+}
