@@ -496,7 +496,122 @@ fn queue_completer(current: &OsStr, which: Queues, from_source: bool) -> Vec<Com
     let (known, line) = known_and_line();
     let env = std::env::var("QCTL_CONTEXT").ok();
     let schemas = scope(&known, &line, env.as_deref(), from_source);
-    queue_candidates(&schemas, which, current)
+    let mut out = queue_candidates(&schemas, which, current);
+    // Sidekiq keeps its queue names in Redis (SET queues): asked briefly.
+    if schemas.iter().any(
+        |s| matches!(&s.system, crate::systems::SystemSchema::Sidekiq(sk) if sk.queues.is_none()),
+    ) {
+        let (queues, _) = live_names(&line, env.as_deref(), from_source);
+        for q in queues {
+            if q.starts_with(current) && !out.iter().any(|c| c.get_value() == q.as_str()) {
+                out.push(
+                    CompletionCandidate::new(q).help(Some("a Sidekiq queue (SET queues)".into())),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Sidekiq process identities of the line's contexts (for `quiet`/`stop
+/// workers NAME`), read from Redis within a short budget.
+pub(crate) fn worker_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(current) = utf8(current) else {
+        return Vec::new();
+    };
+    let line = Line::from_args();
+    let env = std::env::var("QCTL_CONTEXT").ok();
+    let (_, identities) = live_names(&line, env.as_deref(), false);
+    identities
+        .into_iter()
+        .filter(|(id, _)| id.starts_with(current))
+        .map(|(id, ctx)| {
+            CompletionCandidate::new(id).help(Some(format!("a Sidekiq process on {ctx}").into()))
+        })
+        .collect()
+}
+
+/// What completion may spend on Redis per TAB, all contexts together.
+const LIVE_BUDGET: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Queue names and (identity, context) of the Sidekiq contexts the line
+/// will run on, read concurrently within [`LIVE_BUDGET`]; whatever does not
+/// answer in time (or any error) is left out, silently.
+fn live_names(
+    line: &Line,
+    env: Option<&str>,
+    from_source: bool,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let Ok(config) = contexts::load(line.config.as_deref()) else {
+        return Default::default();
+    };
+    let names: Vec<String> = if from_source {
+        line.from.iter().cloned().collect()
+    } else if !line.contexts.is_empty() {
+        line.contexts.clone()
+    } else if let Some(e) = env.filter(|e| !e.trim().is_empty()) {
+        e.split(',').map(|s| s.trim().to_string()).collect()
+    } else if line.any {
+        config.contexts.iter().map(|c| c.name.clone()).collect()
+    } else {
+        config.current_context.iter().cloned().collect()
+    };
+    let targets: Vec<(
+        String,
+        crate::connect::Endpoint,
+        crate::systems::sidekiq::Sidekiq,
+    )> = names
+        .iter()
+        .filter_map(|n| {
+            let ctx = config.context(n)?;
+            let schema = config.schema(&ctx.schema)?;
+            let crate::systems::SystemSchema::Sidekiq(sk) = &schema.system else {
+                return None;
+            };
+            let ep = crate::connect::Endpoint::resolve(&config, ctx).ok()?;
+            Some((
+                n.clone(),
+                ep,
+                crate::systems::sidekiq::Sidekiq::new(sk.clone()),
+            ))
+        })
+        .collect();
+    if targets.is_empty() {
+        return Default::default();
+    }
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Default::default();
+    };
+    rt.block_on(async {
+        let reads = targets.iter().map(|(name, ep, sk)| async move {
+            let conn = crate::connect::Conn::open(ep, LIVE_BUDGET, LIVE_BUDGET, false)
+                .await
+                .ok()?;
+            let queues = sk.queue_names(&conn).await.unwrap_or_default();
+            let (workers, _) = sk.workers(&conn).await.unwrap_or_default();
+            let ids: Vec<(String, String)> = workers
+                .into_iter()
+                .filter(|w| w.state == crate::systems::WorkerState::Active)
+                .map(|w| (w.worker, name.clone()))
+                .collect();
+            Some((queues, ids))
+        });
+        let all = tokio::time::timeout(LIVE_BUDGET, futures_util::future::join_all(reads))
+            .await
+            .unwrap_or_default();
+        let mut queues: Vec<String> = Vec::new();
+        let mut ids = Vec::new();
+        for (q, i) in all.into_iter().flatten() {
+            for name in q {
+                push_new(&mut queues, &name);
+            }
+            ids.extend(i);
+        }
+        (queues, ids)
+    })
 }
 
 /// The schemas of the contexts the command will run on, as far as the line

@@ -30,7 +30,7 @@ a rolling restart of a fleet; add --one-by-one to go process by process inside e
 #[derive(Debug, Args)]
 pub(crate) struct SignalWorkersArgs {
     /// Processes to signal: identity, tag or hostname (globs allowed), or CONTEXT/IDENTITY [default: every live process]
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::complete::worker_names))]
     pub(crate) names: Vec<String>,
     /// Inside each context, one process at a time: the next only once the one before acted on its signal (stopped, or turned quiet; at most 60 s), --pause between
     #[arg(long)]

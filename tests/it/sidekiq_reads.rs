@@ -462,3 +462,81 @@ fn pause_and_resume_skip_kinds_without_a_pause_saying_why() {
         "nothing written"
     );
 }
+
+#[test]
+fn completion_offers_sidekiq_queues_and_live_processes_from_redis() {
+    let s = RedisServer::start();
+    s.cli(&["SADD", "queues", "default", "mailers"]);
+    s.cli(&["SADD", "processes", "web-1:42:abc", "web-2:43:def"]);
+    let now = jiff::Timestamp::now().as_second().to_string();
+    s.cli(&[
+        "HSET",
+        "web-1:42:abc",
+        "info",
+        "{\"hostname\":\"web-1\"}",
+        "beat",
+        &now,
+        "busy",
+        "0",
+        "quiet",
+        "false",
+    ]);
+    // web-2 beat long ago: orphaned, never offered a signal.
+    s.cli(&[
+        "HSET",
+        "web-2:43:def",
+        "info",
+        "{\"hostname\":\"web-2\"}",
+        "beat",
+        "1000",
+        "busy",
+        "0",
+        "quiet",
+        "false",
+    ]);
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: sk, server: \"{}\" }}\ncurrent-context: sk\ncontexts:\n  - {{ name: sk, cluster: sk, schema: shop }}\nqueue-schemas:\n  - name: shop\n    kind: sidekiq\n",
+            s.url()
+        ),
+    );
+    let complete = |words: &[&str]| -> Vec<String> {
+        let out = ws
+            .qctl()
+            .env("COMPLETE", "bash")
+            .env("QCTL_CONFIG", &cfg)
+            .env("_CLAP_COMPLETE_INDEX", (words.len() - 1).to_string())
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "false")
+            .env("_CLAP_IFS", "\n")
+            .arg("--")
+            .args(words)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .split('\n')
+            .filter(|l| !l.is_empty() && !l.starts_with('-'))
+            .map(String::from)
+            .collect()
+    };
+    let q = complete(&["qctl", "get", "jobs", ""]);
+    for want in ["default", "mailers", "dead", "retry", "scheduled"] {
+        assert!(q.iter().any(|c| c == want), "{want} in {q:?}");
+    }
+    assert_eq!(
+        complete(&["qctl", "requeue", "--to", "ma"]),
+        vec!["mailers"]
+    );
+    assert_eq!(
+        complete(&["qctl", "quiet", "workers", ""]),
+        vec!["web-1:42:abc"]
+    );
+    // A server that does not answer costs the TAB little and offers nothing.
+    drop(s);
+    let t = std::time::Instant::now();
+    assert!(complete(&["qctl", "quiet", "workers", ""]).is_empty());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
