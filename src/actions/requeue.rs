@@ -16,7 +16,6 @@ use crate::systems::glob::Glob;
 use crate::systems::guard;
 use crate::systems::lists::Store;
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT};
-use crate::systems::sidekiq::Sidekiq;
 use crate::systems::sidekiq_requeue::{self, Choice, SetKeys};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
@@ -334,15 +333,27 @@ impl Action for Requeue {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<RequeuePlan, ContextError> {
-        match &t.system {
-            System::Sidekiq(sk) => self.plan_set(conn, sk).await.map(RequeuePlan::Set),
-            System::GoRedisWorkQueue(_) => {
+        let Some(src) = t.system.requeue_source(self.from.as_str()) else {
+            return Err(cerr(
+                conn,
+                ErrorKind::Config,
+                format!("{} keeps no {} jobs", t.system.kind(), self.from.as_str()),
+            ));
+        };
+        match (src.store, &src.own_queue) {
+            (Store::SortedSet, Some(own)) => self
+                .plan_set(conn, SetKeys::new(&src.key, own))
+                .await
+                .map(RequeuePlan::Set),
+            _ => {
                 if self.to.is_none() {
                     return Err(cerr(
                         conn,
                         ErrorKind::Config,
-                        "go-redis-work-queue jobs name no queue of their own: add --to QUEUE"
-                            .into(),
+                        format!(
+                            "{} jobs name no queue of their own: add --to QUEUE",
+                            t.system.kind()
+                        ),
                     ));
                 }
                 self.plan_list(conn, t).await.map(RequeuePlan::List)
@@ -410,18 +421,9 @@ impl Requeue {
     async fn plan_set(
         &self,
         conn: &Conn,
-        sk: &Sidekiq,
+        keys: SetKeys,
     ) -> std::result::Result<SetPlan, ContextError> {
-        use crate::cli::RequeueFrom;
-        let set = sk
-            .queue_named(match self.from {
-                RequeueFrom::Dead => "dead",
-                RequeueFrom::Retry => "retry",
-                RequeueFrom::Scheduled => "scheduled",
-            })
-            .map(|q| q.key)
-            .unwrap_or_default();
-        let keys = SetKeys::new(sk, &set);
+        let set = keys.set.clone();
         let length = super::dead_length(conn, &set, Store::SortedSet).await?;
         let (count, per_queue) =
             sidekiq_requeue::count(conn, &keys, &self.choice(), self.limit.unwrap_or(u64::MAX))

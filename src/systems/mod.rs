@@ -255,6 +255,23 @@ pub(crate) struct ScanNotes {
     pub(crate) wrong_type_keys: u64,
 }
 
+/// Where a requeue takes jobs from: the key, the Redis type jobs are in,
+/// and, where each job names its own queue, how to reach that queue.
+#[derive(Debug, Clone)]
+pub(crate) struct RequeueSource {
+    pub(crate) key: String,
+    pub(crate) store: lists::Store,
+    pub(crate) own_queue: Option<OwnQueue>,
+}
+
+/// How a job that names its queue (`"queue": "mail"`) goes back there: the
+/// SET that registers queue names, and the prefix of queue keys.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnQueue {
+    pub(crate) registry: String,
+    pub(crate) prefix: String,
+}
+
 /// What every queue system answers, in domain terms: its queues (and
 /// sets), figures, workers and jobs. Verbs ask a [`System`], which
 /// dispatches here once; none of them knows a key name or sends a command.
@@ -408,6 +425,26 @@ impl System {
     /// Where workers live, as one comparable string.
     pub(crate) fn worker_patterns(&self) -> String {
         each!(self, s => QueueSystem::worker_patterns(s))
+    }
+
+    /// Where `requeue --from <from>` takes jobs (`dead`, `retry`,
+    /// `scheduled`); `None` when this system has no such set.
+    pub(crate) fn requeue_source(&self, from: &str) -> Option<RequeueSource> {
+        match self {
+            System::GoRedisWorkQueue(_) => (from == "dead").then(|| RequeueSource {
+                key: self.dead_letter().key,
+                store: lists::Store::List,
+                own_queue: None,
+            }),
+            System::Sidekiq(sk) => Some(RequeueSource {
+                key: sk.queue_named(from)?.key,
+                store: lists::Store::SortedSet,
+                own_queue: Some(OwnQueue {
+                    registry: sk.key("queues"),
+                    prefix: sk.key("queue:"),
+                }),
+            }),
+        }
     }
 
     /// The Redis type of the dead set.

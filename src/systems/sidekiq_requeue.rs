@@ -19,7 +19,6 @@
 use super::glob::Glob;
 use super::guard::{self, Needed};
 use super::requeue::{self as mv, Pacer, StepCount};
-use super::sidekiq::Sidekiq;
 use super::slots::sibling_key;
 use crate::connect::Conn;
 use redis::RedisResult;
@@ -36,12 +35,12 @@ pub(crate) struct SetKeys {
 }
 
 impl SetKeys {
-    pub(crate) fn new(sk: &Sidekiq, set: &str) -> Self {
+    pub(crate) fn new(set: &str, own: &super::OwnQueue) -> Self {
         SetKeys {
             set: set.to_string(),
             lock: sibling_key(set, "qctl-requeue:lock"),
-            queues: sk.key("queues"),
-            queue_prefix: sk.key("queue:"),
+            queues: own.registry.clone(),
+            queue_prefix: own.prefix.clone(),
         }
     }
 
