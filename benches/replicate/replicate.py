@@ -576,6 +576,15 @@ def where_time_goes(m, s, N, target_jobs=0, plan=None):
             f" The {name} server ran {per_command(st)}{passes}: main-thread CPU {st['cpu_main_s']:.2f} s, "
             f"longest command {fmt_us(st['usec_max'])} (`{st['max_command'][:50]}`)."
         )
+        ev = st.get("per_command", {}).get("evalsha")
+        if side == "dst" and ev and N and ev["calls"] > 2:  # 2: taking and dropping the lock
+            text += (
+                f" The target's pushes are qctl's fenced push script (EVALSHA: the lock checked with GET, then the "
+                f"window's jobs, passed as ARGV, LPUSHed 1,000 at a time), so each job becomes a Lua string and "
+                f"then a Redis argument again on the target's main thread: {ev['usec'] / N:.2f} µs a job there"
+            )
+            lp = st.get("per_command", {}).get("lpush")
+            text += f" against {lp['usec'] / N:.2f} µs for plain LPUSH." if lp else "."
     return text.strip()
 
 

@@ -545,7 +545,11 @@ def summarize(runs):
         s["cpu"] = med([x["cpu_main_s"] for x in st])
 
         def one(name, field="usec"):
-            v = [x["per_command"].get(name, {}).get(field) for x in st]
+            # Sent by qctl itself, or (purge is one script) run by its script.
+            v = [
+                (x["per_command"].get(name) or x.get("inside_scripts", {}).get(name) or {}).get(field)
+                for x in st
+            ]
             return med(v)
 
         s["rename_usec"] = one("rename")
@@ -690,8 +694,8 @@ def markdown(m, S, rows, ok):
             f"{fmt_us(big['usec_max'])} (the largest of all runs). What qctl sends for the big DLQ (the median run): "
             f"{describe_per_command(big['per_command'])}. The plan reads TYPE and LLEN (one pipeline), and for "
             f"lists of 100,000 jobs or more also `CONFIG GET lazyfree-lazy-expire` and `MEMORY USAGE ... SAMPLES 5` "
-            f"(to warn when the backup's expiry would free it synchronously); the purge is MULTI, LLEN, RENAME, "
-            f"PEXPIRE, EXEC. Checked after every run: `{DLQ}` gone, the backup key `{BACKUP_PREFIX}<time>-<nonce>` "
+            f"(to warn when the backup's expiry would free it synchronously); the purge is one script (EVALSHA: TYPE, "
+            f"LLEN, RENAME, PEXPIRE; the RENAME time above is the one the script ran, as SLOWLOG logs it). Checked after every run: `{DLQ}` gone, the backup key `{BACKUP_PREFIX}<time>-<nonce>` "
             f"a list of LLEN {NP:,} with a PTTL of at most 24 h, job {NP:,} at its left end and job 1 at its right, "
             f"nothing else in the keyspace.",
             "",
@@ -713,9 +717,11 @@ def markdown(m, S, rows, ok):
         moved = (NR + 1) // 2
         lines += [
             f"**requeue.** {m['runs_requeue']} round{'s' if m['runs_requeue'] != 1 else ''} (baseline, plain, `--match`), each on a freshly seeded "
-            f"{NR:,}-job DLQ; medians. qctl moves jobs in Lua steps of at most 1,000 (LRANGE + LTRIM of a window, "
-            f"LPUSH to `{HIGH}`; with `--match`, non-matching jobs go to a kept list beside the DLQ and back to the "
-            f"DLQ's consumer end at the end). Plain: {NR:,} jobs in {fmt_s(rq['wall'])} (min "
+            f"{NR:,}-job DLQ; medians. qctl moves jobs in Lua steps of 100 jobs at first, doubling up to 1,000 while a step's "
+            f"payloads stay under 512 KiB (LRANGE + LTRIM of a window, LPUSH to `{HIGH}`); with `--match`, qctl "
+            f"first reads each window itself (LRANGE) and matches on the client, then the step's script is sent "
+            f"each chosen job's position and exact bytes, checks them, and moves them, non-matching jobs going to a "
+            f"kept list beside the DLQ and back to the DLQ's consumer end at the end. Plain: {NR:,} jobs in {fmt_s(rq['wall'])} (min "
             f"{fmt_s(rq['wall_min'])}, max {fmt_s(rq['wall_max'])}; qctl's own `duration_ms` "
             f"{rq['duration_ms']:,.0f} ms), {rq['evalsha_calls']:,.0f} scripts of {fmt_us(rq['evalsha_avg'])} on average "
             f"(server time in all {fmt_us(rq['usec_total'])}, {rq['usec_total'] / NR:.2f} µs per job), the longest "
@@ -733,7 +739,7 @@ def markdown(m, S, rows, ok):
             f"{fmt_s(rqm['wall'])} (min {fmt_s(rqm['wall_min'])}, max {fmt_s(rqm['wall_max'])}; `duration_ms` "
             f"{rqm['duration_ms']:,.0f} ms, the rest of the wall time is the plan, which counts the matching jobs by "
             f"reading the DLQ in LRANGE pages of 10,000 and matching on the client). With the filter each 1,000-job "
-            f"script costs the server {fmt_us(rqm['evalsha_avg'])} on average (Lua `string.find` on every payload), "
+            f"script costs the server {fmt_us(rqm['evalsha_avg'])} on average (comparing each chosen job's bytes), "
             f"the longest {fmt_us(rqm['evalsha_max'])}; the longest command of all took {fmt_us(rqm['usec_max'])} "
             f"(`{rqm['max_command'][:60]}`); server time in all {fmt_us(rqm['usec_total'])} of the "
             f"{fmt_s(rqm['wall'])}. Sent (the median run): {describe_per_command(rqm['per_command'])}. "

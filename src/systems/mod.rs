@@ -447,6 +447,59 @@ impl System {
         }
     }
 
+    /// Whether the system keeps its queue names in Redis (Sidekiq's SET
+    /// `queues`), so a schema that lists none means "every queue found".
+    pub(crate) fn discovers_queues(&self) -> bool {
+        matches!(self, System::Sidekiq(sk) if sk.schema.queues.is_none())
+    }
+
+    /// The queue names found in Redis, for a system that keeps them there
+    /// (else the schema's work queues).
+    pub(crate) async fn found_queues(&self, conn: &Conn) -> RedisResult<Vec<String>> {
+        match self {
+            System::Sidekiq(sk) => sk.queue_names(conn).await,
+            _ => Ok(self.work_queues().into_iter().map(|q| q.name).collect()),
+        }
+    }
+
+    /// Where the system registers a queue's name, for a copy to register
+    /// the queues it fills (Sidekiq's SET `queues`).
+    pub(crate) fn queue_registry(&self) -> Option<String> {
+        match self {
+            System::Sidekiq(sk) => Some(sk.key("queues")),
+            System::GoRedisWorkQueue(_) => None,
+        }
+    }
+
+    /// How a copy tells jobs apart: go-redis-work-queue's `id`, Sidekiq's
+    /// `jid`.
+    pub(crate) fn job_identity(&self) -> copy::Identity {
+        match self {
+            System::GoRedisWorkQueue(_) => copy::Identity::Id,
+            System::Sidekiq(_) => copy::Identity::Jid,
+        }
+    }
+
+    /// The Redis type the jobs of the queue or set `name` are in.
+    pub(crate) fn store_of(&self, name: &str) -> lists::Store {
+        match (self, self.queue_named(name).map(|q| q.role)) {
+            (System::Sidekiq(_), Some(r)) if r != QueueRole::Work => lists::Store::SortedSet,
+            _ => lists::Store::List,
+        }
+    }
+
+    /// What a copy skips, in words, for plans.
+    pub(crate) fn copy_rule(&self) -> &'static str {
+        match self {
+            System::Sidekiq(_) => {
+                "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
+            }
+            System::GoRedisWorkQueue(_) => {
+                "jobs already in a target list are skipped; copies go after the jobs waiting there"
+            }
+        }
+    }
+
     /// The Redis type of the dead set.
     pub(crate) fn dead_store(&self) -> lists::Store {
         match self {

@@ -124,12 +124,16 @@ impl Replicate {
         }
         self.found
             .get_or_init(|| async {
-                let System::Sidekiq(sk) = &self.source.system else {
+                if !self.source.system.discovers_queues() {
                     return Ok(Vec::new());
-                };
+                }
                 let conn = self.source().await?;
-                let mut names: Vec<String> =
-                    sk.queue_names(&conn).await.map_err(|e| conn.error(&e))?;
+                let mut names: Vec<String> = self
+                    .source
+                    .system
+                    .found_queues(&conn)
+                    .await
+                    .map_err(|e| conn.error(&e))?;
                 names.retain(|n| !n.is_empty());
                 names.extend(self.found_dead.iter().cloned());
                 Ok(names)
@@ -151,35 +155,21 @@ impl Replicate {
     /// How jobs are told apart in a copy: go-redis-work-queue's `id`, or
     /// Sidekiq's `jid`.
     fn identity(&self) -> Identity {
-        match self.source.system {
-            System::GoRedisWorkQueue(_) => Identity::Id,
-            System::Sidekiq(_) => Identity::Jid,
-        }
+        self.source.system.job_identity()
     }
 
     /// The Redis type a queue's jobs are in: Sidekiq's sets are sorted
     /// sets, everything else a list.
     fn store(&self, name: &str) -> Store {
-        let role = self.source.system.queue_named(name).map(|q| q.role);
-        match (&self.source.system, role) {
-            (System::Sidekiq(_), Some(r)) if r != crate::systems::QueueRole::Work => {
-                Store::SortedSet
-            }
-            _ => Store::List,
-        }
+        self.source.system.store_of(name)
     }
 
     /// Where a target names its queues: Sidekiq's SET `queues` (a queue
     /// missing there is invisible to Sidekiq's API and UI).
     fn register(t: &ReadTarget, name: &str) -> Option<copy::Register> {
-        let System::Sidekiq(sk) = &t.system else {
-            return None;
-        };
+        let set = t.system.queue_registry()?;
         let q = t.system.queue_named(name)?;
-        (q.role == crate::systems::QueueRole::Work).then(|| copy::Register {
-            set: sk.key("queues"),
-            name: q.name,
-        })
+        (q.role == crate::systems::QueueRole::Work).then_some(copy::Register { set, name: q.name })
     }
 
     /// The source connection, opened once (by the first target's plan) and
@@ -677,14 +667,7 @@ impl Action for Replicate {
                 self.source.context()
             )
         } else {
-            let rule = match self.source.system {
-                System::Sidekiq(_) => {
-                    "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
-                }
-                System::GoRedisWorkQueue(_) => {
-                    "jobs already in a target list are skipped; copies go after the jobs waiting there"
-                }
-            };
+            let rule = self.source.system.copy_rule();
             format!("replicate from {}: {what} ({rule})", self.source.context())
         }
     }
@@ -1128,21 +1111,20 @@ fn queue_names(system: &System, args: &ReplicateArgs) -> Result<Names> {
     let work: Vec<String> = system.work_queues().into_iter().map(|q| q.name).collect();
     if args.what.contains(&ReplicateWhat::Queues) {
         if args.queues.is_empty() {
-            match system {
-                System::Sidekiq(_) if work.is_empty() => discover = true,
-                _ => names.extend(work.iter().cloned()),
+            if system.discovers_queues() && work.is_empty() {
+                discover = true;
+            } else {
+                names.extend(work.iter().cloned());
             }
         } else {
             for q in &args.queues {
-                let known = match system {
-                    // Any name can be a Sidekiq queue, unless the schema
-                    // lists them.
-                    System::Sidekiq(_) => system
-                        .queue_named(q)
-                        .filter(|r| r.role == crate::systems::QueueRole::Work)
-                        .map(|r| r.name),
-                    System::GoRedisWorkQueue(_) => work.contains(q).then(|| q.clone()),
-                };
+                // A system that keeps its queue names in Redis takes any
+                // name the schema does not rule out.
+                let known = system
+                    .queue_named(q)
+                    .filter(|r| r.role == crate::systems::QueueRole::Work)
+                    .map(|r| r.name)
+                    .filter(|n| system.discovers_queues() || work.contains(n));
                 let Some(q) = known else {
                     let hint = if work.is_empty() {
                         "name a Sidekiq queue (not schedule, retry or dead: use --what dead-letter for the dead set)".to_string()
@@ -1243,11 +1225,11 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) ->
         return Err(CliError::usage("nothing to copy: --what names no queue"));
     }
     if args.move_jobs
-        && matches!(source.system, System::Sidekiq(_))
+        && source.system.dead_store() == Store::SortedSet
         && args.what.contains(&ReplicateWhat::DeadLetter)
     {
         return Err(CliError::usage(
-            "replicate --move --what dead-letter is not built for Sidekiq: its dead set is a sorted set, and a move's staging and receipts are lists",
+            "replicate --move --what dead-letter is not built for a dead set that is a sorted set (Sidekiq's): a move's staging and receipts are lists",
         )
         .with_hint(
             "copy the dead set (without --move; idempotent by jid, scores kept), check the target, then purge-dlq on the source (it keeps a backup)",
