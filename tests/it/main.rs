@@ -16,6 +16,7 @@ mod input_limits;
 mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
+mod rq_fixture;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;

@@ -30,6 +30,7 @@
 pub mod net;
 pub mod pty;
 pub mod queue;
+pub(crate) mod rq;
 pub mod sidekiq;
 pub mod tls;
 pub mod workspace;
