@@ -244,6 +244,38 @@ impl GoRedisWorkQueue {
         }
     }
 
+    pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
+        (from == "dead").then(|| super::RequeueSource {
+            key: self.schema.dead_letter.clone(),
+            store: super::lists::Store::List,
+            own_queue: None,
+        })
+    }
+
+    pub(crate) fn discovers_queues(&self) -> bool {
+        false
+    }
+
+    pub(crate) async fn found_queues(&self, _conn: &Conn) -> RedisResult<Vec<String>> {
+        Ok(self.schema.queues.iter().map(|(n, _)| n.clone()).collect())
+    }
+
+    pub(crate) fn queue_registry(&self) -> Option<String> {
+        None
+    }
+
+    pub(crate) fn job_identity(&self) -> super::copy::Identity {
+        super::copy::Identity::Id
+    }
+
+    pub(crate) fn copy_rule(&self) -> &'static str {
+        "jobs already in a target list are skipped; copies go after the jobs waiting there"
+    }
+
+    pub(crate) fn dead_store(&self) -> super::lists::Store {
+        super::lists::Store::List
+    }
+
     pub(crate) fn worker_patterns(&self) -> String {
         format!(
             "processing={} heartbeat={}",

@@ -311,6 +311,20 @@ pub(crate) trait QueueSystem {
         conn: &Conn,
         orphans: &[OrphanRef],
     ) -> impl Future<Output = RedisResult<Vec<OrphanRef>>> + Send;
+    /// Where `requeue --from <from>` takes jobs; `None`: no such set.
+    fn requeue_source(&self, from: &str) -> Option<RequeueSource>;
+    /// Whether queue names live in Redis (the schema may list none).
+    fn discovers_queues(&self) -> bool;
+    /// The queue names found in Redis.
+    fn found_queues(&self, conn: &Conn) -> impl Future<Output = RedisResult<Vec<String>>> + Send;
+    /// Where a queue's name is registered, if anywhere.
+    fn queue_registry(&self) -> Option<String>;
+    /// How a copy tells jobs apart.
+    fn job_identity(&self) -> copy::Identity;
+    /// What a copy skips, in words.
+    fn copy_rule(&self) -> &'static str;
+    /// The Redis type of the dead set.
+    fn dead_store(&self) -> lists::Store;
 }
 
 /// The trait over a system's own methods of the same names.
@@ -357,6 +371,27 @@ macro_rules! queue_system {
                 orphans: &[OrphanRef],
             ) -> RedisResult<Vec<OrphanRef>> {
                 <$t>::recheck_orphans(self, conn, orphans).await
+            }
+            fn requeue_source(&self, from: &str) -> Option<RequeueSource> {
+                <$t>::requeue_source(self, from)
+            }
+            fn discovers_queues(&self) -> bool {
+                <$t>::discovers_queues(self)
+            }
+            async fn found_queues(&self, conn: &Conn) -> RedisResult<Vec<String>> {
+                <$t>::found_queues(self, conn).await
+            }
+            fn queue_registry(&self) -> Option<String> {
+                <$t>::queue_registry(self)
+            }
+            fn job_identity(&self) -> copy::Identity {
+                <$t>::job_identity(self)
+            }
+            fn copy_rule(&self) -> &'static str {
+                <$t>::copy_rule(self)
+            }
+            fn dead_store(&self) -> lists::Store {
+                <$t>::dead_store(self)
             }
         }
     };
@@ -430,82 +465,51 @@ impl System {
     /// Where `requeue --from <from>` takes jobs (`dead`, `retry`,
     /// `scheduled`); `None` when this system has no such set.
     pub(crate) fn requeue_source(&self, from: &str) -> Option<RequeueSource> {
-        match self {
-            System::GoRedisWorkQueue(_) => (from == "dead").then(|| RequeueSource {
-                key: self.dead_letter().key,
-                store: lists::Store::List,
-                own_queue: None,
-            }),
-            System::Sidekiq(sk) => Some(RequeueSource {
-                key: sk.queue_named(from)?.key,
-                store: lists::Store::SortedSet,
-                own_queue: Some(OwnQueue {
-                    registry: sk.key("queues"),
-                    prefix: sk.key("queue:"),
-                }),
-            }),
-        }
+        each!(self, s => QueueSystem::requeue_source(s, from))
     }
 
-    /// Whether the system keeps its queue names in Redis (Sidekiq's SET
-    /// `queues`), so a schema that lists none means "every queue found".
+    /// Whether the system keeps its queue names in Redis, so a schema that
+    /// lists none means "every queue found".
     pub(crate) fn discovers_queues(&self) -> bool {
-        matches!(self, System::Sidekiq(sk) if sk.schema.queues.is_none())
+        each!(self, s => QueueSystem::discovers_queues(s))
     }
 
-    /// The queue names found in Redis, for a system that keeps them there
-    /// (else the schema's work queues).
+    /// The queue names found in Redis (else the schema's work queues).
     pub(crate) async fn found_queues(&self, conn: &Conn) -> RedisResult<Vec<String>> {
-        match self {
-            System::Sidekiq(sk) => sk.queue_names(conn).await,
-            _ => Ok(self.work_queues().into_iter().map(|q| q.name).collect()),
+        if !self.discovers_queues() {
+            return Ok(self.work_queues().into_iter().map(|q| q.name).collect());
         }
+        each!(self, s => QueueSystem::found_queues(s, conn).await)
     }
 
     /// Where the system registers a queue's name, for a copy to register
-    /// the queues it fills (Sidekiq's SET `queues`).
+    /// the queues it fills.
     pub(crate) fn queue_registry(&self) -> Option<String> {
-        match self {
-            System::Sidekiq(sk) => Some(sk.key("queues")),
-            System::GoRedisWorkQueue(_) => None,
-        }
+        each!(self, s => QueueSystem::queue_registry(s))
     }
 
-    /// How a copy tells jobs apart: go-redis-work-queue's `id`, Sidekiq's
-    /// `jid`.
+    /// How a copy tells jobs apart.
     pub(crate) fn job_identity(&self) -> copy::Identity {
-        match self {
-            System::GoRedisWorkQueue(_) => copy::Identity::Id,
-            System::Sidekiq(_) => copy::Identity::Jid,
-        }
+        each!(self, s => QueueSystem::job_identity(s))
     }
 
     /// The Redis type the jobs of the queue or set `name` are in.
     pub(crate) fn store_of(&self, name: &str) -> lists::Store {
-        match (self, self.queue_named(name).map(|q| q.role)) {
-            (System::Sidekiq(_), Some(r)) if r != QueueRole::Work => lists::Store::SortedSet,
+        match self.queue_named(name).map(|q| q.role) {
+            Some(QueueRole::DeadLetter) => self.dead_store(),
+            Some(QueueRole::Scheduled | QueueRole::Retry) => lists::Store::SortedSet,
             _ => lists::Store::List,
         }
     }
 
     /// What a copy skips, in words, for plans.
     pub(crate) fn copy_rule(&self) -> &'static str {
-        match self {
-            System::Sidekiq(_) => {
-                "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
-            }
-            System::GoRedisWorkQueue(_) => {
-                "jobs already in a target list are skipped; copies go after the jobs waiting there"
-            }
-        }
+        each!(self, s => QueueSystem::copy_rule(s))
     }
 
     /// The Redis type of the dead set.
     pub(crate) fn dead_store(&self) -> lists::Store {
-        match self {
-            System::GoRedisWorkQueue(_) => lists::Store::List,
-            System::Sidekiq(_) => lists::Store::SortedSet,
-        }
+        each!(self, s => QueueSystem::dead_store(s))
     }
 
     /// A queue by its name or its key; `None` when neither.

@@ -430,6 +430,44 @@ impl Sidekiq {
         }
     }
 
+    pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
+        Some(super::RequeueSource {
+            key: self
+                .queue_named(from)
+                .filter(|q| q.role != QueueRole::Work)?
+                .key,
+            store: super::lists::Store::SortedSet,
+            own_queue: Some(super::OwnQueue {
+                registry: self.key("queues"),
+                prefix: self.key("queue:"),
+            }),
+        })
+    }
+
+    pub(crate) fn discovers_queues(&self) -> bool {
+        self.schema.queues.is_none()
+    }
+
+    pub(crate) async fn found_queues(&self, conn: &Conn) -> RedisResult<Vec<String>> {
+        self.queue_names(conn).await
+    }
+
+    pub(crate) fn queue_registry(&self) -> Option<String> {
+        Some(self.key("queues"))
+    }
+
+    pub(crate) fn job_identity(&self) -> super::copy::Identity {
+        super::copy::Identity::Jid
+    }
+
+    pub(crate) fn copy_rule(&self) -> &'static str {
+        "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
+    }
+
+    pub(crate) fn dead_store(&self) -> super::lists::Store {
+        super::lists::Store::SortedSet
+    }
+
     /// Where workers live, as one comparable string (drift).
     pub(crate) fn worker_patterns(&self) -> String {
         format!("processes={}", self.key("processes"))
