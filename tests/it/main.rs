@@ -5,6 +5,7 @@
 mod common;
 
 mod bench;
+mod bullmq_fixture;
 mod compare_watch;
 mod config_files;
 mod demo;

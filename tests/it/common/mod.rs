@@ -27,6 +27,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod bullmq;
 pub mod net;
 pub mod pty;
 pub mod queue;
