@@ -526,11 +526,11 @@ mod tests {
             in_flight: 1,
             heartbeat_ttl_ms: None,
             job_id: None,
-            process: Some(ProcessInfo {
+            process: Some(Box::new(ProcessInfo {
                 hostname: Some(id.split(':').next().unwrap_or("").into()),
                 tag: tag.map(String::from),
                 ..ProcessInfo::default()
-            }),
+            })),
         }
     }
 

@@ -25,7 +25,7 @@ pub(crate) struct WorkerItem {
     /// What a process says of itself where the kind keeps it (Sidekiq:
     /// hostname, pid, tag, concurrency, queues, quiet, beat age, busy
     /// jobs); `null` elsewhere.
-    pub(crate) process: Option<crate::systems::ProcessInfo>,
+    pub(crate) process: Option<Box<crate::systems::ProcessInfo>>,
     #[serde(skip)]
     pub(crate) color: Option<String>,
 }

@@ -122,7 +122,7 @@ pub(crate) struct Worker {
     pub(crate) heartbeat_ttl_ms: Option<i64>,
     pub(crate) job_id: Option<String>,
     /// What a system that registers its processes says of one (Sidekiq).
-    pub(crate) process: Option<ProcessInfo>,
+    pub(crate) process: Option<Box<ProcessInfo>>,
 }
 
 /// A worker process as it describes itself.

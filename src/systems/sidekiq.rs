@@ -323,7 +323,7 @@ impl Sidekiq {
                 heartbeat_ttl_ms: None,
                 job_id: p.info.busy_jobs.first().cloned(),
                 worker: p.identity,
-                process: Some(p.info),
+                process: Some(Box::new(p.info)),
             })
             .collect();
         Ok((workers, ScanNotes::default()))
