@@ -30,7 +30,7 @@ const USERS: &[(&str, &str)] = &[
     ("blind-norename", "on >pw ~* &* +@all -acl|dryrun -rename"),
 ];
 
-fn acl_server() -> RedisServer {
+pub(crate) fn acl_server() -> RedisServer {
     let opts = ServerOptions {
         acl_users: USERS
             .iter()
@@ -228,7 +228,7 @@ fn two_servers() -> (RedisServer, RedisServer, Workspace, PathBuf) {
     (a, b, ws, cfg)
 }
 
-fn spawn(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> std::process::Child {
+pub(crate) fn spawn(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> std::process::Child {
     ws.qctl_std()
         .arg("--config")
         .arg(cfg)
@@ -409,7 +409,7 @@ fn two_names_for_one_target_are_refused() {
 
 /// Runs `args` paused at `fault`, SIGSTOPs it past its lock's expiry while
 /// `second` runs to the end, then lets it go on.
-fn stall_while_another_finishes(
+pub(crate) fn stall_while_another_finishes(
     ws: &Workspace,
     cfg: &std::path::Path,
     args: &[&str],

@@ -262,3 +262,141 @@ fn requeue_from_retry_and_scheduled() {
     );
     assert_eq!(code, 2, "{err}");
 }
+
+/// Sidekiq's requeue under the faults every write is tested with: an ACL
+/// user missing one command, two runs at once, and a run stalled (SIGSTOP)
+/// past its lock while another finishes; each ends with every dead job
+/// exactly once, in the dead set or its queue.
+#[test]
+fn requeue_on_sidekiq_under_refusals_races_and_stalls() {
+    if !sidekiq::available("requeue_on_sidekiq_under_refusals_races_and_stalls") {
+        return;
+    }
+    let s = crate::safety::acl_server();
+    let ws = Workspace::new();
+    let mut y = format!(
+        "apiVersion: qctl/v1\naudit-log: {}\nclusters:\n  - {{ name: sk, server: \"{}\" }}\nusers:\n",
+        ws.join("audit.log").display(),
+        s.url()
+    );
+    for u in ["nolpush", "nozrem", "blind-nolpush"] {
+        y.push_str(&format!(
+            "  - {{ name: {u}, username: {u}, password: pw }}\n"
+        ));
+    }
+    y.push_str("current-context: sk\ncontexts:\n  - { name: sk, cluster: sk, schema: shop }\n");
+    for u in ["nolpush", "nozrem", "blind-nolpush"] {
+        y.push_str(&format!(
+            "  - {{ name: {u}, cluster: sk, schema: shop, user: {u} }}\n"
+        ));
+    }
+    y.push_str("queue-schemas:\n  - name: shop\n    kind: sidekiq\n");
+    let cfg = ws.write("c.yaml", &y);
+    s.cli(&[
+        "ACL", "SETUSER", "nozrem", "on", ">pw", "~*", "&*", "+@all", "-zrem",
+    ]);
+    let jids = sidekiq::jids(&sidekiq::api(
+        &s,
+        None,
+        &["dead", "OkJob", "3000", "default"],
+    ));
+    let dead_before = s.cli(&["ZCARD", "dead"]);
+    // Refusals: nothing moves.
+    for user in ["nolpush", "nozrem", "blind-nolpush"] {
+        let typed = format!("--yes-i-typed={user}");
+        let (code, out, err) = run_raw(
+            &ws,
+            &cfg,
+            &["requeue", "--from", "dead", "--context", user, &typed],
+        );
+        assert_ne!(code, 0, "{user}: {out}{err}");
+        assert_eq!(
+            s.cli(&["ZCARD", "dead"]),
+            dead_before,
+            "{user} changed the dead set"
+        );
+        assert_eq!(
+            s.cli(&["LLEN", "queue:default"]).trim(),
+            "0",
+            "{user} pushed"
+        );
+    }
+    // A run stalled past its lock while another finishes.
+    let (first, second) = crate::safety::stall_while_another_finishes(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--context",
+            "sk",
+            "--yes-i-typed=sk",
+            "--limit",
+            "1500",
+        ],
+        "sidekiq-before-move:2:pause",
+    );
+    assert_eq!(second.0, 0, "{}", second.2);
+    assert!(!first.status.success(), "the stalled run must stop");
+    // Two runs at once over the rest.
+    let a = crate::safety::spawn(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--context",
+            "sk",
+            "--yes-i-typed=sk",
+        ],
+    );
+    let b = crate::safety::spawn(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--context",
+            "sk",
+            "--yes-i-typed=sk",
+        ],
+    );
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() || b.status.success());
+    // Whatever is left, a last run moves it.
+    let (code, _, err) = run_raw(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--context",
+            "sk",
+            "--yes-i-typed=sk",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s.cli(&["ZCARD", "dead"]).trim(), "0");
+    let queued: Vec<String> = lrange(&mut s.conn(), "queue:default")
+        .iter()
+        .map(|j| {
+            serde_json::from_str::<Value>(j).unwrap()["jid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for j in &queued {
+        *counts.entry(j.as_str()).or_default() += 1;
+    }
+    assert!(counts.values().all(|n| *n == 1), "doubled");
+    assert_eq!(queued.len(), 3000);
+    for j in &jids {
+        assert!(counts.contains_key(j.as_str()), "lost {j}");
+    }
+}
