@@ -572,7 +572,13 @@ fn duplicates_in_a_move_are_all_moved() {
 }
 
 fn one_server() -> (RedisServer, Workspace, PathBuf) {
-    let s = RedisServer::start();
+    one_server_with(ServerOptions::default())
+}
+
+/// One server (started with `opts`) and a contexts file whose current
+/// context `s` is it.
+fn one_server_with(opts: ServerOptions) -> (RedisServer, Workspace, PathBuf) {
+    let s = RedisServer::start_with(opts);
     let ws = Workspace::new();
     let cfg = ws.write(
         "c.yaml",
@@ -694,16 +700,7 @@ fn a_server_at_maxmemory_can_still_be_helped() {
         ],
         ..Default::default()
     };
-    let s = RedisServer::start_with(opts);
-    let ws = Workspace::new();
-    let cfg = ws.write(
-        "c.yaml",
-        &format!(
-            "apiVersion: qctl/v1\naudit-log: {}\nclusters:\n  - {{ name: s, server: \"{}\" }}\ncurrent-context: s\ncontexts:\n  - {{ name: s, cluster: s }}\n",
-            ws.join("audit.log").display(),
-            s.url()
-        ),
-    );
+    let (s, ws, cfg) = one_server_with(opts);
     // Fill the DLQ until the server refuses writes.
     let mut c = s.conn();
     let pad = "p".repeat(2000);
