@@ -740,3 +740,42 @@ fn a_server_at_maxmemory_can_still_be_helped() {
     assert!(lrange(&mut c, DLQ).is_empty());
     let _ = Value::Null;
 }
+
+#[test]
+fn a_copy_stalled_past_its_lock_pushes_nothing_twice() {
+    // The copy's pushes are fenced by WATCH on the target's lock: a run
+    // SIGSTOPped before its second push, while another copy takes the lock
+    // over and finishes, pushes nothing when it wakes.
+    let (a, b, ws, cfg) = two_servers();
+    let on_a = jobs("c", 12_000);
+    push_all(&mut a.conn(), HIGH, &on_a);
+    let (first, second) = stall_while_another_finishes(
+        &ws,
+        &cfg,
+        &[
+            "replicate",
+            "--from",
+            "src",
+            "--to",
+            "dst",
+            "--queue",
+            "high",
+            "--yes-i-typed=dst",
+        ],
+        "copy-before-push:2:pause",
+    );
+    assert_eq!(second.0, 0, "the second run finishes: {}", second.2);
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(!first.status.success(), "the stalled run must stop: {err}");
+    assert!(err.contains("lost its lock"), "{err}");
+    assert_exactly_once(&mut b.conn(), &[HIGH.to_string()], &ids_of(&on_a));
+    assert_eq!(
+        lrange(&mut a.conn(), HIGH).len(),
+        12_000,
+        "a copy leaves the source"
+    );
+}

@@ -482,7 +482,13 @@ impl Replicate {
     }
 
     /// Copies every queue to one target (without `--move`).
-    async fn copy_all(&self, conn: &Conn, queues: &[QueuePlan], step: &Step) -> Applied {
+    async fn copy_all(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+        queues: &[QueuePlan],
+        step: &Step,
+    ) -> Applied {
         if queues.is_empty() {
             return Applied {
                 before: json!({"from": self.source.context()}),
@@ -507,6 +513,21 @@ impl Replicate {
             Err(e) => error = Some(self.source_error(&e)),
             Ok(src_conn) => {
                 let holder = crate::systems::requeue::holder();
+                // A standalone target's pushes go over a connection of their
+                // own, fenced by WATCH on its lock (cheaper on the server than
+                // a script); a cluster target's through the fencing script.
+                let push = if conn.is_cluster() {
+                    None
+                } else {
+                    Conn::open_for_writes(
+                        &t.ep,
+                        self.cs.connect_timeout,
+                        self.cs.timeout,
+                        self.cs.verbose,
+                    )
+                    .await
+                    .ok()
+                };
                 for q in queues {
                     // The target queue is this run's until it is done: a
                     // second copy into it, or a move out of it, is refused.
@@ -529,7 +550,16 @@ impl Replicate {
                     let keeper = copy::LockKeeper::start(conn, &lock, &holder);
                     let res = match q.store {
                         Store::List => {
-                            copy_queue(&src_conn, conn, q, step, &holder, self.identity()).await
+                            copy_queue(
+                                &src_conn,
+                                conn,
+                                push.as_ref(),
+                                q,
+                                step,
+                                &holder,
+                                self.identity(),
+                            )
+                            .await
                         }
                         Store::SortedSet => {
                             copy_zset(&src_conn, conn, q, step, &holder, self.identity()).await
@@ -823,7 +853,7 @@ impl Action for Replicate {
         let mut a = match (&self.mover, p) {
             (Some(m), _) => self.moved(m, t.context(), step).await,
             (None, ReplicatePlan::Target { queues, .. }) => {
-                self.copy_all(conn, queues, &step).await
+                self.copy_all(conn, t, queues, &step).await
             }
             (None, ReplicatePlan::Source { .. }) => Applied::default(),
         };
@@ -858,9 +888,11 @@ async fn settle(p: Option<Push>, step: &Step) -> redis::RedisResult<(u64, u64)> 
 /// encodes its LPUSH, and the previous window's LPUSH is in flight. One
 /// push at a time keeps the target in the source's order even when a push
 /// fails (a re-run then appends exactly the rest).
+#[allow(clippy::too_many_arguments)]
 async fn copy_queue(
     src: &Conn,
     dst: &Conn,
+    push: Option<&Conn>,
     q: &QueuePlan,
     step: &Step,
     holder: &str,
@@ -903,6 +935,7 @@ async fn copy_queue(
             Err(e) => break Err(moving::fenced_error(dst, &e)),
         }
         let dst2 = dst.clone();
+        let push2 = push.cloned();
         if jobs.is_some() {
             crate::systems::fault("copy-before-push");
         }
@@ -911,9 +944,16 @@ async fn copy_queue(
             let r = match jobs {
                 Some(jobs) => {
                     let jobs: Vec<&[u8]> = jobs.iter().map(Vec::as_slice).collect();
-                    copy::push_fenced(&dst2, &key, register.as_ref(), &holder, None, &jobs)
-                        .await
-                        .map(|_| ())
+                    match &push2 {
+                        Some(p) => copy::push_watched(p, &key, register.as_ref(), &holder, &jobs)
+                            .await
+                            .map(|_| ()),
+                        None => {
+                            copy::push_fenced(&dst2, &key, register.as_ref(), &holder, None, &jobs)
+                                .await
+                                .map(|_| ())
+                        }
+                    }
                 }
                 None => Ok(()),
             };
