@@ -1,7 +1,6 @@
 //! `qctl get backups`: the DLQ backups `purge-dlq` kept, per context
 //! (`BackupList`), newest first.
 
-use super::clusters::age;
 use super::list::{ListRun, ListView};
 use super::read::{ReadTarget, Reader};
 use crate::cli::GetBackupsArgs;
@@ -9,6 +8,7 @@ use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
+use crate::output::age;
 use crate::settings::Settings;
 use crate::systems::lists::{self, Backup};
 use serde::Serialize;

@@ -11,12 +11,12 @@
 //!   major.minor version, maxmemory, maxmemory-policy, appendonly, save,
 //!   the queue schema). `--exit-code` exits 5 on drift.
 
-use super::clusters::rate;
 use super::{Probe, ProbeReader, probe_all};
 use crate::cli::{CompareArgs, OutputFormat};
 use crate::contexts::{Config, Mode};
 use crate::error::{CliError, ContextError, ExitCode, Outcome, Result};
 use crate::output::Styled;
+use crate::output::rate;
 use crate::select::{SelectArgs, select};
 use crate::settings::Settings;
 use serde::Serialize;
@@ -639,7 +639,7 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
         ("maxmemory", "maxmemory", |s| {
             s.maxmemory.as_deref().map(|m| match m.parse::<u64>() {
                 Ok(0) => "unlimited".into(),
-                Ok(n) => super::clusters::bytes(Some(n)),
+                Ok(n) => crate::output::bytes(Some(n)),
                 Err(_) => m.to_string(),
             })
         }),

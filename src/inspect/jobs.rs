@@ -5,7 +5,6 @@
 //! the same numbering. Payloads that are not JSON objects are shown raw and
 //! flagged (`valid: false`), never fatal.
 
-use super::clusters::age;
 use super::list::{ListRun, ListView};
 use super::read::{ReadTarget, Reader};
 use crate::cli::GetJobsArgs;
@@ -13,6 +12,7 @@ use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::output::Styled;
+use crate::output::age;
 use crate::settings::Settings;
 use crate::systems::{Job, Payload, Peek, System};
 use base64::Engine;

@@ -1,6 +1,5 @@
 //! `qctl get queues`: one row per (context, queue) (`QueueList`).
 
-use super::clusters::age;
 use super::list::{ListRun, ListView};
 use super::read::{ReadTarget, Reader};
 use crate::cli::GetQueuesArgs;
@@ -8,6 +7,7 @@ use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
+use crate::output::age;
 use crate::settings::Settings;
 use crate::systems::{QueueDetail, QueueRole, age_s};
 use serde::Serialize;

@@ -66,7 +66,7 @@ fn ttl(ms: Option<i64>) -> String {
         None => String::new(),
         Some(-1) => "no expiry".into(),
         Some(ms) if ms < 10_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        Some(ms) => super::clusters::age(Some((ms / 1000) as u64)),
+        Some(ms) => crate::output::age(Some((ms / 1000) as u64)),
     }
 }
 

@@ -314,6 +314,43 @@ pub(crate) fn labels_text(labels: &std::collections::BTreeMap<String, String>) -
         .join(",")
 }
 
+/// `1.5MiB`-style sizes.
+pub(crate) fn bytes(n: Option<u64>) -> String {
+    let Some(n) = n else { return "-".into() };
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n}B")
+    } else {
+        format!("{v:.1}{}", units[u])
+    }
+}
+
+/// `3d4h`-style ages.
+pub(crate) fn age(secs: Option<u64>) -> String {
+    let Some(s) = secs else { return "-".into() };
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// `12.5/s`-style rates; `signed` shows a `+` on growth.
+pub(crate) fn rate(v: Option<f64>, signed: bool) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if signed && v > 0.0 => format!("+{v:.1}/s"),
+        Some(v) => format!("{v:.1}/s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
