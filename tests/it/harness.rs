@@ -355,3 +355,23 @@ fn workspace_write_and_env() {
     assert!(crate::common::workspace::qctl_bin().exists());
     ws.qctl().arg("--help").assert().success();
 }
+
+#[test]
+fn a_command_on_a_pty_ends_when_the_test_drops_it() {
+    // A test that panics before its pty command ends must not leave it
+    // running (a waiting `qctl demo` keeps six servers up).
+    let ws = crate::common::Workspace::new();
+    let pty = crate::common::pty::Pty::spawn(ws.on_pty("sleep 300"));
+    assert!(
+        crate::common::wait_for(Duration::from_secs(5), || pty.command_pid().is_some()),
+        "sleep never started"
+    );
+    let pid = pty.command_pid().unwrap();
+    drop(pty);
+    // SAFETY: kill(2) with signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+    assert!(!alive, "the command outlived its Pty");
+}

@@ -108,3 +108,23 @@ impl Pty {
         (status.code().unwrap_or(-1), self.text())
     }
 }
+
+impl Drop for Pty {
+    /// A test that fails before the command ends must not leave it (and
+    /// whatever it started: a waiting `qctl demo` keeps its servers)
+    /// running: SIGTERM to the command on the terminal, then `script`.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        if let Some(pid) = self.command_pid() {
+            // SAFETY: kill(2) on the process this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let _ = super::wait_for(Duration::from_secs(5), || {
+            self.child.try_wait().ok().flatten().is_some()
+        });
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
