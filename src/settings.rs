@@ -12,6 +12,29 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 256;
 
+/// A write verb's gate settings, resolved from its flags: the gate never
+/// sees clap's types.
+#[derive(Debug, Clone)]
+pub(crate) struct WriteSettings {
+    pub(crate) dry_run: bool,
+    pub(crate) yes_i_typed: Option<String>,
+    pub(crate) strategy: crate::cli::Strategy,
+    pub(crate) max_parallel: Option<usize>,
+    pub(crate) pause: Option<Duration>,
+}
+
+impl WriteSettings {
+    pub(crate) fn resolve(w: &crate::cli::WriteArgs) -> WriteSettings {
+        WriteSettings {
+            dry_run: w.dry_run,
+            yes_i_typed: w.yes_i_typed.clone(),
+            strategy: w.strategy,
+            max_parallel: w.max_parallel,
+            pause: w.pause,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) printer: Printer,

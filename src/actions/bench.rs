@@ -407,7 +407,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &BenchArgs) -> Res
     super::run(
         config,
         settings,
-        &args.write,
+        &crate::settings::WriteSettings::resolve(&args.write),
         Bench {
             count: args.count,
             rate: args.rate,

@@ -77,7 +77,7 @@ pub(crate) fn run(
     super::run(
         config,
         settings,
-        &args.write,
+        &crate::settings::WriteSettings::resolve(&args.write),
         Pause {
             queues: args.queues.clone(),
             resume,

@@ -184,5 +184,10 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &PurgeDlqArgs) -> 
     let action = PurgeDlq {
         keep: (!args.no_backup).then_some(args.keep_backup),
     };
-    super::run(config, settings, &args.write, action)
+    super::run(
+        config,
+        settings,
+        &crate::settings::WriteSettings::resolve(&args.write),
+        action,
+    )
 }

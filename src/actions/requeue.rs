@@ -645,7 +645,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> R
     super::run(
         config,
         settings,
-        &args.write,
+        &crate::settings::WriteSettings::resolve(&args.write),
         Requeue {
             to: to.map(String::from),
             from: args.from,

@@ -512,7 +512,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> R
     super::run(
         config,
         settings,
-        &args.write,
+        &crate::settings::WriteSettings::resolve(&args.write),
         RequeueOrphaned {
             to: args.to.clone(),
             limit: args.limit,

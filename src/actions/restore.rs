@@ -179,7 +179,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &RestoreDlqArgs) -
     super::run(
         config,
         settings,
-        &args.write,
+        &crate::settings::WriteSettings::resolve(&args.write),
         RestoreDlq {
             backup: args.backup.clone(),
         },

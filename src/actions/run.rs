@@ -9,7 +9,7 @@
 
 use super::result::{ActionResult, ResultItem, Status};
 use super::{audit, gate, strategy};
-use crate::cli::{Strategy, WriteArgs};
+use crate::cli::Strategy;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{CliError, ContextError, ExitCode, Outcome, Result};
@@ -17,6 +17,7 @@ use crate::fanout::fan_out;
 use crate::inspect::read::{ConnSettings, ReadTarget, runtime, targets};
 use crate::output::Styled;
 use crate::settings::Settings;
+use crate::settings::WriteSettings;
 use indexmap::IndexMap;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::future::Future;
@@ -209,7 +210,7 @@ fn fail(item: &mut ResultItem, e: &ContextError) {
 pub(crate) fn run<A: Action>(
     config: &Config,
     settings: &Settings,
-    w: &WriteArgs,
+    w: &WriteSettings,
     action: A,
 ) -> Result<ExitCode> {
     check_flags(w)?;
@@ -218,7 +219,7 @@ pub(crate) fn run<A: Action>(
 }
 
 /// Gate flags that do not go together (exit 2, before anything else).
-fn check_flags(w: &WriteArgs) -> Result<()> {
+fn check_flags(w: &WriteSettings) -> Result<()> {
     if w.pause.is_some() && w.strategy == Strategy::Parallel {
         return Err(
             CliError::usage("--pause applies to --strategy rolling and canary")
@@ -433,7 +434,7 @@ fn admit_targets<A: Action>(
 }
 
 /// 3./4. The typed confirmation: exactly the target set.
-fn confirm<A: Action>(w: &WriteArgs, names: &[String], interactive: bool) -> Result<()> {
+fn confirm<A: Action>(w: &WriteSettings, names: &[String], interactive: bool) -> Result<()> {
     match &w.yes_i_typed {
         Some(t) => gate::confirm(names, t),
         None if interactive => gate::confirm_typed(names, &gate::prompt(names)?),
@@ -451,7 +452,7 @@ fn confirm<A: Action>(w: &WriteArgs, names: &[String], interactive: bool) -> Res
 pub(crate) fn run_on<A: Action>(
     config: &Config,
     settings: &Settings,
-    w: &WriteArgs,
+    w: &WriteSettings,
     action: A,
     set: crate::select::TargetSet,
 ) -> Result<ExitCode> {

@@ -498,7 +498,12 @@ pub(crate) fn run_quiet(
         names: patterns(args)?,
         one_by_one: args.one_by_one.then_some(args.write.pause),
     };
-    super::run(config, settings, &args.write, action)
+    super::run(
+        config,
+        settings,
+        &crate::settings::WriteSettings::resolve(&args.write),
+        action,
+    )
 }
 
 /// `qctl stop workers`.
@@ -511,7 +516,12 @@ pub(crate) fn run_stop(
         names: patterns(args)?,
         one_by_one: args.one_by_one.then_some(args.write.pause),
     };
-    super::run(config, settings, &args.write, action)
+    super::run(
+        config,
+        settings,
+        &crate::settings::WriteSettings::resolve(&args.write),
+        action,
+    )
 }
 
 #[cfg(test)]

@@ -1314,5 +1314,11 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) ->
         config: config_part,
         mover,
     };
-    super::run_on(config, settings, &args.write, action, set)
+    super::run_on(
+        config,
+        settings,
+        &crate::settings::WriteSettings::resolve(&args.write),
+        action,
+        set,
+    )
 }
