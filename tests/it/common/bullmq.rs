@@ -393,22 +393,14 @@ impl BullWorker {
         let Some(child) = self.child.as_mut() else {
             return;
         };
-        // SAFETY: plain kill(2) on our own child, which has not been reaped.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + STOP_GRACE;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                assert!(
-                    status.success(),
-                    "BullMQ worker exited with {status} after SIGTERM\n{}",
-                    self.log_section()
-                );
-                return;
-            }
-            thread::sleep(POLL_INTERVAL);
+        if let Some(status) = super::terminate(child, STOP_GRACE) {
+            self.child = None;
+            assert!(
+                status.success(),
+                "BullMQ worker exited with {status} after SIGTERM\n{}",
+                self.log_section()
+            );
+            return;
         }
         self.kill();
     }

@@ -837,6 +837,25 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Sends SIGTERM to `child` (our own, not yet reaped) and waits up to
+/// `grace` for it to exit: its status, or `None` when it is still running
+/// (the caller then kills it).
+pub fn terminate(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
+    // SAFETY: plain kill(2) on our own child, which has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let mut status = None;
+    wait_for(grace, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
+}
+
 /// Polls `cond` every 10 ms until it returns true or `timeout` elapses.
 /// Returns whether it became true.
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -351,18 +351,10 @@ impl Sidekiq {
         let Some(child) = self.child.as_mut() else {
             return;
         };
-        // SAFETY: plain kill(2) on our own child, which has not been reaped.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline =
-            Instant::now() + Duration::from_secs(self.opts.shutdown_timeout) + STOP_GRACE;
-        while Instant::now() < deadline {
-            if matches!(child.try_wait(), Ok(Some(_))) {
-                self.child = None;
-                return;
-            }
-            thread::sleep(POLL_INTERVAL);
+        let grace = Duration::from_secs(self.opts.shutdown_timeout) + STOP_GRACE;
+        if super::terminate(child, grace).is_some() {
+            self.child = None;
+            return;
         }
         self.kill();
     }
