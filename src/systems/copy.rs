@@ -7,7 +7,7 @@
 use super::guard::{self, Needed};
 use super::slots::sibling_key;
 use crate::connect::Conn;
-use redis::RedisResult;
+use redis::{RedisResult, Value};
 use std::hash::BuildHasher;
 
 /// Jobs read (and pushed) per round trip.
@@ -276,6 +276,8 @@ pub(crate) fn target_needed(dst: &str, receipts: bool, register: Option<&Registe
     n.extend(lock_needed(&lock));
     n.push(Needed::new("LPUSH", dst, &["x"]));
     n.push(Needed::new("WATCH", &lock, &[]));
+    n.push(Needed(vec!["MULTI".into()]));
+    n.push(Needed(vec!["EXEC".into()]));
     if let Some(r) = register {
         n.push(Needed::new("SADD", &r.set, &["x"]));
     }
@@ -429,26 +431,68 @@ pub(crate) async fn push_watched(
 ) -> RedisResult<u64> {
     let lock = queue_lock(dst);
     for _ in 0..8 {
+        // WATCH, then GET: both must answer, or the fence is not up.
         let mut w = redis::pipe();
-        w.cmd("WATCH").arg(&lock).ignore().cmd("GET").arg(&lock);
-        let cur: Vec<Option<String>> = conn.pipe_slot(&w).await?;
-        if cur.first().cloned().flatten().as_deref() != Some(holder) {
-            let _ = conn.query::<redis::Value>(&redis::cmd("UNWATCH")).await;
+        w.cmd("WATCH")
+            .arg(&lock)
+            .cmd("GET")
+            .arg(&lock)
+            .ignore_errors();
+        let watched: Vec<Value> = conn.pipe_slot(&w).await?;
+        refused(watched.first())?;
+        let cur = match watched.get(1) {
+            Some(Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            Some(other) => {
+                refused(Some(other))?;
+                None
+            }
+            None => None,
+        };
+        if cur.as_deref() != Some(holder) {
+            let _ = conn.query::<Value>(&redis::cmd("UNWATCH")).await;
             return Err(lost_lock(&lock));
         }
+        // MULTI on its own round trip: were it refused (an ACL without
+        // it), a pipelined LPUSH would run at once, unfenced.
+        if let Err(e) = conn.query::<Value>(&redis::cmd("MULTI")).await {
+            let _ = conn.query::<Value>(&redis::cmd("UNWATCH")).await;
+            return Err(e);
+        }
         let mut t = redis::pipe();
-        t.atomic();
         if let Some(r) = register {
-            t.cmd("SADD").arg(&r.set).arg(&r.name).ignore();
+            t.cmd("SADD").arg(&r.set).arg(&r.name);
         }
-        t.cmd("LPUSH").arg(dst).arg(jobs);
-        let done: Vec<redis::Value> = conn.pipe_slot(&t).await?;
-        if !done.is_empty() {
-            return Ok(jobs.len() as u64);
+        t.cmd("LPUSH")
+            .arg(dst)
+            .arg(jobs)
+            .cmd("EXEC")
+            .ignore_errors();
+        let replies: Vec<Value> = conn.pipe_slot(&t).await?;
+        match replies.last() {
+            // EXEC's reply: the queued commands' replies, or nil when a
+            // watched key changed (this run's keeper refreshed the lock, or
+            // another run took it): look again.
+            Some(Value::Array(_)) => return Ok(jobs.len() as u64),
+            Some(Value::Nil) => continue,
+            other => {
+                // A queued command refused (EXECABORT): nothing ran.
+                for r in &replies {
+                    refused(Some(r))?;
+                }
+                refused(other)?;
+                return Err(lost_lock(&lock));
+            }
         }
-        // Aborted: the lock was touched between WATCH and EXEC; look again.
     }
     Err(lost_lock(&lock))
+}
+
+/// An error reply as an error.
+fn refused(v: Option<&Value>) -> RedisResult<()> {
+    match v {
+        Some(Value::ServerError(e)) => Err(e.clone().into()),
+        _ => Ok(()),
+    }
 }
 
 fn lost_lock(lock: &str) -> redis::RedisError {

@@ -28,6 +28,8 @@ const USERS: &[(&str, &str)] = &[
     ("blind-noltrim", "on >pw ~* &* +@all -acl|dryrun -ltrim"),
     ("blind-norpush", "on >pw ~* &* +@all -acl|dryrun -rpush"),
     ("blind-norename", "on >pw ~* &* +@all -acl|dryrun -rename"),
+    ("nomulti", "on >pw ~* &* +@all -multi"),
+    ("blind-nomulti", "on >pw ~* &* +@all -acl|dryrun -multi"),
 ];
 
 pub(crate) fn acl_server() -> RedisServer {
@@ -190,6 +192,27 @@ fn a_user_missing_one_write_command_changes_nothing() {
     }
     push_all(&mut other.conn(), HIGH, &jobs("o", 4));
     let other_before = lrange(&mut other.conn(), HIGH);
+    // A plain copy into a target whose user lacks a command of its push
+    // (LPUSH, or MULTI of the WATCH-fenced push): nothing lands.
+    for user in ["nolpush", "blind-nolpush", "nomulti", "blind-nomulti"] {
+        let typed = format!("--yes-i-typed={user}");
+        let (code, out, err) = qctl(
+            &ws,
+            &cfg,
+            &[
+                "replicate",
+                "--from",
+                "other",
+                "--to",
+                user,
+                "--queue",
+                "high",
+                &typed,
+            ],
+        );
+        assert_ne!(code, 0, "{user}: {out}{err}");
+        assert_eq!(lrange(&mut s.conn(), HIGH), src_before, "copy into {user}");
+    }
     for user in ["nolpush", "blind-nolpush"] {
         let typed = format!("--yes-i-typed={user},other");
         let (code, out, err) = qctl(
