@@ -431,32 +431,32 @@ pub(crate) async fn push_watched(
 ) -> RedisResult<u64> {
     let lock = queue_lock(dst);
     for _ in 0..8 {
-        // WATCH, then GET: both must answer, or the fence is not up.
+        // WATCH, GET and MULTI in one round trip; each must answer, or the
+        // fence is not up (were MULTI refused, say by an ACL, a pipelined
+        // LPUSH would run at once, unfenced): the LPUSH is sent only after.
         let mut w = redis::pipe();
         w.cmd("WATCH")
             .arg(&lock)
             .cmd("GET")
             .arg(&lock)
+            .cmd("MULTI")
             .ignore_errors();
-        let watched: Vec<Value> = conn.pipe_slot(&w).await?;
-        refused(watched.first())?;
-        let cur = match watched.get(1) {
+        let opened: Vec<Value> = conn.pipe_slot(&w).await?;
+        let discard = || async {
+            let _ = conn.query::<Value>(&redis::cmd("DISCARD")).await;
+            let _ = conn.query::<Value>(&redis::cmd("UNWATCH")).await;
+        };
+        if let Err(e) = refused(opened.first()).and(refused(opened.get(2))) {
+            discard().await;
+            return Err(e);
+        }
+        let cur = match opened.get(1) {
             Some(Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-            Some(other) => {
-                refused(Some(other))?;
-                None
-            }
-            None => None,
+            _ => None,
         };
         if cur.as_deref() != Some(holder) {
-            let _ = conn.query::<Value>(&redis::cmd("UNWATCH")).await;
+            discard().await;
             return Err(lost_lock(&lock));
-        }
-        // MULTI on its own round trip: were it refused (an ACL without
-        // it), a pipelined LPUSH would run at once, unfenced.
-        if let Err(e) = conn.query::<Value>(&redis::cmd("MULTI")).await {
-            let _ = conn.query::<Value>(&redis::cmd("UNWATCH")).await;
-            return Err(e);
         }
         let mut t = redis::pipe();
         if let Some(r) = register {
