@@ -497,23 +497,24 @@ fn queue_completer(current: &OsStr, which: Queues, from_source: bool) -> Vec<Com
     let env = std::env::var("QCTL_CONTEXT").ok();
     let schemas = scope(&known, &line, env.as_deref(), from_source);
     let mut out = queue_candidates(&schemas, which, current);
-    // Sidekiq keeps its queue names in Redis (SET queues): asked briefly.
-    if schemas.iter().any(
-        |s| matches!(&s.system, crate::systems::SystemSchema::Sidekiq(sk) if sk.queues.is_none()),
-    ) {
+    // Systems that keep their queue names in Redis (Sidekiq's SET queues)
+    // are asked briefly.
+    if schemas
+        .iter()
+        .any(|s| System::for_schema(&s.system).discovers_queues())
+    {
         let (queues, _) = live_names(&line, env.as_deref(), from_source);
-        for q in queues {
+        for (q, kind) in queues {
             if q.starts_with(current) && !out.iter().any(|c| c.get_value() == q.as_str()) {
-                out.push(
-                    CompletionCandidate::new(q).help(Some("a Sidekiq queue (SET queues)".into())),
-                );
+                out.push(CompletionCandidate::new(q).help(Some(format!("a {kind} queue").into())));
             }
         }
     }
     out
 }
 
-/// Sidekiq process identities of the line's contexts (for `quiet`/`stop
+/// Worker process identities (of systems whose workers take signals) of
+/// the line's contexts (for `quiet`/`stop
 /// workers NAME`), read from Redis within a short budget.
 pub(crate) fn worker_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(current) = utf8(current) else {
@@ -526,22 +527,22 @@ pub(crate) fn worker_names(current: &OsStr) -> Vec<CompletionCandidate> {
         .into_iter()
         .filter(|(id, _)| id.starts_with(current))
         .map(|(id, ctx)| {
-            CompletionCandidate::new(id).help(Some(format!("a Sidekiq process on {ctx}").into()))
+            CompletionCandidate::new(id).help(Some(format!("a worker process on {ctx}").into()))
         })
         .collect()
 }
 
+/// Queue names found in Redis, each with its system's kind; and live
+/// worker identities, each with its context.
+type LiveNames = (Vec<(String, &'static str)>, Vec<(String, String)>);
+
 /// What completion may spend on Redis per TAB, all contexts together.
 const LIVE_BUDGET: std::time::Duration = std::time::Duration::from_millis(400);
 
-/// Queue names and (identity, context) of the Sidekiq contexts the line
-/// will run on, read concurrently within [`LIVE_BUDGET`]; whatever does not
+/// Queue names found in Redis (with their system's kind) and the
+/// signallable (identity, context) of the contexts the line will run on, read concurrently within [`LIVE_BUDGET`]; whatever does not
 /// answer in time (or any error) is left out, silently.
-fn live_names(
-    line: &Line,
-    env: Option<&str>,
-    from_source: bool,
-) -> (Vec<String>, Vec<(String, String)>) {
+fn live_names(line: &Line, env: Option<&str>, from_source: bool) -> LiveNames {
     let Ok(config) = contexts::load(line.config.as_deref()) else {
         return Default::default();
     };
@@ -556,24 +557,19 @@ fn live_names(
     } else {
         config.current_context.iter().cloned().collect()
     };
-    let targets: Vec<(
-        String,
-        crate::connect::Endpoint,
-        crate::systems::sidekiq::Sidekiq,
-    )> = names
+    let targets: Vec<(String, crate::connect::Endpoint, System)> = names
         .iter()
         .filter_map(|n| {
             let ctx = config.context(n)?;
             let schema = config.schema(&ctx.schema)?;
-            let crate::systems::SystemSchema::Sidekiq(sk) = &schema.system else {
+            let system = System::for_schema(&schema.system);
+            let signals = system.unsupported(crate::systems::Verb::Quiet).is_none()
+                || system.unsupported(crate::systems::Verb::Stop).is_none();
+            if !system.discovers_queues() && !signals {
                 return None;
-            };
+            }
             let ep = crate::connect::Endpoint::resolve(&config, ctx).ok()?;
-            Some((
-                n.clone(),
-                ep,
-                crate::systems::sidekiq::Sidekiq::new(sk.clone()),
-            ))
+            Some((n.clone(), ep, system))
         })
         .collect();
     if targets.is_empty() {
@@ -586,15 +582,20 @@ fn live_names(
         return Default::default();
     };
     rt.block_on(async {
-        let reads = targets.iter().map(|(name, ep, sk)| async move {
+        let reads = targets.iter().map(|(name, ep, system)| async move {
             let conn = crate::connect::Conn::open(ep, LIVE_BUDGET, LIVE_BUDGET, false)
                 .await
                 .ok()?;
-            let queues = sk.queue_names(&conn).await.unwrap_or_default();
-            let (workers, _) = sk.workers(&conn).await.unwrap_or_default();
+            let queues: Vec<(String, &'static str)> = if system.discovers_queues() {
+                let found = system.found_queues(&conn).await.unwrap_or_default();
+                found.into_iter().map(|q| (q, system.kind())).collect()
+            } else {
+                Vec::new()
+            };
+            let workers = system.signal_candidates(&conn).await.unwrap_or_default();
             let ids: Vec<(String, String)> = workers
                 .into_iter()
-                .filter(|w| w.state == crate::systems::WorkerState::Active)
+                .filter(crate::systems::signals::is_live)
                 .map(|w| (w.worker, name.clone()))
                 .collect();
             Some((queues, ids))
@@ -602,11 +603,13 @@ fn live_names(
         let all = tokio::time::timeout(LIVE_BUDGET, futures_util::future::join_all(reads))
             .await
             .unwrap_or_default();
-        let mut queues: Vec<String> = Vec::new();
+        let mut queues: Vec<(String, &'static str)> = Vec::new();
         let mut ids = Vec::new();
         for (q, i) in all.into_iter().flatten() {
-            for name in q {
-                push_new(&mut queues, &name);
+            for (name, kind) in q {
+                if !queues.iter().any(|(n, _)| *n == name) {
+                    queues.push((name, kind));
+                }
             }
             ids.extend(i);
         }

@@ -142,13 +142,8 @@ impl Action for Bench {
     const PROGRESS: bool = true;
     type Plan = BenchPlan;
 
-    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
-        match kind {
-            crate::systems::SchemaKind::GoRedisWorkQueue => None,
-            crate::systems::SchemaKind::Sidekiq => Some(
-                "bench enqueues marked go-redis-work-queue payloads and watches its completed list; Sidekiq keeps no completed jobs to watch, and a synthetic job needs a worker class that every Sidekiq fleet would have to load".into(),
-            ),
-        }
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::Bench
     }
 
     fn extra_fields(&self) -> &'static [&'static str] {

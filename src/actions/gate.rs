@@ -32,7 +32,7 @@ pub(crate) fn admit(
     config: &Config,
     set: &TargetSet,
     action: &str,
-    unsupported: &dyn Fn(crate::systems::SchemaKind) -> Option<String>,
+    unsupported: &dyn Fn(&crate::systems::System) -> Option<String>,
 ) -> Admitted {
     let mut out = Admitted {
         targets: Vec::new(),
@@ -58,10 +58,12 @@ pub(crate) fn admit(
                     allowed.join(", ")
                 )
             })
-        } else if let Some(kind) = config.schema(&ctx.schema).map(|s| s.kind())
-            && let Some(why) = unsupported(kind)
+        } else if let Some(system) = config
+            .schema(&ctx.schema)
+            .map(|s| crate::systems::System::for_schema(&s.system))
+            && let Some(why) = unsupported(&system)
         {
-            Admission::Skipped(format!("not supported by {}: {why}", kind.as_str()))
+            Admission::Skipped(format!("not supported by {}: {why}", system.kind()))
         } else {
             Admission::Target
         };

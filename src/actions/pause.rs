@@ -11,7 +11,6 @@ use crate::contexts::Config;
 use crate::error::{ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
-use crate::systems::SchemaKind;
 
 pub(crate) struct Pause {
     pub(crate) queues: Vec<String>,
@@ -24,18 +23,12 @@ impl Action for Pause {
     const COUNTS: &'static [&'static str] = &["queues"];
     type Plan = ();
 
-    fn unsupported(&self, kind: SchemaKind) -> Option<String> {
-        Some(
-            match kind {
-                SchemaKind::GoRedisWorkQueue => {
-                    "go-redis-work-queue has no pause flag: its workers read their queues whatever qctl writes"
-                }
-                SchemaKind::Sidekiq => {
-                    "Sidekiq OSS has no queue pause (Sidekiq Pro's pause is a paid feature qctl does not speak); quiet workers stops a fleet taking jobs instead"
-                }
-            }
-            .to_string(),
-        )
+    fn verb(&self) -> crate::systems::Verb {
+        if self.resume {
+            crate::systems::Verb::Resume
+        } else {
+            crate::systems::Verb::Pause
+        }
     }
 
     fn headline(&self) -> String {

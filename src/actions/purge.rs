@@ -40,8 +40,8 @@ impl Action for PurgeDlq {
     const KEEPS_BACKUPS: bool = true;
     type Plan = PurgePlan;
 
-    fn unsupported(&self, _kind: crate::systems::SchemaKind) -> Option<String> {
-        None
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::PurgeDlq
     }
 
     fn headline(&self) -> String {

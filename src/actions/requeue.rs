@@ -11,12 +11,11 @@ use crate::contexts::Config;
 use crate::error::{CliError, ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
-use crate::systems::SchemaKind;
 use crate::systems::glob::Glob;
 use crate::systems::guard;
 use crate::systems::lists::Store;
+use crate::systems::requeue::set::{self as set_requeue, Choice, SetKeys};
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT};
-use crate::systems::sidekiq_requeue::{self, Choice, SetKeys};
 use crate::systems::{QueueRole, System};
 use serde_json::json;
 
@@ -304,15 +303,9 @@ impl Action for Requeue {
     const PROGRESS: bool = true;
     type Plan = RequeuePlan;
 
-    fn unsupported(&self, kind: SchemaKind) -> Option<String> {
-        use crate::cli::RequeueFrom;
-        match (kind, self.from) {
-            (SchemaKind::GoRedisWorkQueue, RequeueFrom::Dead) => None,
-            (SchemaKind::GoRedisWorkQueue, f) => Some(format!(
-                "requeue --from {}: go-redis-work-queue re-queues retries at once and schedules nothing, so only --from dead applies",
-                f.as_str()
-            )),
-            (SchemaKind::Sidekiq, _) => None,
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::Requeue {
+            from: self.from.as_str(),
         }
     }
 
@@ -426,7 +419,7 @@ impl Requeue {
         let set = keys.set.clone();
         let length = super::dead_length(conn, &set, Store::SortedSet).await?;
         let (count, per_queue) =
-            sidekiq_requeue::count(conn, &keys, &self.choice(), self.limit.unwrap_or(u64::MAX))
+            set_requeue::count(conn, &keys, &self.choice(), self.limit.unwrap_or(u64::MAX))
                 .await
                 .map_err(|e| conn.error(&e))?;
         let sample = per_queue.first().map_or("default", |(q, _)| q.as_str());
@@ -463,7 +456,7 @@ impl Requeue {
         // not requeued twice in one run.
         let budget = p.length;
         let limit = self.limit.unwrap_or(NO_LIMIT);
-        let mut pacer = sidekiq_requeue::pacer();
+        let mut pacer = set_requeue::pacer();
         let (mut moved, mut examined, mut gone, mut start) = (0u64, 0u64, 0u64, 0u64);
         let mut error = None;
         while examined < budget && moved < limit {
@@ -479,9 +472,7 @@ impl Requeue {
                 break;
             }
             let window = pacer.window().min(budget - examined);
-            match sidekiq_requeue::step(conn, k, &choice, start, window, limit - moved, &holder)
-                .await
-            {
+            match set_requeue::step(conn, k, &choice, start, window, limit - moved, &holder).await {
                 Ok((c, g)) => {
                     pacer.record(&c);
                     moved += c.moved;
@@ -518,14 +509,19 @@ impl Requeue {
     }
 }
 
-/// Whether the selection holds a go-redis-work-queue context.
-fn any_go_redis_work_queue(config: &Config, settings: &Settings) -> Result<bool> {
+/// The kind of a selected context whose jobs (in the set `from`) name no
+/// queue of their own, so `requeue` needs `--to` (go-redis-work-queue).
+fn needs_destination(
+    config: &Config,
+    settings: &Settings,
+    from: &str,
+) -> Result<Option<&'static str>> {
     let set = crate::select::select(config, &settings.select)?;
-    Ok(set.names().iter().any(|n| {
-        config
-            .context(n)
-            .and_then(|c| config.schema(&c.schema))
-            .is_some_and(|s| s.kind() == SchemaKind::GoRedisWorkQueue)
+    Ok(set.names().iter().find_map(|n| {
+        let schema = config.context(n).and_then(|c| config.schema(&c.schema))?;
+        let system = System::for_schema(&schema.system);
+        let src = system.requeue_source(from)?;
+        src.own_queue.is_none().then(|| system.kind())
     }))
 }
 
@@ -623,10 +619,12 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> R
         return super::requeue_orphaned::run(config, settings, args);
     }
     let to = args.to.as_deref();
-    if to.is_none() && any_go_redis_work_queue(config, settings)? {
-        return Err(CliError::usage(
-            "requeue needs --to QUEUE on go-redis-work-queue contexts (its jobs name no queue of their own), or --orphaned",
-        )
+    if to.is_none()
+        && let Some(kind) = needs_destination(config, settings, args.from.as_str())?
+    {
+        return Err(CliError::usage(format!(
+            "requeue needs --to QUEUE on {kind} contexts (its jobs name no queue of their own), or --orphaned"
+        ))
         .with_hint("for example: qctl requeue --to high"));
     }
     let glob = args

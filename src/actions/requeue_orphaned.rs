@@ -2,7 +2,7 @@
 //! of dead workers (go-redis-work-queue processing lists without a
 //! heartbeat) go back to the work queue each job's `priority` names (or
 //! `--to`), each exactly once, never a live worker's. The protocol is in
-//! `systems::requeue::orphaned`.
+//! `systems::gowork::orphaned`.
 
 use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::RequeueArgs;
@@ -13,8 +13,8 @@ use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use crate::systems::System;
 use crate::systems::gowork::GoRedisWorkQueue;
+use crate::systems::gowork::orphaned::{self as orph, Orphan, Routes, Took};
 use crate::systems::guard;
-use crate::systems::requeue::orphaned::{self as orph, Orphan, Routes, Took};
 use crate::systems::requeue::{self as mv, NO_LIMIT};
 use serde_json::json;
 use std::time::Duration;
@@ -69,13 +69,8 @@ fn slot_of(k: &str) -> u16 {
 impl Action for RequeueOrphaned {
     const NAME: &'static str = "requeue";
 
-    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
-        match kind {
-            crate::systems::SchemaKind::GoRedisWorkQueue => None,
-            crate::systems::SchemaKind::Sidekiq => Some(
-                "requeue --orphaned: Sidekiq OSS has no reliable fetch, so a killed process's job is in no queue or set any more (only briefly in its :workers hash); nothing can be put back".into(),
-            ),
-        }
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::RequeueOrphaned
     }
     const COUNTS: &'static [&'static str] = &["moved"];
     const PROGRESS: bool = true;

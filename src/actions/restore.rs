@@ -37,8 +37,8 @@ impl Action for RestoreDlq {
     const PROGRESS: bool = true;
     type Plan = RestorePlan;
 
-    fn unsupported(&self, _kind: crate::systems::SchemaKind) -> Option<String> {
-        None
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::RestoreDlq
     }
 
     fn headline(&self) -> String {

@@ -124,13 +124,12 @@ pub(crate) trait Action: Send + Sync + 'static {
     fn view(&self, plan: &Self::Plan) -> PlanView;
     /// The counts a dry run reports: what would change.
     fn dry_counts(&self, plan: &Self::Plan) -> Vec<(&'static str, u64)>;
-    /// Why a queue system cannot run this verb (`None`: it can). Until a
-    /// verb is built for a system, it says so.
-    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
-        match kind {
-            crate::systems::SchemaKind::GoRedisWorkQueue => None,
-            _ => Some(format!("{} is not built for it yet", Self::NAME)),
-        }
+    /// The verb, as a queue system is asked whether it can run it.
+    fn verb(&self) -> crate::systems::Verb;
+    /// Why a context's queue system cannot run this verb (`None`: it
+    /// can): the system's own answer.
+    fn unsupported(&self, system: &crate::systems::System) -> Option<String> {
+        system.unsupported(self.verb())
     }
     /// Targets that must not run together, seen across every plan (two
     /// names for one server, say): (context, why) for each to refuse.

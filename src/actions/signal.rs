@@ -24,7 +24,7 @@ use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
 use crate::systems::glob::Glob;
 use crate::systems::signals::{self, Signal};
-use crate::systems::{SchemaKind, Worker, guard};
+use crate::systems::{Verb, Worker, guard};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -90,7 +90,7 @@ pub(crate) struct SignalWorkers<const STOP: bool> {
 
 /// How long `--one-by-one` waits for a process to act on its signal: as
 /// long as the signal lives.
-const ACT_TIMEOUT: Duration = Duration::from_secs(signals::SIGNAL_TTL_S);
+const ACT_TIMEOUT: Duration = Duration::from_secs(60);
 const ACT_POLL: Duration = Duration::from_millis(250);
 
 /// A process that would get the signal.
@@ -127,6 +127,8 @@ pub(crate) struct SignalPlan {
     /// Identities, tags and hostnames seen (for a did-you-mean).
     known: Vec<String>,
     warnings: Vec<String>,
+    /// The system's name for the signal (Sidekiq: TSTP, TERM).
+    signal: &'static str,
 }
 
 impl<const STOP: bool> SignalWorkers<STOP> {
@@ -140,6 +142,7 @@ impl<const STOP: bool> SignalWorkers<STOP> {
             matched: vec![false; self.names.len()],
             known: Vec::new(),
             warnings: Vec::new(),
+            signal: "",
         };
         for w in all {
             plan.known.push(w.worker.clone());
@@ -219,8 +222,8 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
         n
     }
 
-    fn unsupported(&self, kind: SchemaKind) -> Option<String> {
-        signals::unsupported(kind).map(String::from)
+    fn verb(&self) -> Verb {
+        if STOP { Verb::Stop } else { Verb::Quiet }
     }
 
     async fn plan(
@@ -234,6 +237,7 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
             .await
             .map_err(|e| conn.error(&e))?;
         let mut plan = self.pick(t.context(), &all);
+        plan.signal = t.system.signal_name(Self::SIGNAL);
         if let Some(first) = plan.chosen.first() {
             // One process's commands stand for all: the same commands on
             // keys of the same pattern.
@@ -254,7 +258,7 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
     }
 
     fn view(&self, p: &SignalPlan) -> PlanView {
-        let sig = Self::SIGNAL.sidekiq_name();
+        let sig = p.signal;
         let mut detail = if p.chosen.is_empty() {
             if self.names.is_empty() {
                 "no live process: nothing to signal".to_string()
@@ -411,7 +415,7 @@ impl<const STOP: bool> Action for SignalWorkers<STOP> {
             counts: vec![("signalled", signalled.len() as u64)],
             before,
             after: json!({
-                "signal": sig.sidekiq_name(),
+                "signal": t.system.signal_name(sig),
                 "signalled": signalled,
                 "gone": gone,
             }),
@@ -467,7 +471,7 @@ impl<const STOP: bool> SignalWorkers<STOP> {
                     kind: crate::error::ErrorKind::Timeout,
                     message: format!(
                         "{identity} did not act on its {} signal within {} s (its signal has expired); --one-by-one stopped there: the processes after it got nothing",
-                        Self::SIGNAL.sidekiq_name(),
+                        t.system.signal_name(Self::SIGNAL),
                         ACT_TIMEOUT.as_secs()
                     ),
                 });

@@ -362,7 +362,10 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> R
         config
             .context(n)
             .and_then(|c| config.schema(&c.schema))
-            .is_some_and(|s| s.kind() != crate::systems::SchemaKind::GoRedisWorkQueue)
+            .is_some_and(|s| {
+                crate::systems::System::for_schema(&s.system).job_table()
+                    != crate::systems::JobTable::PriorityFilepath
+            })
     });
     list.run(reader, &JobsView { generic })
 }

@@ -18,12 +18,11 @@ pub(crate) mod lists;
 pub(crate) mod requeue;
 pub(crate) mod schema;
 pub(crate) mod sidekiq;
-pub(crate) mod sidekiq_requeue;
 pub(crate) mod signals;
 pub(crate) mod slots;
 pub(crate) mod store;
 
-pub(crate) use schema::{SchemaKind, SchemaOptions, SystemSchema, parse_schema};
+pub(crate) use schema::SchemaOptions;
 
 use crate::connect::Conn;
 use redis::RedisResult;
@@ -272,6 +271,34 @@ pub(crate) struct OwnQueue {
     pub(crate) prefix: String,
 }
 
+/// Which columns `get jobs` shows for a system's jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobTable {
+    /// PRIORITY and FILEPATH (go-redis-work-queue's payload fields).
+    PriorityFilepath,
+    /// NAME (class, task) and DETAIL (error, args).
+    NameDetail,
+}
+
+/// A write verb, as a system is asked whether it can do it
+/// ([`QueueSystem::unsupported`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    PurgeDlq,
+    RestoreDlq,
+    /// `requeue --from <from>` (`dead`, `retry`, `scheduled`).
+    Requeue {
+        from: &'static str,
+    },
+    RequeueOrphaned,
+    Replicate,
+    Bench,
+    Pause,
+    Resume,
+    Quiet,
+    Stop,
+}
+
 /// What every queue system answers, in domain terms: its queues (and
 /// sets), figures, workers and jobs. Verbs ask a [`System`], which
 /// dispatches here once; none of them knows a key name or sends a command.
@@ -325,6 +352,29 @@ pub(crate) trait QueueSystem {
     fn copy_rule(&self) -> &'static str;
     /// The Redis type of the dead set.
     fn dead_store(&self) -> lists::Store;
+    /// The columns of `get jobs`.
+    const JOB_TABLE: JobTable;
+    /// Why this system cannot do `verb` (`None`: it can). The reason is
+    /// the system's own: what it keeps or lacks, and what to do instead.
+    fn unsupported(&self, verb: Verb) -> Option<String>;
+    /// Every worker process `quiet`/`stop workers` could signal, live and
+    /// orphaned (the orphaned are shown, never signalled).
+    fn signal_candidates(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<Vec<Worker>>> + Send;
+    /// The commands [`QueueSystem::signal`] sends to `identity` (for `ACL
+    /// DRYRUN`).
+    fn signal_needed(&self, identity: &str, sig: signals::Signal) -> Vec<guard::Needed>;
+    /// What the system calls `sig` on the wire (Sidekiq: `TSTP`, `TERM`).
+    fn signal_name(&self, sig: signals::Signal) -> &'static str;
+    /// Sends `sig` to one process, as the system's own API does.
+    fn signal(
+        &self,
+        conn: &Conn,
+        identity: &str,
+        sig: signals::Signal,
+    ) -> impl Future<Output = RedisResult<()>> + Send;
 }
 
 /// The trait over a system's own methods of the same names.
@@ -332,6 +382,7 @@ macro_rules! queue_system {
     ($t:ty, $kind:expr) => {
         impl QueueSystem for $t {
             const KIND: SchemaKind = $kind;
+            const JOB_TABLE: JobTable = <$t>::JOB_TABLE;
             fn queues(&self) -> Vec<QueueRef> {
                 <$t>::queues(self)
             }
@@ -393,41 +444,128 @@ macro_rules! queue_system {
             fn dead_store(&self) -> lists::Store {
                 <$t>::dead_store(self)
             }
+            fn unsupported(&self, verb: Verb) -> Option<String> {
+                <$t>::unsupported(self, verb)
+            }
+            async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
+                <$t>::signal_candidates(self, conn).await
+            }
+            fn signal_needed(&self, identity: &str, sig: signals::Signal) -> Vec<guard::Needed> {
+                <$t>::signal_needed(self, identity, sig)
+            }
+            fn signal_name(&self, sig: signals::Signal) -> &'static str {
+                <$t>::signal_name(self, sig)
+            }
+            async fn signal(
+                &self,
+                conn: &Conn,
+                identity: &str,
+                sig: signals::Signal,
+            ) -> RedisResult<()> {
+                <$t>::signal(self, conn, identity, sig).await
+            }
         }
     };
 }
 
-queue_system!(gowork::GoRedisWorkQueue, SchemaKind::GoRedisWorkQueue);
-queue_system!(sidekiq::Sidekiq, SchemaKind::Sidekiq);
+/// Every queue system qctl speaks, one line each: its variant, the `kind`
+/// a contexts file names it by, and its type (whose module holds
+/// `Schema::parse` and `new`). From this list come [`SchemaKind`],
+/// [`SystemSchema`], [`parse_schema`], the [`System`] enum at the boundary
+/// and its dispatch (`each!`). `$d` is a literal `$`, so the generated
+/// `each!` can have metavariables of its own.
+macro_rules! systems {
+    ($d:tt $($variant:ident = $name:literal => $module:ident :: $ty:ident;)+) => {
+        /// Which queue system a schema describes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum SchemaKind {
+            $($variant,)+
+        }
 
-/// The queue system of one context: the one enum at the boundary, which
-/// dispatches each call once to its [`QueueSystem`].
-#[derive(Debug, Clone)]
-pub(crate) enum System {
-    GoRedisWorkQueue(gowork::GoRedisWorkQueue),
-    Sidekiq(sidekiq::Sidekiq),
-}
+        impl SchemaKind {
+            /// Every kind, as a contexts file writes it.
+            pub(crate) const ALL: &'static [&'static str] = &[$($name,)+];
 
-/// `each!(self, s => expr)`: `expr` on whichever system this is.
-macro_rules! each {
-    ($self:expr, $s:ident => $e:expr) => {
-        match $self {
-            System::GoRedisWorkQueue($s) => $e,
-            System::Sidekiq($s) => $e,
+            pub(crate) fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($name => Some(SchemaKind::$variant),)+
+                    _ => None,
+                }
+            }
+
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $(SchemaKind::$variant => $name,)+
+                }
+            }
+        }
+
+        /// A schema as its system parsed it.
+        #[derive(Debug, Clone, PartialEq)]
+        pub(crate) enum SystemSchema {
+            $($variant($module::Schema),)+
+        }
+
+        impl SystemSchema {
+            pub(crate) fn kind(&self) -> SchemaKind {
+                match self {
+                    $(SystemSchema::$variant(_) => SchemaKind::$variant,)+
+                }
+            }
+        }
+
+        /// Parses the options of a schema of `kind` (the system's own
+        /// parser: the contexts file knows only `name` and `kind`).
+        pub(crate) fn parse_schema(
+            kind: SchemaKind,
+            options: &SchemaOptions,
+        ) -> Result<SystemSchema, schema::SchemaError> {
+            match kind {
+                $(SchemaKind::$variant => $module::Schema::parse(options).map(SystemSchema::$variant),)+
+            }
+        }
+
+        /// The queue system of one context: the one enum at the boundary,
+        /// which dispatches each call once to its [`QueueSystem`].
+        #[derive(Debug, Clone)]
+        pub(crate) enum System {
+            $($variant($module::$ty),)+
+        }
+
+        impl System {
+            pub(crate) fn for_schema(schema: &SystemSchema) -> System {
+                match schema {
+                    $(SystemSchema::$variant(s) => System::$variant($module::$ty::new(s.clone())),)+
+                }
+            }
+        }
+
+        $(queue_system!($module::$ty, SchemaKind::$variant);)+
+
+        /// `each!(self, s => expr)`: `expr` on whichever system this is.
+        macro_rules! each {
+            ($d this:expr, $d s:ident => $d e:expr) => {
+                match $d this {
+                    $(System::$variant($d s) => $d e,)+
+                }
+            };
         }
     };
+}
+
+systems! { $
+    GoRedisWorkQueue = "go-redis-work-queue" => gowork::GoRedisWorkQueue;
+    Sidekiq = "sidekiq" => sidekiq::Sidekiq;
+}
+
+impl Default for SystemSchema {
+    /// go-redis-work-queue's own layout (the built-in `default` schema).
+    fn default() -> Self {
+        SystemSchema::GoRedisWorkQueue(gowork::Schema::default())
+    }
 }
 
 impl System {
-    pub(crate) fn for_schema(schema: &SystemSchema) -> System {
-        match schema {
-            SystemSchema::GoRedisWorkQueue(s) => {
-                System::GoRedisWorkQueue(gowork::GoRedisWorkQueue::new(s.clone()))
-            }
-            SystemSchema::Sidekiq(s) => System::Sidekiq(sidekiq::Sidekiq::new(s.clone())),
-        }
-    }
-
     pub(crate) fn schema_kind(&self) -> SchemaKind {
         fn k<T: QueueSystem>(_: &T) -> SchemaKind {
             T::KIND
@@ -510,6 +648,44 @@ impl System {
     /// The Redis type of the dead set.
     pub(crate) fn dead_store(&self) -> lists::Store {
         each!(self, s => QueueSystem::dead_store(s))
+    }
+
+    /// The columns of `get jobs`.
+    pub(crate) fn job_table(&self) -> JobTable {
+        fn t<T: QueueSystem>(_: &T) -> JobTable {
+            T::JOB_TABLE
+        }
+        each!(self, s => t(s))
+    }
+
+    /// Why this system cannot do `verb` (`None`: it can).
+    pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
+        each!(self, s => QueueSystem::unsupported(s, verb))
+    }
+
+    /// Every process `quiet`/`stop workers` could signal.
+    pub(crate) async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
+        each!(self, s => QueueSystem::signal_candidates(s, conn).await)
+    }
+
+    /// The commands [`System::signal`] sends (for `ACL DRYRUN`).
+    pub(crate) fn signal_needed(&self, identity: &str, sig: signals::Signal) -> Vec<guard::Needed> {
+        each!(self, s => QueueSystem::signal_needed(s, identity, sig))
+    }
+
+    /// What the system calls `sig` on the wire.
+    pub(crate) fn signal_name(&self, sig: signals::Signal) -> &'static str {
+        each!(self, s => QueueSystem::signal_name(s, sig))
+    }
+
+    /// Sends `sig` to one process, as the system's own API does.
+    pub(crate) async fn signal(
+        &self,
+        conn: &Conn,
+        identity: &str,
+        sig: signals::Signal,
+    ) -> RedisResult<()> {
+        each!(self, s => QueueSystem::signal(s, conn, identity, sig).await)
     }
 
     /// A queue by its name or its key; `None` when neither.

@@ -2,63 +2,13 @@
 //! options, parsed by the system itself (the contexts file only knows a
 //! schema's `name` and `kind`).
 
-use super::{gowork, sidekiq};
+use super::SchemaKind;
 use indexmap::IndexMap;
 use serde_json::Value;
 
 /// A schema's options as written, by key (everything but `name` and
 /// `kind`).
 pub(crate) type SchemaOptions = IndexMap<String, Value>;
-
-/// Which queue system a schema describes. One variant per module under
-/// `systems/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SchemaKind {
-    GoRedisWorkQueue,
-    Sidekiq,
-}
-
-impl SchemaKind {
-    pub(crate) const ALL: &'static [&'static str] = &["go-redis-work-queue", "sidekiq"];
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "go-redis-work-queue" => Some(SchemaKind::GoRedisWorkQueue),
-            "sidekiq" => Some(SchemaKind::Sidekiq),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            SchemaKind::GoRedisWorkQueue => "go-redis-work-queue",
-            SchemaKind::Sidekiq => "sidekiq",
-        }
-    }
-}
-
-/// A schema as its system parsed it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SystemSchema {
-    GoRedisWorkQueue(gowork::Schema),
-    Sidekiq(sidekiq::Schema),
-}
-
-impl Default for SystemSchema {
-    /// go-redis-work-queue's own layout (the built-in `default` schema).
-    fn default() -> Self {
-        SystemSchema::GoRedisWorkQueue(gowork::Schema::default())
-    }
-}
-
-impl SystemSchema {
-    pub(crate) fn kind(&self) -> SchemaKind {
-        match self {
-            SystemSchema::GoRedisWorkQueue(_) => SchemaKind::GoRedisWorkQueue,
-            SystemSchema::Sidekiq(_) => SchemaKind::Sidekiq,
-        }
-    }
-}
 
 /// What is wrong with a schema's options, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,19 +23,6 @@ impl SchemaError {
             message: message.into(),
             hint: hint.into(),
         }
-    }
-}
-
-/// Parses the options of a schema of `kind`.
-pub(crate) fn parse_schema(
-    kind: SchemaKind,
-    options: &SchemaOptions,
-) -> Result<SystemSchema, SchemaError> {
-    match kind {
-        SchemaKind::GoRedisWorkQueue => {
-            gowork::Schema::parse(options).map(SystemSchema::GoRedisWorkQueue)
-        }
-        SchemaKind::Sidekiq => sidekiq::Schema::parse(options).map(SystemSchema::Sidekiq),
     }
 }
 

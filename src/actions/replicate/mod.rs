@@ -664,13 +664,8 @@ impl Action for Replicate {
         self.jobs
     }
 
-    fn unsupported(&self, kind: crate::systems::SchemaKind) -> Option<String> {
-        // Both kinds copy and move; `run` refuses a mix of kinds first.
-        match kind {
-            crate::systems::SchemaKind::GoRedisWorkQueue | crate::systems::SchemaKind::Sidekiq => {
-                None
-            }
-        }
+    fn verb(&self) -> crate::systems::Verb {
+        crate::systems::Verb::Replicate
     }
 
     fn headline(&self) -> String {

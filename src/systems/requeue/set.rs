@@ -1,5 +1,7 @@
-//! `requeue --from dead|retry|scheduled` on Sidekiq: jobs out of a sorted
-//! set, each back to its own queue (or `--to`), exactly once, while Sidekiq
+//! `requeue --from dead|retry|scheduled` out of a sorted set of JSON jobs
+//! that each name their queue (Sidekiq's `dead`, `retry` and `schedule`;
+//! the set, the queue prefix and the queue registry come from the system's
+//! [`OwnQueue`](crate::systems::OwnQueue)): each back to its own queue (or `--to`), exactly once, while Sidekiq
 //! processes (and their scheduler, which moves due jobs out of `retry` and
 //! `schedule` itself) run.
 //!
@@ -16,11 +18,11 @@
 //! `enqueued_at`; with `--reset-retries` no `retry_count`), every other
 //! byte of its JSON kept. A lock beside the set keeps two runs apart.
 
-use super::glob::Glob;
-use super::guard::{self, Needed};
-use super::requeue::{self as mv, Pacer, StepCount};
-use super::slots::sibling_key;
 use crate::connect::Conn;
+use crate::systems::glob::Glob;
+use crate::systems::guard::{self, Needed};
+use crate::systems::requeue::{self as mv, Pacer, StepCount};
+use crate::systems::slots::sibling_key;
 use redis::RedisResult;
 
 /// The keys of one run.
@@ -35,7 +37,7 @@ pub(crate) struct SetKeys {
 }
 
 impl SetKeys {
-    pub(crate) fn new(set: &str, own: &super::OwnQueue) -> Self {
+    pub(crate) fn new(set: &str, own: &crate::systems::OwnQueue) -> Self {
         SetKeys {
             set: set.to_string(),
             lock: sibling_key(set, "qctl-requeue:lock"),
@@ -159,9 +161,10 @@ fn chosen(job: &[u8], c: &Choice) -> Option<(String, Vec<u8>)> {
 /// no `retry_count`; every other byte kept.
 pub(crate) fn fresh_payload(job: &[u8], reset: bool) -> Vec<u8> {
     let now = jiff::Timestamp::now().as_microsecond() as f64 / 1e6;
-    let mut out = super::json_edit::set_top_level(job, "enqueued_at", &format!("{now:.6}"))
-        .unwrap_or_else(|| job.to_vec());
-    if reset && let Some(r) = super::json_edit::remove_top_level(&out, "retry_count") {
+    let mut out =
+        crate::systems::json_edit::set_top_level(job, "enqueued_at", &format!("{now:.6}"))
+            .unwrap_or_else(|| job.to_vec());
+    if reset && let Some(r) = crate::systems::json_edit::remove_top_level(&out, "retry_count") {
         out = r;
     }
     out
@@ -218,7 +221,7 @@ pub(crate) async fn step(
     for (member, q, payload) in &picks {
         inv.arg(&member[..]).arg(q).arg(&payload[..]);
     }
-    super::fault("sidekiq-before-move");
+    crate::systems::fault("sidekiq-before-move");
     let (moved, gone): (u64, u64) = conn.invoke(&inv).await?;
     Ok((
         StepCount {

@@ -19,13 +19,17 @@
 //! Reads here are pure reads: nothing of Sidekiq's own pruning
 //! (`ProcessSet.new` SREMs dead members).
 
-use super::schema::{self as opts, SchemaError, SchemaKind, SchemaOptions};
-use super::{
+use crate::connect::Conn;
+use crate::systems::SchemaKind;
+use crate::systems::Verb;
+use crate::systems::schema::{self as opts, SchemaError, SchemaOptions};
+use crate::systems::{
     Figures, Job, OrphanRef, Payload, Peek, ProcessInfo, QueueDetail, QueueRef, QueueRole,
     ScanNotes, Worker, WorkerState,
 };
-use crate::connect::Conn;
 use redis::{RedisResult, Value};
+
+pub(crate) mod signals;
 
 /// A process whose last beat is older than this is dead (six missed
 /// beats; its hash expires 60 s after the last one).
@@ -90,6 +94,30 @@ struct Process {
 }
 
 impl Sidekiq {
+    pub(crate) const JOB_TABLE: crate::systems::JobTable = crate::systems::JobTable::NameDetail;
+
+    /// What Sidekiq (OSS) cannot do, and why.
+    pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
+        let why = match verb {
+            Verb::PurgeDlq
+            | Verb::RestoreDlq
+            | Verb::Requeue { .. }
+            | Verb::Replicate
+            | Verb::Quiet
+            | Verb::Stop => return None,
+            Verb::RequeueOrphaned => {
+                "requeue --orphaned: Sidekiq OSS has no reliable fetch, so a killed process's job is in no queue or set any more (only briefly in its :workers hash); nothing can be put back"
+            }
+            Verb::Bench => {
+                "bench enqueues marked go-redis-work-queue payloads and watches its completed list; Sidekiq keeps no completed jobs to watch, and a synthetic job needs a worker class that every Sidekiq fleet would have to load"
+            }
+            Verb::Pause | Verb::Resume => {
+                "Sidekiq OSS has no queue pause (Sidekiq Pro's pause is a paid feature qctl does not speak); quiet workers stops a fleet taking jobs instead"
+            }
+        };
+        Some(why.to_string())
+    }
+
     pub(crate) fn new(schema: Schema) -> Self {
         Sidekiq { schema }
     }

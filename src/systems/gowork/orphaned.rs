@@ -45,9 +45,9 @@
 //! cleared), `orphan-before-take` (before each worker's first step, after
 //! the lock and recovery: for tests that change the world there).
 
-use super::{self as mv, MoveKeys, StepCount};
 use crate::connect::Conn;
 use crate::systems::guard::{self, Needed};
+use crate::systems::requeue::{self as mv, MoveKeys, StepCount};
 use crate::systems::slots::{key_slot, sibling_key};
 use redis::{RedisResult, Value};
 

@@ -7,11 +7,18 @@
 //! heartbeat patterns when they share a prefix), deduplicated, then LLEN and
 //! PTTL pipelined per primary in batches.
 
-use super::schema::{self as opts, SchemaError, SchemaKind, SchemaOptions};
-use super::{
+use crate::systems::SchemaKind;
+use crate::systems::Verb;
+use crate::systems::guard::Needed;
+use crate::systems::schema::{self as opts, SchemaError, SchemaOptions};
+use crate::systems::signals::Signal;
+use crate::systems::{
     Figures, Job, OrphanRef, Payload, Peek, QueueDetail, QueueRef, QueueRole, ScanNotes, Worker,
     WorkerState,
 };
+
+pub(crate) mod orphaned;
+
 use crate::connect::{Conn, Node};
 use redis::RedisResult;
 
@@ -200,6 +207,52 @@ struct PageRead {
 const PAGES_IN_FLIGHT: usize = 3;
 
 impl GoRedisWorkQueue {
+    pub(crate) const JOB_TABLE: crate::systems::JobTable =
+        crate::systems::JobTable::PriorityFilepath;
+
+    /// What go-redis-work-queue cannot do, and why.
+    pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
+        let why = match verb {
+            Verb::PurgeDlq
+            | Verb::RestoreDlq
+            | Verb::Requeue { from: "dead" }
+            | Verb::RequeueOrphaned
+            | Verb::Replicate
+            | Verb::Bench => return None,
+            Verb::Requeue { from } => format!(
+                "requeue --from {from}: go-redis-work-queue re-queues retries at once and schedules nothing, so only --from dead applies"
+            ),
+            Verb::Pause | Verb::Resume => "go-redis-work-queue has no pause flag: its workers read their queues whatever qctl writes".into(),
+            Verb::Quiet | Verb::Stop => "go-redis-work-queue workers take no commands through Redis".into(),
+        };
+        Some(why)
+    }
+
+    /// Its workers read no signals: none to offer.
+    pub(crate) async fn signal_candidates(&self, _conn: &Conn) -> RedisResult<Vec<Worker>> {
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn signal_needed(&self, _identity: &str, _sig: Signal) -> Vec<Needed> {
+        Vec::new()
+    }
+
+    pub(crate) fn signal_name(&self, _sig: Signal) -> &'static str {
+        "-"
+    }
+
+    pub(crate) async fn signal(
+        &self,
+        _conn: &Conn,
+        _identity: &str,
+        _sig: Signal,
+    ) -> RedisResult<()> {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "go-redis-work-queue workers take no commands through Redis",
+        )))
+    }
+
     pub(crate) fn new(schema: Schema) -> Self {
         GoRedisWorkQueue { schema }
     }
