@@ -326,6 +326,7 @@ pub(crate) async fn restore_step(
     let mut inv = script.prepare_invoke();
     inv.key(backup).key(key).arg(n);
     let (moved, left): (u64, u64) = conn.invoke(&inv).await?;
+    super::fault("restore-after-step");
     Ok((moved, left))
 }
 

@@ -737,7 +737,9 @@ impl System {
 /// Crash injection for the tests of the crash-safe protocols:
 /// `QCTL_FAULT=POINT:N` aborts the process, like `kill -9`, the Nth time
 /// it reaches `POINT` (`requeue-after-stage`, `requeue-after-push`,
-/// `move-after-claim`, `move-after-push`, `copy-before-push`);
+/// `move-after-claim`, `move-after-push`, `copy-before-push`,
+/// `restore-after-step`, `orphan-before-take`, `orphan-after-stage`,
+/// `sidekiq-before-move`);
 /// `QCTL_FAULT=POINT:N:int` sends it SIGINT there instead, a Ctrl-C at
 /// exactly that point; `POINT:N:pause` stops there until the file named by
 /// `QCTL_FAULT_RESUME` exists (at most 60 s), for a test to change the

@@ -544,3 +544,63 @@ fn a_user_missing_lpush_changes_nothing() {
         assert!(side_keys_left(&mut c).is_empty(), "{user}");
     }
 }
+
+/// A run stopped (SIGSTOP) under the lock of its second dead worker, past its
+/// lock, while a second run finishes; then two runs at once over fresh
+/// orphans: every job exactly once, the stalled run pushes nothing.
+#[test]
+fn a_stalled_run_and_two_runs_at_once_lose_and_double_nothing() {
+    let (s, ws, cfg) = one_server();
+    let mut c = s.conn();
+    let seeded = seed_orphans(&mut c, 4, 50);
+    let (first, second) =
+        crate::safety::stall_while_another_finishes(&ws, &cfg, ARGS, "orphan-before-take:2:pause");
+    assert_eq!(second.0, 0, "the second run finishes: {}", second.2);
+    // The stalled run resumes without its lock: the lists it had left are
+    // empty by then (or its step is refused); either way it pushes nothing
+    // the second run pushed, and the two runs' counts add up.
+    let err = String::from_utf8_lossy(&first.stderr).to_string();
+    let moved_by = |doc: &str| -> u64 {
+        let doc: Value = serde_json::from_str(doc).unwrap_or(Value::Null);
+        action_results(&doc)["s"]["moved"].as_u64().unwrap_or(0)
+    };
+    let first_moved = moved_by(&String::from_utf8_lossy(&first.stdout));
+    let second_moved = moved_by(&second.1);
+    assert!(first_moved >= 50, "it moved its first worker's jobs: {err}");
+    assert_eq!(first_moved + second_moved, 200, "{err}\n{}", second.1);
+    let mut keys: Vec<String> = vec![HIGH.into(), LOW.into()];
+    keys.extend(keys_of(
+        &(0..4).map(|w| format!("dead-{w}")).collect::<Vec<_>>(),
+    ));
+    assert_exactly_once(&mut c, &keys, &seeded.all);
+    assert_eq!(
+        lrange(&mut c, HIGH).len() + lrange(&mut c, LOW).len(),
+        seeded.all.len()
+    );
+
+    // Two at once over new orphans (other workers, same destinations).
+    let _: () = redis::cmd("DEL").arg(HIGH).arg(LOW).query(&mut c).unwrap();
+    let more = seed_orphans(&mut c, 8, 40);
+    let a = crate::safety::spawn(&ws, &cfg, ARGS);
+    let b = crate::safety::spawn(&ws, &cfg, ARGS);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    // Whatever a refused run left, a last run moves.
+    let (code, _, err) = run_json(&ws, &cfg, ARGS);
+    assert_eq!(code, 0, "{err}");
+    let mut keys: Vec<String> = vec![HIGH.into(), LOW.into()];
+    keys.extend(keys_of(
+        &(0..8).map(|w| format!("dead-{w}")).collect::<Vec<_>>(),
+    ));
+    assert_exactly_once(&mut c, &keys, &more.all);
+    assert_eq!(
+        lrange(&mut c, HIGH).len() + lrange(&mut c, LOW).len(),
+        more.all.len()
+    );
+    assert!(side_keys_left(&mut c).is_empty());
+}

@@ -400,3 +400,136 @@ fn requeue_on_sidekiq_under_refusals_races_and_stalls() {
         assert!(counts.contains_key(j.as_str()), "lost {j}");
     }
 }
+
+/// purge-dlq and restore-dlq on Sidekiq's dead set (a sorted set): users
+/// lacking one command of a step change nothing (with and without ACL
+/// DRYRUN); a restore killed after a window and re-run, and two restores
+/// at once, bring every dead job back exactly once with its score.
+#[test]
+fn purge_and_restore_on_sidekiq_under_refusals_crashes_and_races() {
+    if !sidekiq::available("purge_and_restore_on_sidekiq_under_refusals_crashes_and_races") {
+        return;
+    }
+    let s = crate::safety::acl_server();
+    let ws = Workspace::new();
+    for (u, minus) in [
+        ("nozadd", "-zadd"),
+        ("nozrem", "-zrem"),
+        ("blind-nozadd", "-zadd"),
+    ] {
+        let mut rules = vec!["ACL", "SETUSER", u, "on", ">pw", "~*", "&*", "+@all", minus];
+        if u.starts_with("blind") {
+            rules.push("-acl|dryrun");
+        }
+        s.cli(&rules);
+    }
+    let purgers = ["norename", "nopexpire", "blind-norename"];
+    let restorers = ["nopersist", "nozadd", "nozrem", "blind-nozadd"];
+    let mut y = format!(
+        "apiVersion: qctl/v1\naudit-log: {}\nclusters:\n  - {{ name: sk, server: \"{}\" }}\nusers:\n",
+        ws.join("audit.log").display(),
+        s.url()
+    );
+    for u in purgers.iter().chain(&restorers) {
+        y.push_str(&format!(
+            "  - {{ name: {u}, username: {u}, password: pw }}\n"
+        ));
+    }
+    y.push_str("current-context: sk\ncontexts:\n  - { name: sk, cluster: sk, schema: shop }\n");
+    for u in purgers.iter().chain(&restorers) {
+        y.push_str(&format!(
+            "  - {{ name: {u}, cluster: sk, schema: shop, user: {u} }}\n"
+        ));
+    }
+    y.push_str("queue-schemas:\n  - name: shop\n    kind: sidekiq\n");
+    let cfg = ws.write("c.yaml", &y);
+
+    sidekiq::api(&s, None, &["dead", "OkJob", "2500", "default"]);
+    let dead_before = scores(&sidekiq::report(&s, None), "dead");
+    assert_eq!(dead_before.len(), 2500);
+    let backups = || s.cli(&["--scan", "--pattern", "*qctl-backup*"]);
+
+    for user in purgers {
+        let typed = format!("--yes-i-typed={user}");
+        let (code, out, err) = run_raw(&ws, &cfg, &["purge-dlq", "--context", user, &typed]);
+        assert_ne!(code, 0, "{user}: {out}{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(
+            s.cli(&["ZCARD", "dead"]).trim(),
+            "2500",
+            "{user} changed dead"
+        );
+        assert!(backups().trim().is_empty(), "{user} left a backup");
+    }
+    let (code, out, err) = run_raw(
+        &ws,
+        &cfg,
+        &["purge-dlq", "--context", "sk", "--yes-i-typed=sk"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(s.cli(&["ZCARD", "dead"]).trim(), "0");
+    let backup = backups().trim().to_string();
+    assert!(!backup.is_empty());
+    // Three die meanwhile: the restore merges window by window.
+    std::thread::sleep(Duration::from_millis(20));
+    sidekiq::api(&s, None, &["dead", "OkJob", "3", "default"]);
+
+    for user in restorers {
+        let typed = format!("--yes-i-typed={user}");
+        let (code, out, err) = run_raw(&ws, &cfg, &["restore-dlq", "--context", user, &typed]);
+        assert_ne!(code, 0, "{user}: {out}{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(s.cli(&["ZCARD", "dead"]).trim(), "3", "{user} changed dead");
+        assert_eq!(
+            s.cli(&["ZCARD", &backup]).trim(),
+            "2500",
+            "{user} changed the backup"
+        );
+    }
+
+    // Killed (SIGABRT, like kill -9) after its first window.
+    let killed = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["restore-dlq", "--context", "sk", "--yes-i-typed=sk"])
+        .env("QCTL_FAULT", "restore-after-step:1")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "the fault must stop it");
+    let left: u64 = s.cli(&["ZCARD", &backup]).trim().parse().unwrap();
+    assert!(left > 0 && left < 2500, "one window moved: {left} left");
+    // Two runs at once over the rest, then one more for whatever is left.
+    let a = crate::safety::spawn(
+        &ws,
+        &cfg,
+        &["restore-dlq", "--context", "sk", "--yes-i-typed=sk"],
+    );
+    let b = crate::safety::spawn(
+        &ws,
+        &cfg,
+        &["restore-dlq", "--context", "sk", "--yes-i-typed=sk"],
+    );
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    if !backups().trim().is_empty() {
+        let (code, out, err) = run_raw(
+            &ws,
+            &cfg,
+            &["restore-dlq", "--context", "sk", "--yes-i-typed=sk"],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    assert!(backups().trim().is_empty(), "backup left: {}", backups());
+    let r = sidekiq::report(&s, None);
+    assert_eq!(r["stats"]["dead_size"], 2503, "every job exactly once");
+    let after = scores(&r, "dead");
+    for (jid, score) in &dead_before {
+        assert_eq!(after.get(jid), Some(score), "{jid} back with its score");
+    }
+}
