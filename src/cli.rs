@@ -332,6 +332,9 @@ pub(crate) struct PurgeDlqArgs {
     /// Free the jobs now with UNLINK, keeping no backup (restore-dlq cannot bring them back)
     #[arg(long)]
     pub(crate) no_backup: bool,
+    /// Only this queue's dead set (systems with one per queue: BullMQ, RQ); repeatable
+    #[arg(long = "queue", value_name = "QUEUE")]
+    pub(crate) queues: Vec<String>,
     #[command(flatten)]
     pub(crate) write: WriteArgs,
 }
@@ -341,6 +344,9 @@ pub(crate) struct RestoreDlqArgs {
     /// Restore this backup (a key from `qctl get backups`) instead of the newest
     #[arg(long, value_name = "KEY")]
     pub(crate) backup: Option<String>,
+    /// Only this queue's dead set (systems with one per queue: BullMQ, RQ); repeatable
+    #[arg(long = "queue", value_name = "QUEUE", conflicts_with = "backup")]
+    pub(crate) queues: Vec<String>,
     #[command(flatten)]
     pub(crate) write: WriteArgs,
 }

@@ -8,9 +8,10 @@ use super::run::{Action, Applied, PlanView, Step};
 use crate::cli::PurgeDlqArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
-use crate::error::{ContextError, ExitCode, Result};
+use crate::error::{ContextError, ErrorKind, ExitCode, Result};
 use crate::inspect::read::ReadTarget;
 use crate::settings::Settings;
+use crate::systems::dead::DeadSet;
 use crate::systems::{guard, lists};
 use serde_json::json;
 use std::time::Duration;
@@ -21,11 +22,19 @@ const LARGE: u64 = 100_000;
 pub(crate) struct PurgeDlq {
     /// `None`: `--no-backup`.
     pub(crate) keep: Option<Duration>,
+    /// `--queue`: only these queues' dead sets (systems that keep one per
+    /// queue); empty: every dead set.
+    pub(crate) queues: Vec<String>,
+}
+
+/// One dead set to purge.
+pub(crate) struct PurgeSet {
+    pub(crate) set: DeadSet,
+    pub(crate) length: u64,
 }
 
 pub(crate) struct PurgePlan {
-    key: String,
-    store: lists::Store,
+    sets: Vec<PurgeSet>,
     length: u64,
     /// Some primary has `lazyfree-lazy-expire no` (known only for large
     /// lists, and when CONFIG GET is allowed).
@@ -34,10 +43,77 @@ pub(crate) struct PurgePlan {
     warnings: Vec<String>,
 }
 
+impl PurgePlan {
+    fn keys(&self) -> String {
+        let keys: Vec<&str> = self.sets.iter().map(|s| s.set.key.as_str()).collect();
+        match keys.len() {
+            0 => "no dead set".to_string(),
+            1..=3 => keys.join(", "),
+            n => format!("{}, ... ({n} dead sets)", keys[..2].join(", ")),
+        }
+    }
+}
+
+/// The dead sets `queues` names (all when empty), with their lengths; a
+/// key of another type, or a `--queue` this system cannot honour, fails
+/// the target.
+pub(crate) async fn chosen_sets(
+    conn: &Conn,
+    t: &ReadTarget,
+    queues: &[String],
+) -> std::result::Result<Vec<PurgeSet>, ContextError> {
+    let all = t.system.dead_sets(conn).await.map_err(|e| conn.error(&e))?;
+    let sets: Vec<DeadSet> = if queues.is_empty() {
+        all
+    } else {
+        if let Some(shared) = all.iter().find(|s| s.queue.is_none()) {
+            return Err(ContextError {
+                context: conn.context.clone(),
+                kind: ErrorKind::Config,
+                message: format!(
+                    "--queue: {} keeps one dead set for every queue ({}); leave --queue out to act on it",
+                    t.system.kind(),
+                    shared.key
+                ),
+            });
+        }
+        let names: Vec<&str> = all.iter().filter_map(|s| s.queue.as_deref()).collect();
+        for q in queues {
+            if !names.contains(&q.as_str()) {
+                let hint = crate::output::did_you_mean(q, names.iter().copied())
+                    .map(|s| format!("did you mean {s}? "))
+                    .unwrap_or_default();
+                return Err(ContextError {
+                    context: conn.context.clone(),
+                    kind: ErrorKind::Config,
+                    message: format!(
+                        "--queue {q}: no such queue here; {hint}queues: {}",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+        all.into_iter()
+            .filter(|s| s.queue.as_ref().is_some_and(|q| queues.contains(q)))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(sets.len());
+    for set in sets {
+        let length = super::dead_length(conn, &set.key, set.key_store()).await?;
+        out.push(PurgeSet { set, length });
+    }
+    Ok(out)
+}
+
 impl Action for PurgeDlq {
     const NAME: &'static str = "purge-dlq";
     const COUNTS: &'static [&'static str] = &["purged"];
     const KEEPS_BACKUPS: bool = true;
+    const PROGRESS: bool = true;
     type Plan = PurgePlan;
 
     fn verb(&self) -> crate::systems::Verb {
@@ -47,10 +123,10 @@ impl Action for PurgeDlq {
     fn headline(&self) -> String {
         match self.keep {
             Some(k) => format!(
-                "purge-dlq: each dead-letter list is renamed to a backup kept {}",
+                "purge-dlq: each dead set is moved to a backup kept {}",
                 crate::output::duration(k)
             ),
-            None => "purge-dlq --no-backup: each dead-letter list is freed with UNLINK".into(),
+            None => "purge-dlq --no-backup: each dead set is freed with UNLINK".into(),
         }
     }
 
@@ -69,9 +145,8 @@ impl Action for PurgeDlq {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<PurgePlan, ContextError> {
-        let key = t.system.dead_letter().key;
-        let store = t.system.dead_store();
-        let length = super::dead_length(conn, &key, store).await?;
+        let sets = chosen_sets(conn, t, &self.queues).await?;
+        let length: u64 = sets.iter().map(|s| s.length).sum();
         let mut sync_expiry = false;
         let mut memory_bytes = None;
         if self.keep.is_some() && length >= LARGE {
@@ -84,24 +159,27 @@ impl Action for PurgeDlq {
                     sync_expiry = true;
                 }
             }
-            let mut c = redis::cmd("MEMORY");
-            c.arg("USAGE").arg(&key).arg("SAMPLES").arg(5);
-            memory_bytes = conn.query::<Option<u64>>(&c).await.ok().flatten();
+            if let Some(big) = sets.iter().max_by_key(|s| s.length)
+                && !big.set.windowed()
+            {
+                let mut c = redis::cmd("MEMORY");
+                c.arg("USAGE").arg(&big.set.key).arg("SAMPLES").arg(5);
+                memory_bytes = conn.query::<Option<u64>>(&c).await.ok().flatten();
+            }
         }
         let mut warnings = Vec::new();
-        if length > 0 {
-            // The name is a placeholder of the same slot: only the
-            // commands and the key pattern matter to the ACL.
-            let backup = lists::new_backup_key(&key, jiff::Timestamp::now());
-            let needed = lists::purge_needed(&key, self.keep.map(|_| backup.as_str()));
+        // One set stands for all: the same commands on keys of the same
+        // patterns. The backup name is a placeholder of the same slot.
+        if let Some(first) = sets.iter().find(|s| s.length > 0) {
+            let backup = lists::new_backup_key(&first.set.key, jiff::Timestamp::now());
+            let needed = first.set.purge_needed(self.keep.map(|_| backup.as_str()));
             if let guard::Checked::Unknown(why) = guard::may_run(conn, &needed).await? {
                 warnings.push(why);
             }
             warnings.extend(guard::memory_warning(conn).await);
         }
         Ok(PurgePlan {
-            key,
-            store,
+            sets,
             length,
             sync_expiry,
             memory_bytes,
@@ -111,15 +189,15 @@ impl Action for PurgeDlq {
 
     fn view(&self, p: &PurgePlan) -> PlanView {
         let detail = if p.length == 0 {
-            format!("{} is empty: nothing to purge", p.key)
+            format!("{} is empty: nothing to purge", p.keys())
         } else {
             match self.keep {
                 Some(k) => format!(
                     "{} -> backup (same slot), expires in {}",
-                    p.key,
+                    p.keys(),
                     crate::output::duration(k)
                 ),
-                None => format!("{} -> UNLINK, no backup", p.key),
+                None => format!("{} -> UNLINK, no backup", p.keys()),
             }
         };
         let mut warnings = p.warnings.clone();
@@ -144,38 +222,108 @@ impl Action for PurgeDlq {
         vec![("purged", p.length)]
     }
 
-    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &PurgePlan, _step: Step) -> Applied {
-        let result = match self.keep {
-            Some(keep) => {
-                let backup = lists::new_backup_key(&p.key, jiff::Timestamp::now());
-                lists::rename_to_backup(conn, &p.key, &backup, keep, p.store)
-                    .await
-                    .map(|n| (n, (n > 0).then_some(backup)))
+    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &PurgePlan, step: Step) -> Applied {
+        let mut purged = 0u64;
+        let mut error = None;
+        let mut done: Vec<serde_json::Value> = Vec::new();
+        let mut backups: Vec<String> = Vec::new();
+        'sets: for s in p.sets.iter().filter(|s| s.length > 0 || !s.set.windowed()) {
+            let backup = self
+                .keep
+                .map(|_| lists::new_backup_key(&s.set.key, jiff::Timestamp::now()));
+            let keep = self.keep.unwrap_or_default();
+            let mut here = 0u64;
+            loop {
+                if step.interrupted() {
+                    error = Some(ContextError {
+                        context: conn.context.clone(),
+                        kind: ErrorKind::Interrupted,
+                        message: format!(
+                            "interrupted after purging {purged} jobs; {} holds the rest: run purge-dlq again to finish{}",
+                            s.set.key,
+                            backup
+                                .as_ref()
+                                .filter(|_| here > 0)
+                                .map(|b| format!(" (the part purged is in {b}; restore-dlq --backup {b} brings it back)"))
+                                .unwrap_or_default()
+                        ),
+                    });
+                    break 'sets;
+                }
+                match s.set.purge_step(conn, backup.as_deref(), keep).await {
+                    Ok((n, left)) => {
+                        here += n;
+                        purged += n;
+                        step.progress.inc(n);
+                        if left == 0 || n == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let mut ce = guard::step_error(conn, &e);
+                        if here > 0 {
+                            ce.message = format!(
+                                "{} (after purging {here} jobs of {}{}; run purge-dlq again to finish)",
+                                ce.message,
+                                s.set.key,
+                                backup
+                                    .as_ref()
+                                    .map(|b| format!(" into {b}"))
+                                    .unwrap_or_default()
+                            );
+                        }
+                        error = Some(ce);
+                        if here > 0
+                            && let Some(b) = &backup
+                        {
+                            backups.push(b.clone());
+                        }
+                        break 'sets;
+                    }
+                }
             }
-            None => lists::unlink_list(conn, &p.key, p.store)
-                .await
-                .map(|n| (n, None)),
+            let kept = backup.filter(|_| here > 0);
+            done.push(json!({
+                "queue": s.set.queue,
+                "key": s.set.key,
+                "purged": here,
+                "backup_key": kept,
+            }));
+            backups.extend(kept);
+        }
+        let single = p.sets.len() == 1;
+        let key = p.sets.first().map(|s| s.set.key.clone());
+        let backup_key = if backups.len() == 1 {
+            backups.first().cloned()
+        } else {
+            None
         };
-        match result {
-            Ok((n, backup)) => Applied {
-                counts: vec![("purged", n)],
-                before: json!({"key": p.key, "length": n, "planned": p.length}),
-                after: json!({
-                    "key": p.key,
-                    "length": 0,
-                    "backup_key": backup,
-                    "backup_expires_in_ms": backup.as_ref().and(self.keep).map(|k| k.as_millis() as u64),
-                }),
-                backup_key: backup,
-                ..Applied::default()
-            },
-            Err(e) => Applied {
-                counts: vec![("purged", 0)],
-                before: json!({"key": p.key, "planned": p.length}),
-                after: json!(null),
-                error: Some(guard::step_error(conn, &e)),
-                ..Applied::default()
-            },
+        let before = if single {
+            json!({"key": key, "length": purged, "planned": p.length})
+        } else {
+            json!({"sets": p.sets.iter().map(|s| json!({"queue": s.set.queue, "key": s.set.key, "length": s.length})).collect::<Vec<_>>(), "planned": p.length})
+        };
+        let after = if single {
+            json!({
+                "key": key,
+                "length": if error.is_some() { json!(null) } else { json!(0) },
+                "backup_key": backup_key,
+                "backup_expires_in_ms": backup_key.as_ref().and(self.keep).map(|k| k.as_millis() as u64),
+            })
+        } else {
+            json!({
+                "sets": done,
+                "backup_keys": backups,
+                "backup_expires_in_ms": (!backups.is_empty()).then_some(()).and(self.keep).map(|k| k.as_millis() as u64),
+            })
+        };
+        Applied {
+            counts: vec![("purged", purged)],
+            before,
+            after,
+            backup_key,
+            error,
+            ..Applied::default()
         }
     }
 }
@@ -183,6 +331,7 @@ impl Action for PurgeDlq {
 pub(crate) fn run(config: &Config, settings: &Settings, args: &PurgeDlqArgs) -> Result<ExitCode> {
     let action = PurgeDlq {
         keep: (!args.no_backup).then_some(args.keep_backup),
+        queues: args.queues.clone(),
     };
     super::run(
         config,

@@ -10,7 +10,8 @@ use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
 use crate::output::age;
 use crate::settings::Settings;
-use crate::systems::lists::{self, Backup};
+use crate::systems::dead::DeadSet;
+use crate::systems::lists::Backup;
 use serde::Serialize;
 
 /// A `BackupList` item.
@@ -33,8 +34,8 @@ pub(crate) struct BackupItem {
 pub(crate) struct BackupsOut {
     context: String,
     color: Option<String>,
-    key: String,
-    backups: Vec<Backup>,
+    /// Per dead set: its key and its backups, newest first.
+    sets: Vec<(String, Vec<Backup>)>,
     now: jiff::Timestamp,
 }
 
@@ -47,15 +48,14 @@ impl Reader for BackupsReader {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<BackupsOut, ContextError> {
-        let key = t.system.dead_letter().key;
-        let backups = lists::backups(conn, &key, t.system.dead_store())
+        let sets = t.system.dead_sets(conn).await.map_err(|e| conn.error(&e))?;
+        let backups = DeadSet::backups_of(conn, &sets)
             .await
             .map_err(|e| conn.error(&e))?;
         Ok(BackupsOut {
             context: t.context().to_string(),
             color: t.color.clone(),
-            key,
-            backups,
+            sets: sets.into_iter().map(|s| s.key).zip(backups).collect(),
             now: jiff::Timestamp::now(),
         })
     }
@@ -69,20 +69,22 @@ impl ListView for BackupsView {
     const KIND: &'static str = "BackupList";
 
     fn items(&self, out: BackupsOut) -> (Vec<BackupItem>, Vec<String>) {
+        let (context, color, now) = (out.context, out.color, out.now);
         let items = out
-            .backups
+            .sets
             .into_iter()
-            .map(|b| BackupItem {
-                context: out.context.clone(),
-                queue_key: out.key.clone(),
+            .flat_map(|(key, backups)| backups.into_iter().map(move |b| (key.clone(), b)))
+            .map(|(key, b)| BackupItem {
+                context: context.clone(),
+                queue_key: key,
                 jobs: b.jobs,
                 created: b.created.map(|t| t.to_string()),
-                age_s: b.created.map(|t| {
-                    (out.now.as_millisecond() - t.as_millisecond()).max(0) as f64 / 1000.0
-                }),
+                age_s: b
+                    .created
+                    .map(|t| (now.as_millisecond() - t.as_millisecond()).max(0) as f64 / 1000.0),
                 expires_in_s: b.ttl_ms.map(|ms| ms as f64 / 1000.0),
                 key: b.key,
-                color: out.color.clone(),
+                color: color.clone(),
             })
             .collect();
         (items, Vec::new())

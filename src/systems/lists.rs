@@ -241,6 +241,55 @@ pub(crate) struct Backup {
 pub(crate) async fn backups(conn: &Conn, key: &str, store: Store) -> RedisResult<Vec<Backup>> {
     let pattern = format!("{}*", super::gowork::glob_escape(&backup_prefix(key)));
     let keys = conn.scan_match(&pattern).await?;
+    describe_backups(conn, key, keys, store).await
+}
+
+/// Every backup of each of `keys` (all of one store), newest first each:
+/// one SCAN for all of them, however many.
+pub(crate) async fn backups_of(
+    conn: &Conn,
+    keys: &[&str],
+    store: Store,
+) -> RedisResult<Vec<Vec<Backup>>> {
+    if keys.len() <= 1 {
+        let mut out = Vec::new();
+        for k in keys {
+            out.push(backups(conn, k, store).await?);
+        }
+        return Ok(out);
+    }
+    let found = conn.scan_match("*:qctl-backup:*").await?;
+    let prefixes: std::collections::HashMap<String, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (backup_prefix(k), i))
+        .collect();
+    let mut per: Vec<Vec<String>> = vec![Vec::new(); keys.len()];
+    for f in found {
+        if let Some((head, _)) = f.rsplit_once(":qctl-backup:")
+            && let Some(i) = prefixes.get(&format!("{head}:qctl-backup:"))
+        {
+            per[*i].push(f);
+        }
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for (k, found) in keys.iter().zip(per) {
+        out.push(describe_backups(conn, k, found, store).await?);
+    }
+    Ok(out)
+}
+
+/// Length, expiry and time of each backup of `key` in `keys`, newest first
+/// (one that expired meanwhile is left out).
+async fn describe_backups(
+    conn: &Conn,
+    key: &str,
+    keys: Vec<String>,
+    store: Store,
+) -> RedisResult<Vec<Backup>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut cmds = Vec::with_capacity(keys.len() * 2);
     for k in &keys {
         let mut c = redis::cmd(store.count_cmd());

@@ -10,9 +10,11 @@
 //! module plus one variant of [`System`]; no verb changes.
 
 pub(crate) mod copy;
+pub(crate) mod dead;
 pub(crate) mod glob;
 pub(crate) mod gowork;
 pub(crate) mod guard;
+pub(crate) mod hashed;
 pub(crate) mod json_edit;
 pub(crate) mod lists;
 pub(crate) mod requeue;
@@ -354,6 +356,12 @@ pub(crate) trait QueueSystem {
     fn dead_store(&self) -> lists::Store;
     /// The columns of `get jobs`.
     const JOB_TABLE: JobTable;
+    /// Every dead set (one per queue where the system keeps one per queue,
+    /// found in Redis where its queues are).
+    fn dead_sets(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<Vec<dead::DeadSet>>> + Send;
     /// Why this system cannot do `verb` (`None`: it can). The reason is
     /// the system's own: what it keeps or lacks, and what to do instead.
     fn unsupported(&self, verb: Verb) -> Option<String>;
@@ -446,6 +454,9 @@ macro_rules! queue_system {
             }
             fn unsupported(&self, verb: Verb) -> Option<String> {
                 <$t>::unsupported(self, verb)
+            }
+            async fn dead_sets(&self, conn: &Conn) -> RedisResult<Vec<dead::DeadSet>> {
+                <$t>::dead_sets(self, conn).await
             }
             async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
                 <$t>::signal_candidates(self, conn).await
@@ -656,6 +667,11 @@ impl System {
             T::JOB_TABLE
         }
         each!(self, s => t(s))
+    }
+
+    /// Every dead set, per queue where the system keeps one per queue.
+    pub(crate) async fn dead_sets(&self, conn: &Conn) -> RedisResult<Vec<dead::DeadSet>> {
+        each!(self, s => QueueSystem::dead_sets(s, conn).await)
     }
 
     /// Why this system cannot do `verb` (`None`: it can).

@@ -210,6 +210,18 @@ impl GoRedisWorkQueue {
     pub(crate) const JOB_TABLE: crate::systems::JobTable =
         crate::systems::JobTable::PriorityFilepath;
 
+    /// Its one dead set, shared by every queue.
+    pub(crate) async fn dead_sets(
+        &self,
+        _conn: &Conn,
+    ) -> RedisResult<Vec<crate::systems::dead::DeadSet>> {
+        Ok(vec![crate::systems::dead::DeadSet {
+            queue: None,
+            key: self.dead_letter().key,
+            store: crate::systems::dead::DeadStore::List,
+        }])
+    }
+
     /// What go-redis-work-queue cannot do, and why.
     pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
         let why = match verb {

@@ -96,6 +96,18 @@ struct Process {
 impl Sidekiq {
     pub(crate) const JOB_TABLE: crate::systems::JobTable = crate::systems::JobTable::NameDetail;
 
+    /// Its one dead set, shared by every queue.
+    pub(crate) async fn dead_sets(
+        &self,
+        _conn: &Conn,
+    ) -> RedisResult<Vec<crate::systems::dead::DeadSet>> {
+        Ok(vec![crate::systems::dead::DeadSet {
+            queue: None,
+            key: self.dead_letter().key,
+            store: crate::systems::dead::DeadStore::SortedSet,
+        }])
+    }
+
     /// What Sidekiq (OSS) cannot do, and why.
     pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
         let why = match verb {
