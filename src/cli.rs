@@ -183,7 +183,7 @@ pub(crate) enum Command {
     /// Ask worker processes to stop gracefully (Sidekiq's TERM signal)
     #[command(subcommand)]
     Stop(StopCommand),
-    /// Pause queues with the queue system's own flag (none of the kinds qctl speaks today has one: skipped with why)
+    /// Pause queues with the queue system's own flag (BullMQ's queue pause, RQ's suspend); systems without one skip with why
     Pause(PauseArgs),
     /// Resume paused queues (the queue system's own flag)
     Resume(PauseArgs),
@@ -378,8 +378,11 @@ pub(crate) struct RequeueArgs {
 #[derive(Debug, Args)]
 pub(crate) struct PauseArgs {
     /// The queues to pause or resume
-    #[arg(value_name = "QUEUE", required = true)]
+    #[arg(value_name = "QUEUE")]
     pub(crate) queues: Vec<String>,
+    /// Every queue (on RQ, whose pause is deployment-wide: `rq suspend` / `rq resume`)
+    #[arg(long)]
+    pub(crate) all: bool,
     #[command(flatten)]
     pub(crate) write: WriteArgs,
 }

@@ -282,6 +282,17 @@ pub(crate) enum JobTable {
     NameDetail,
 }
 
+/// One pause flag: a queue's, or the deployment's (`queue` `None`: RQ's
+/// suspend, which stops every worker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PauseFlag {
+    pub(crate) queue: Option<String>,
+    /// The key that holds it (for plans).
+    pub(crate) key: String,
+    /// Whether it is set now.
+    pub(crate) paused: bool,
+}
+
 /// A write verb, as a system is asked whether it can do it
 /// ([`QueueSystem::unsupported`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,8 +306,14 @@ pub(crate) enum Verb {
     RequeueOrphaned,
     Replicate,
     Bench,
-    Pause,
-    Resume,
+    /// `pause`: `all` for `--all` (the whole deployment), else named
+    /// queues.
+    Pause {
+        all: bool,
+    },
+    Resume {
+        all: bool,
+    },
     Quiet,
     Stop,
 }
@@ -365,6 +382,25 @@ pub(crate) trait QueueSystem {
     /// Why this system cannot do `verb` (`None`: it can). The reason is
     /// the system's own: what it keeps or lacks, and what to do instead.
     fn unsupported(&self, verb: Verb) -> Option<String>;
+    /// The pause flags `pause`/`resume` act on: those of `queues` (names
+    /// the caller checked exist), or with `all` every queue's (or the one
+    /// flag of the deployment), each with its state now.
+    fn pause_flags(
+        &self,
+        conn: &Conn,
+        queues: &[String],
+        all: bool,
+    ) -> impl Future<Output = RedisResult<Vec<PauseFlag>>> + Send;
+    /// The commands [`QueueSystem::set_paused`] sends (for `ACL DRYRUN`).
+    fn pause_needed(&self, flag: &PauseFlag, paused: bool) -> Vec<guard::Needed>;
+    /// Sets or clears one flag, as the system's own API does, in one
+    /// server-side step.
+    fn set_paused(
+        &self,
+        conn: &Conn,
+        flag: &PauseFlag,
+        paused: bool,
+    ) -> impl Future<Output = RedisResult<()>> + Send;
     /// Every worker process `quiet`/`stop workers` could signal, live and
     /// orphaned (the orphaned are shown, never signalled).
     fn signal_candidates(
@@ -460,6 +496,20 @@ macro_rules! queue_system {
             }
             async fn signal_candidates(&self, conn: &Conn) -> RedisResult<Vec<Worker>> {
                 <$t>::signal_candidates(self, conn).await
+            }
+            async fn pause_flags(
+                &self,
+                conn: &Conn,
+                queues: &[String],
+                all: bool,
+            ) -> RedisResult<Vec<PauseFlag>> {
+                <$t>::pause_flags(self, conn, queues, all).await
+            }
+            fn pause_needed(&self, flag: &PauseFlag, paused: bool) -> Vec<guard::Needed> {
+                <$t>::pause_needed(self, flag, paused)
+            }
+            async fn set_paused(&self, conn: &Conn, flag: &PauseFlag, paused: bool) -> RedisResult<()> {
+                <$t>::set_paused(self, conn, flag, paused).await
             }
             fn signal_needed(&self, identity: &str, sig: signals::Signal) -> Vec<guard::Needed> {
                 <$t>::signal_needed(self, identity, sig)
@@ -677,6 +727,31 @@ impl System {
     /// Why this system cannot do `verb` (`None`: it can).
     pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
         each!(self, s => QueueSystem::unsupported(s, verb))
+    }
+
+    /// The pause flags of `queues` (or with `all`, every one).
+    pub(crate) async fn pause_flags(
+        &self,
+        conn: &Conn,
+        queues: &[String],
+        all: bool,
+    ) -> RedisResult<Vec<PauseFlag>> {
+        each!(self, s => QueueSystem::pause_flags(s, conn, queues, all).await)
+    }
+
+    /// The commands [`System::set_paused`] sends.
+    pub(crate) fn pause_needed(&self, flag: &PauseFlag, paused: bool) -> Vec<guard::Needed> {
+        each!(self, s => QueueSystem::pause_needed(s, flag, paused))
+    }
+
+    /// Sets or clears one pause flag.
+    pub(crate) async fn set_paused(
+        &self,
+        conn: &Conn,
+        flag: &PauseFlag,
+        paused: bool,
+    ) -> RedisResult<()> {
+        each!(self, s => QueueSystem::set_paused(s, conn, flag, paused).await)
     }
 
     /// Every process `quiet`/`stop workers` could signal.

@@ -210,6 +210,36 @@ impl GoRedisWorkQueue {
     pub(crate) const JOB_TABLE: crate::systems::JobTable =
         crate::systems::JobTable::PriorityFilepath;
 
+    /// No pause flag: nothing to list.
+    pub(crate) async fn pause_flags(
+        &self,
+        _conn: &Conn,
+        _queues: &[String],
+        _all: bool,
+    ) -> RedisResult<Vec<crate::systems::PauseFlag>> {
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn pause_needed(
+        &self,
+        _flag: &crate::systems::PauseFlag,
+        _paused: bool,
+    ) -> Vec<crate::systems::guard::Needed> {
+        Vec::new()
+    }
+
+    pub(crate) async fn set_paused(
+        &self,
+        _conn: &Conn,
+        _flag: &crate::systems::PauseFlag,
+        _paused: bool,
+    ) -> RedisResult<()> {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "go-redis-work-queue has no pause flag",
+        )))
+    }
+
     /// Its one dead set, shared by every queue.
     pub(crate) async fn dead_sets(
         &self,
@@ -234,7 +264,7 @@ impl GoRedisWorkQueue {
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: go-redis-work-queue re-queues retries at once and schedules nothing, so only --from dead applies"
             ),
-            Verb::Pause | Verb::Resume => "go-redis-work-queue has no pause flag: its workers read their queues whatever qctl writes".into(),
+            Verb::Pause { .. } | Verb::Resume { .. } => "go-redis-work-queue has no pause flag: its workers read their queues whatever qctl writes".into(),
             Verb::Quiet | Verb::Stop => "go-redis-work-queue workers take no commands through Redis".into(),
         };
         Some(why)

@@ -96,6 +96,36 @@ struct Process {
 impl Sidekiq {
     pub(crate) const JOB_TABLE: crate::systems::JobTable = crate::systems::JobTable::NameDetail;
 
+    /// No pause flag: nothing to list.
+    pub(crate) async fn pause_flags(
+        &self,
+        _conn: &Conn,
+        _queues: &[String],
+        _all: bool,
+    ) -> RedisResult<Vec<crate::systems::PauseFlag>> {
+        Ok(Vec::new())
+    }
+
+    pub(crate) fn pause_needed(
+        &self,
+        _flag: &crate::systems::PauseFlag,
+        _paused: bool,
+    ) -> Vec<crate::systems::guard::Needed> {
+        Vec::new()
+    }
+
+    pub(crate) async fn set_paused(
+        &self,
+        _conn: &Conn,
+        _flag: &crate::systems::PauseFlag,
+        _paused: bool,
+    ) -> RedisResult<()> {
+        Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "Sidekiq OSS has no queue pause",
+        )))
+    }
+
     /// Its one dead set, shared by every queue.
     pub(crate) async fn dead_sets(
         &self,
@@ -123,7 +153,7 @@ impl Sidekiq {
             Verb::Bench => {
                 "bench enqueues marked go-redis-work-queue payloads and watches its completed list; Sidekiq keeps no completed jobs to watch, and a synthetic job needs a worker class that every Sidekiq fleet would have to load"
             }
-            Verb::Pause | Verb::Resume => {
+            Verb::Pause { .. } | Verb::Resume { .. } => {
                 "Sidekiq OSS has no queue pause (Sidekiq Pro's pause is a paid feature qctl does not speak); quiet workers stops a fleet taking jobs instead"
             }
         };
