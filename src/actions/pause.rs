@@ -75,9 +75,13 @@ impl Action for Pause {
             self.queues.join(", ")
         };
         if self.resume {
-            format!("resume: {what} (the queue system's own pause flag is cleared; workers take jobs again)")
+            format!(
+                "resume: {what} (the queue system's own pause flag is cleared; workers take jobs again)"
+            )
         } else {
-            format!("pause: {what} (the queue system's own pause flag: workers take no new jobs, jobs in hand finish, producers still enqueue)")
+            format!(
+                "pause: {what} (the queue system's own pause flag: workers take no new jobs, jobs in hand finish, producers still enqueue)"
+            )
         }
     }
 
@@ -102,7 +106,11 @@ impl Action for Pause {
                         kind: ErrorKind::Config,
                         message: format!(
                             "no queue {q} here; {hint}queues: {}",
-                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     });
                 }
@@ -211,7 +219,9 @@ pub(crate) fn run(
         return Err(crate::error::CliError::usage(format!(
             "{verb} needs the queues to {verb}, or --all (not both)"
         ))
-        .with_hint(format!("for example: qctl {verb} mail, or qctl {verb} --all")));
+        .with_hint(format!(
+            "for example: qctl {verb} mail, or qctl {verb} --all"
+        )));
     }
     super::run(
         config,

@@ -14,6 +14,7 @@ use crate::settings::Settings;
 use crate::systems::glob::Glob;
 use crate::systems::guard;
 use crate::systems::lists::Store;
+use crate::systems::requeue::hashed::{self as hashed_requeue, HashedMove};
 use crate::systems::requeue::set::{self as set_requeue, Choice, SetKeys};
 use crate::systems::requeue::{self as mv, Filter, Leftovers, MoveKeys, NO_LIMIT};
 use crate::systems::{QueueRole, System};
@@ -33,6 +34,16 @@ pub(crate) struct Requeue {
 pub(crate) enum RequeuePlan {
     List(ListPlan),
     Set(SetPlan),
+    Hashed(HashedPlan),
+}
+
+/// Jobs kept in hashes, ids in one sorted set per queue (BullMQ, RQ).
+pub(crate) struct HashedPlan {
+    /// Each set with its length and the jobs that would move from it.
+    sets: Vec<(HashedMove, u64, u64)>,
+    acl: guard::Checked,
+    memory: Option<String>,
+    count: u64,
 }
 
 pub(crate) struct SetPlan {
@@ -333,6 +344,9 @@ impl Action for Requeue {
                 format!("{} keeps no {} jobs", t.system.kind(), self.from.as_str()),
             ));
         };
+        if src.hashed {
+            return self.plan_hashed(conn, t).await.map(RequeuePlan::Hashed);
+        }
         match (src.store, &src.own_queue) {
             (Store::SortedSet, Some(own)) => self
                 .plan_set(conn, SetKeys::new(&src.key, own))
@@ -357,6 +371,43 @@ impl Action for Requeue {
     fn view(&self, p: &RequeuePlan) -> PlanView {
         match p {
             RequeuePlan::List(p) => self.view_list(p),
+            RequeuePlan::Hashed(p) => {
+                let from: Vec<String> = p
+                    .sets
+                    .iter()
+                    .filter(|(_, _, n)| *n > 0)
+                    .take(4)
+                    .map(|(m, len, n)| format!("{n} of {} ({len})", m.set))
+                    .collect();
+                let busy = p.sets.iter().filter(|(_, _, n)| *n > 0).count();
+                let mut warnings = Vec::new();
+                if let guard::Checked::Unknown(why) = &p.acl {
+                    warnings.push(why.clone());
+                }
+                warnings.extend(p.memory.clone());
+                PlanView {
+                    count: p.count,
+                    detail: if from.is_empty() {
+                        format!("nothing to move ({} sets looked at)", p.sets.len())
+                    } else {
+                        format!(
+                            "{}{} -> back to {}, atomic per job",
+                            from.join(", "),
+                            if busy > 4 {
+                                format!(", ... ({busy} sets)")
+                            } else {
+                                String::new()
+                            },
+                            match &self.to {
+                                Some(t) => t.clone(),
+                                None => "each job's own queue".into(),
+                            }
+                        )
+                    },
+                    warnings,
+                    ..PlanView::default()
+                }
+            }
             RequeuePlan::Set(p) => {
                 let dest: Vec<String> = p
                     .per_queue
@@ -391,6 +442,7 @@ impl Action for Requeue {
         match p {
             RequeuePlan::List(p) => self.dry_list(p),
             RequeuePlan::Set(p) => vec![("moved", p.count)],
+            RequeuePlan::Hashed(p) => vec![("moved", p.count)],
         }
     }
 
@@ -398,11 +450,164 @@ impl Action for Requeue {
         match p {
             RequeuePlan::List(p) => self.apply_list(conn, p, &step).await,
             RequeuePlan::Set(p) => self.apply_set(conn, p, &step).await,
+            RequeuePlan::Hashed(p) => self.apply_hashed(conn, p, &step).await,
         }
     }
 }
 
 impl Requeue {
+    fn hashed_choice(&self) -> hashed_requeue::Choice {
+        hashed_requeue::Choice {
+            glob: self.glob.clone(),
+            reset_retries: self.reset_retries,
+            to: self.to.clone(),
+        }
+    }
+
+    async fn plan_hashed(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<HashedPlan, ContextError> {
+        let moves = t
+            .system
+            .requeue_moves(conn, self.from.as_str())
+            .await
+            .map_err(|e| conn.error(&e))?;
+        let choice = self.hashed_choice();
+        let mut room = self.limit.unwrap_or(u64::MAX);
+        let mut sets = Vec::with_capacity(moves.len());
+        let mut count = 0u64;
+        for m in moves {
+            let length = super::dead_length(conn, &m.set, Store::SortedSet).await?;
+            let n = if length == 0 || room == 0 {
+                0
+            } else {
+                hashed_requeue::count(conn, &m, &choice, room)
+                    .await
+                    .map_err(|e| conn.error(&e))?
+            };
+            room -= n.min(room);
+            count += n;
+            sets.push((m, length, n));
+        }
+        let acl = match sets.iter().find(|(_, _, n)| *n > 0) {
+            Some((m, _, _)) => guard::may_run(conn, &m.needed()).await?,
+            None => guard::Checked::Allowed,
+        };
+        let memory = guard::memory_warning(conn).await;
+        Ok(HashedPlan {
+            sets,
+            acl,
+            memory,
+            count,
+        })
+    }
+
+    async fn apply_hashed(&self, conn: &Conn, p: &HashedPlan, step: &Step) -> Applied {
+        let holder = mv::holder();
+        let before = json!({
+            "from": p.sets.iter().map(|(m, _, _)| m.set.clone()).collect::<Vec<_>>(),
+            "to": self.to,
+            "length": p.sets.iter().map(|(_, l, _)| l).sum::<u64>(),
+            "planned": p.count,
+        });
+        let choice = self.hashed_choice();
+        let limit = self.limit.unwrap_or(NO_LIMIT);
+        let (mut moved, mut examined, mut gone, mut missing) = (0u64, 0u64, 0u64, 0u64);
+        let mut error = None;
+        'sets: for (m, length, _) in p.sets.iter().filter(|(_, l, _)| *l > 0) {
+            if moved >= limit {
+                break;
+            }
+            let lock = m.lock();
+            match mv::lock(conn, &lock, &holder, "requeue").await {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => {
+                    error = Some(cerr(conn, ErrorKind::Redis, msg));
+                    break;
+                }
+                Err(e) => {
+                    error = Some(conn.error(&e));
+                    break;
+                }
+            }
+            // Bounded by what is there now: jobs that fail again meanwhile
+            // are not requeued twice in one run.
+            let budget = *length;
+            let mut pacer = hashed_requeue::pacer();
+            let (mut seen, mut start) = (0u64, 0u64);
+            while seen < budget && moved < limit {
+                if step.interrupted() {
+                    error = Some(cerr(
+                        conn,
+                        ErrorKind::Interrupted,
+                        format!(
+                            "interrupted (Ctrl-C) after moving {moved} jobs; every other job is still in its set ({})",
+                            m.set
+                        ),
+                    ));
+                    let _ = mv::unlock(conn, &lock, &holder).await;
+                    break 'sets;
+                }
+                let window = pacer
+                    .window()
+                    .min(hashed_requeue::MAX_WINDOW)
+                    .min(budget - seen);
+                match hashed_requeue::step(conn, m, &choice, start, window, limit - moved, &holder)
+                    .await
+                {
+                    Ok(r) => {
+                        pacer.record(&r.count);
+                        moved += r.count.moved;
+                        gone += r.gone;
+                        missing += r.missing;
+                        seen += r.count.taken;
+                        examined += r.count.taken;
+                        step.progress.inc(r.count.moved);
+                        // The moved and gone ids left the window; the rest stay.
+                        start += r.count.taken - r.count.moved - r.gone;
+                        if r.count.taken == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        error = Some(step_error(
+                            conn,
+                            &e,
+                            format!(
+                                "after moving {moved} jobs; every job not moved is still in its set ({}): run requeue again to move the rest",
+                                m.set
+                            ),
+                        ));
+                        let _ = mv::unlock(conn, &lock, &holder).await;
+                        break 'sets;
+                    }
+                }
+            }
+            let _ = mv::unlock(conn, &lock, &holder).await;
+        }
+        let mut warnings = Vec::new();
+        if missing > 0 {
+            warnings.push(format!(
+                "{missing} ids in the set have no job hash any more (expired or removed): left alone"
+            ));
+        }
+        Applied {
+            counts: vec![("moved", moved)],
+            before,
+            after: json!({
+                "moved": moved,
+                "examined": examined,
+                "taken_meanwhile_by_others": gone,
+                "missing_hashes": missing,
+            }),
+            error,
+            warnings,
+            ..Applied::default()
+        }
+    }
+
     fn choice(&self) -> Choice {
         Choice {
             glob: self.glob.clone(),
@@ -521,7 +726,7 @@ fn needs_destination(
         let schema = config.context(n).and_then(|c| config.schema(&c.schema))?;
         let system = System::for_schema(&schema.system);
         let src = system.requeue_source(from)?;
-        src.own_queue.is_none().then(|| system.kind())
+        (src.own_queue.is_none() && !src.hashed).then(|| system.kind())
     }))
 }
 

@@ -263,6 +263,10 @@ pub(crate) struct RequeueSource {
     pub(crate) key: String,
     pub(crate) store: lists::Store,
     pub(crate) own_queue: Option<OwnQueue>,
+    /// Jobs kept in hashes, their ids in one sorted set per queue: the
+    /// sets and how one job goes back come from
+    /// [`QueueSystem::requeue_moves`] (`key` then only names the sets).
+    pub(crate) hashed: bool,
 }
 
 /// How a job that names its queue (`"queue": "mail"`) goes back there: the
@@ -359,6 +363,13 @@ pub(crate) trait QueueSystem {
     ) -> impl Future<Output = RedisResult<Vec<OrphanRef>>> + Send;
     /// Where `requeue --from <from>` takes jobs; `None`: no such set.
     fn requeue_source(&self, from: &str) -> Option<RequeueSource>;
+    /// For a system whose jobs live in hashes: each set `requeue --from
+    /// <from>` takes ids from (one per queue), and how one job goes back.
+    fn requeue_moves(
+        &self,
+        conn: &Conn,
+        from: &str,
+    ) -> impl Future<Output = RedisResult<Vec<requeue::hashed::HashedMove>>> + Send;
     /// Whether queue names live in Redis (the schema may list none).
     fn discovers_queues(&self) -> bool;
     /// The queue names found in Redis.
@@ -470,6 +481,13 @@ macro_rules! queue_system {
             fn requeue_source(&self, from: &str) -> Option<RequeueSource> {
                 <$t>::requeue_source(self, from)
             }
+            async fn requeue_moves(
+                &self,
+                conn: &Conn,
+                from: &str,
+            ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
+                <$t>::requeue_moves(self, conn, from).await
+            }
             fn discovers_queues(&self) -> bool {
                 <$t>::discovers_queues(self)
             }
@@ -508,7 +526,12 @@ macro_rules! queue_system {
             fn pause_needed(&self, flag: &PauseFlag, paused: bool) -> Vec<guard::Needed> {
                 <$t>::pause_needed(self, flag, paused)
             }
-            async fn set_paused(&self, conn: &Conn, flag: &PauseFlag, paused: bool) -> RedisResult<()> {
+            async fn set_paused(
+                &self,
+                conn: &Conn,
+                flag: &PauseFlag,
+                paused: bool,
+            ) -> RedisResult<()> {
                 <$t>::set_paused(self, conn, flag, paused).await
             }
             fn signal_needed(&self, identity: &str, sig: signals::Signal) -> Vec<guard::Needed> {
@@ -665,6 +688,15 @@ impl System {
     /// `scheduled`); `None` when this system has no such set.
     pub(crate) fn requeue_source(&self, from: &str) -> Option<RequeueSource> {
         each!(self, s => QueueSystem::requeue_source(s, from))
+    }
+
+    /// Each hashed set `requeue --from <from>` takes ids from, and how.
+    pub(crate) async fn requeue_moves(
+        &self,
+        conn: &Conn,
+        from: &str,
+    ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
+        each!(self, s => QueueSystem::requeue_moves(s, conn, from).await)
     }
 
     /// Whether the system keeps its queue names in Redis, so a schema that

@@ -41,6 +41,7 @@
 //! DLQ; a run whose holder is a dead process on this host takes the lock
 //! over at once, otherwise it expires after `lock_ttl()`.
 
+pub(crate) mod hashed;
 pub(crate) mod set;
 
 use super::glob::Glob;

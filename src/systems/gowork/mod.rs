@@ -339,11 +339,21 @@ impl GoRedisWorkQueue {
         }
     }
 
+    /// Its jobs are not kept in hashes.
+    pub(crate) async fn requeue_moves(
+        &self,
+        _conn: &Conn,
+        _from: &str,
+    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
+        Ok(Vec::new())
+    }
+
     pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
         (from == "dead").then(|| super::RequeueSource {
             key: self.schema.dead_letter.clone(),
             store: super::lists::Store::List,
             own_queue: None,
+            hashed: false,
         })
     }
 

@@ -500,6 +500,15 @@ impl Sidekiq {
         }
     }
 
+    /// Its jobs are not kept in hashes.
+    pub(crate) async fn requeue_moves(
+        &self,
+        _conn: &Conn,
+        _from: &str,
+    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
+        Ok(Vec::new())
+    }
+
     pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
         Some(super::RequeueSource {
             key: self
@@ -511,6 +520,7 @@ impl Sidekiq {
                 registry: self.key("queues"),
                 prefix: self.key("queue:"),
             }),
+            hashed: false,
         })
     }
 
