@@ -264,6 +264,7 @@ impl Sidekiq {
                     queue,
                     length,
                     next_created,
+                    paused: None,
                 }
             })
             .collect())
@@ -325,6 +326,7 @@ impl Sidekiq {
                     quiet: field(3).map(|q| q == "true"),
                     beat_age_s: beat.map(|b| ((now - b).max(0.0) * 1000.0).round() / 1000.0),
                     busy_jobs,
+                    ..ProcessInfo::default()
                 },
                 identity: id,
             });
