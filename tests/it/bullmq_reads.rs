@@ -660,3 +660,67 @@ fn bullmq_schemas_are_checked() {
     let (code, _, err) = bad("    kind: bullmq\n    prefix: \"{bull}\"\n    queues: [a]\n");
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn metrics_count_totals_and_a_user_without_client_list_gets_the_rest() {
+    if !bullmq::available("metrics_count_totals_and_a_user_without_client_list") {
+        return;
+    }
+    let s = RedisServer::start_with(ServerOptions {
+        acl_users: vec![AclUser {
+            name: "reader",
+            password: "rpw",
+            rules: "on ~* &* +@read +ping +info",
+        }],
+        ..Default::default()
+    });
+    let _worker = BullWorker::start(
+        &s,
+        BullWorkerOptions {
+            metrics: Some(100),
+            ..BullWorkerOptions::queue("met")
+        },
+    );
+    let api = |args: &[&str]| bullmq::api(&s, PREFIX, args);
+    api(&["add", "met", "ok", "4"]);
+    api(&["add", "met", "fail", "2", r#"{"attempts":1}"#]);
+    bullmq::wait_for_report(&s, PREFIX, &["met"], WAIT, |r| {
+        let q = queue(r, "met");
+        count(q, "completed") == 4 && count(q, "failed") == 2
+    });
+    let m = api(&["metrics", "met"]);
+    assert_eq!(m, serde_json::json!({"completed": 4, "failed": 2}));
+
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false, "");
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "clusters", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let c = &doc["items"][0];
+    assert_eq!(c["processed_total"], 6, "completed + failed: {c}");
+    assert_eq!(c["failed_total"], 2, "{c}");
+    assert_eq!(c["workers"], 1, "{c}");
+
+    // A user that may not run CLIENT LIST: no worker figure, with a note;
+    // everything else as before. `get workers` fails that context, saying
+    // why.
+    let yaml = std::fs::read_to_string(&cfg).unwrap().replace(
+        "contexts:\n  - { name: b, cluster: b, schema: bm }",
+        "users:\n  - { name: reader, username: reader, password: rpw }\ncontexts:\n  - { name: b, cluster: b, schema: bm, user: reader }",
+    );
+    let cfg = ws.write("reader.yaml", &yaml);
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "clusters", "-o", "json"]);
+    assert_eq!(code, 0, "{err}{doc}");
+    let c = &doc["items"][0];
+    assert!(c["workers"].is_null(), "{c}");
+    assert_eq!(c["processed_total"], 6, "{c}");
+    assert_eq!(c["dead_letter"], 2, "{c}");
+    assert!(err.contains("CLIENT LIST"), "{err}");
+    let (code, _, err) = run_raw(&ws, &cfg, &["get", "workers"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.to_lowercase().contains("permission") || err.contains("NOPERM"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("rpw"), "no secrets: {err}");
+}
