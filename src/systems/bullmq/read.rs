@@ -474,6 +474,9 @@ impl BullMq {
         ];
         let workers = match clients {
             Ok(c) => Some(self.workers_of(&c, &names).len() as u64),
+            // A connection that failed fails the reading; a refusal
+            // (NOPERM, CLIENT renamed away) leaves only this figure out.
+            Err(e) if !is_reply_error(&e) => return Err(e),
             Err(_) => {
                 absent.push((
                     "workers",
