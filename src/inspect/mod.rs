@@ -418,18 +418,18 @@ pub(crate) fn checks(p: &Probe, t: &HealthThresholds) -> Vec<Check> {
         });
     }
     if let Some(orphaned) = p.confirmed_orphaned_jobs.or(f.orphaned_jobs) {
-        let workers = f.orphaned_workers.unwrap_or(0);
+        // A kind that knows no owner of a job (BullMQ) says so.
+        let whose = match f.orphaned_workers {
+            Some(1) => "in 1 dead worker's list".to_string(),
+            Some(workers) => format!("in {workers} dead workers' lists"),
+            None => "without a live owner".to_string(),
+        };
         out.push(Check {
             name: "orphaned-jobs",
             ok: orphaned <= t.max_orphaned_jobs,
             message: format!(
-                "{} in {} (max {})",
+                "{} {whose} (max {})",
                 crate::output::count(orphaned, "job"),
-                if workers == 1 {
-                    "1 dead worker's list".to_string()
-                } else {
-                    format!("{workers} dead workers' lists")
-                },
                 t.max_orphaned_jobs
             ),
         });

@@ -9,6 +9,7 @@
 //! ([`Unsupported`]) instead of silently doing nothing. Adding a system is one
 //! module plus one variant of [`System`]; no verb changes.
 
+pub(crate) mod bullmq;
 pub(crate) mod copy;
 pub(crate) mod dead;
 pub(crate) mod glob;
@@ -91,6 +92,9 @@ pub(crate) struct QueueDetail {
     pub(crate) queue: QueueRef,
     pub(crate) length: u64,
     pub(crate) next_created: Option<jiff::Timestamp>,
+    /// Paused by the system's own flag; `None` where the kind has no
+    /// pause.
+    pub(crate) paused: Option<bool>,
 }
 
 /// Whether a worker is alive.
@@ -139,6 +143,17 @@ pub(crate) struct ProcessInfo {
     pub(crate) beat_age_s: Option<f64>,
     /// The ids of the jobs it is running.
     pub(crate) busy_jobs: Vec<String>,
+    /// Where a system that knows its workers only as connections
+    /// (BullMQ: CLIENT LIST) sees one: its address, connection name,
+    /// seconds connected and seconds since its last command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) connection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) connected_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) idle_s: Option<u64>,
 }
 
 /// Jobs peeked from one list.
@@ -160,6 +175,9 @@ pub(crate) enum QueueRole {
     DeadLetter,
     Scheduled,
     Retry,
+    /// Jobs being worked on, where the system keeps them in a queue of
+    /// their own (BullMQ `:active`).
+    Active,
 }
 
 impl QueueRole {
@@ -170,6 +188,7 @@ impl QueueRole {
             QueueRole::DeadLetter => "dead-letter",
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
+            QueueRole::Active => "active",
         }
     }
 
@@ -181,6 +200,7 @@ impl QueueRole {
             QueueRole::DeadLetter => "dead",
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
+            QueueRole::Active => "active",
         }
     }
 }
@@ -640,6 +660,7 @@ macro_rules! systems {
 systems! { $
     GoRedisWorkQueue = "go-redis-work-queue" => gowork::GoRedisWorkQueue;
     Sidekiq = "sidekiq" => sidekiq::Sidekiq;
+    BullMq = "bullmq" => bullmq::BullMq;
 }
 
 impl Default for SystemSchema {

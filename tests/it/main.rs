@@ -6,6 +6,7 @@ mod common;
 
 mod bench;
 mod bullmq_fixture;
+mod bullmq_reads;
 mod compare_watch;
 mod config_files;
 mod demo;

@@ -306,6 +306,7 @@ impl Sidekiq {
                     queue,
                     length,
                     next_created,
+                    paused: None,
                 }
             })
             .collect())
@@ -367,6 +368,7 @@ impl Sidekiq {
                     quiet: field(3).map(|q| q == "true"),
                     beat_age_s: beat.map(|b| ((now - b).max(0.0) * 1000.0).round() / 1000.0),
                     busy_jobs,
+                    ..ProcessInfo::default()
                 },
                 identity: id,
             });

@@ -201,6 +201,8 @@ pub struct BullWorkerOptions {
     pub stalled_interval_ms: Option<u64>,
     /// `maxStalledCount` (BullMQ: 1).
     pub max_stalled_count: Option<u64>,
+    /// `metrics: { maxDataPoints }` (BullMQ: no metrics kept).
+    pub metrics: Option<u64>,
 }
 
 impl Default for BullWorkerOptions {
@@ -213,6 +215,7 @@ impl Default for BullWorkerOptions {
             lock_duration_ms: None,
             stalled_interval_ms: None,
             max_stalled_count: None,
+            metrics: None,
         }
     }
 }
@@ -288,6 +291,9 @@ impl BullWorker {
         }
         if let Some(n) = opts.max_stalled_count {
             cmd.args(["--max-stalled-count", &n.to_string()]);
+        }
+        if let Some(n) = opts.metrics {
+            cmd.args(["--metrics", &n.to_string()]);
         }
         target.apply(&mut cmd, &opts.prefix);
         cmd.stdin(Stdio::null())
