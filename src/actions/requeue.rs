@@ -474,6 +474,18 @@ impl Requeue {
             .requeue_moves(conn, self.from.as_str())
             .await
             .map_err(|e| conn.error(&e))?;
+        if let Some(to) = &self.to
+            && moves.iter().any(|m| !m.takes_to)
+        {
+            return Err(cerr(
+                conn,
+                ErrorKind::Config,
+                format!(
+                    "--to {to}: a {} job belongs to its own queue (its keys are named after it); requeue puts each job back into its own queue: leave --to out",
+                    t.system.kind()
+                ),
+            ));
+        }
         let choice = self.hashed_choice();
         let mut room = self.limit.unwrap_or(u64::MAX);
         let mut sets = Vec::with_capacity(moves.len());

@@ -610,10 +610,14 @@ fn bad_data_is_flagged_never_fatal_and_reading_never_writes() {
     assert_eq!(s.cli(&["LINDEX", "bull:bad:wait", "-1"]), "0:1000");
 
     // Writes are skipped, saying why.
-    let (code, _, err) = run_raw(&ws, &cfg, &["pause", "bad", "--yes-i-typed=b"]);
+    let (code, _, err) = run_raw(
+        &ws,
+        &cfg,
+        &["requeue", "--from", "retry", "--yes-i-typed=b"],
+    );
     assert_eq!(code, 4, "{err}");
     assert!(
-        err.contains("not supported by bullmq: pause is not built for bullmq yet"),
+        err.contains("not supported by bullmq: requeue --from retry: BullMQ keeps retries"),
         "{err}"
     );
     let (code, _, err) = run_raw(&ws, &cfg, &["stop", "workers", "--yes-i-typed=b"]);

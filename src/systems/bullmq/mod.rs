@@ -30,6 +30,7 @@ use redis::RedisResult;
 mod job;
 mod read;
 mod workers;
+mod write;
 
 /// A `kind: bullmq` schema's options.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,13 +182,16 @@ impl BullMq {
                 "BullMQ workers take no commands through Redis".to_string()
             }
             Verb::Bench => "bench enqueues marked go-redis-work-queue payloads and watches its completed list; BullMQ keeps completed jobs per queue, but a synthetic job needs a processor that every BullMQ fleet would have to run".to_string(),
-            Verb::PurgeDlq => not_built("purge-dlq"),
-            Verb::RestoreDlq => not_built("restore-dlq"),
-            Verb::Requeue { from } => not_built(&format!("requeue --from {from}")),
+            Verb::PurgeDlq
+            | Verb::RestoreDlq
+            | Verb::Requeue { from: "dead" | "scheduled" }
+            | Verb::Pause { .. }
+            | Verb::Resume { .. } => return None,
+            Verb::Requeue { from } => format!(
+                "requeue --from {from}: BullMQ keeps retries waiting for their backoff in each queue's :delayed set: use --from scheduled"
+            ),
             Verb::RequeueOrphaned => not_built("requeue --orphaned"),
             Verb::Replicate => not_built("replicate"),
-            Verb::Pause => not_built("pause"),
-            Verb::Resume => not_built("resume"),
         };
         Some(why)
     }
@@ -289,9 +293,20 @@ impl BullMq {
         format!("client-names={}:<base64(queue)>", self.schema.prefix)
     }
 
-    /// `requeue` is not built for BullMQ yet: no source.
-    pub(crate) fn requeue_source(&self, _from: &str) -> Option<super::RequeueSource> {
-        None
+    /// `dead` (each queue's `:failed`) and `scheduled` (`:delayed`): jobs
+    /// in hashes, each back to its own queue ([`BullMq::requeue_moves`]).
+    pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
+        let suffix = match from {
+            "dead" => "failed",
+            "scheduled" => "delayed",
+            _ => return None,
+        };
+        Some(super::RequeueSource {
+            key: self.key("*", suffix),
+            store: super::lists::Store::SortedSet,
+            own_queue: None,
+            hashed: true,
+        })
     }
 
     pub(crate) fn discovers_queues(&self) -> bool {
@@ -425,17 +440,16 @@ mod tests {
     #[test]
     fn capabilities_say_why() {
         let b = bull("bull", None);
-        assert_eq!(
-            b.unsupported(Verb::Pause).unwrap(),
-            "pause is not built for bullmq yet"
+        assert!(b.unsupported(Verb::Pause { all: false }).is_none());
+        assert!(b.unsupported(Verb::PurgeDlq).is_none());
+        assert!(b.unsupported(Verb::Requeue { from: "dead" }).is_none());
+        assert!(b.unsupported(Verb::Requeue { from: "scheduled" }).is_none());
+        assert!(
+            b.unsupported(Verb::Requeue { from: "retry" })
+                .unwrap()
+                .contains("--from scheduled")
         );
         assert!(b.unsupported(Verb::Stop).unwrap().contains("no commands"));
         assert!(b.unsupported(Verb::Bench).unwrap().contains("processor"));
-        assert!(Verb::Requeue { from: "dead" } != Verb::Replicate);
-        assert!(
-            b.unsupported(Verb::Requeue { from: "dead" })
-                .unwrap()
-                .starts_with("requeue --from dead")
-        );
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct HashedMove {
     pub(crate) body: &'static str,
     /// What the fragment sends, for `ACL DRYRUN`.
     pub(crate) needed: Vec<Needed>,
+    /// Whether `--to` can send a job to another queue (RQ: its hash is
+    /// global; BullMQ: no, the hash is named after its queue).
+    pub(crate) takes_to: bool,
 }
 
 impl HashedMove {

@@ -1,0 +1,429 @@
+//! The write verbs on real BullMQ deployments, checked with BullMQ's own
+//! API (api.js) and real workers: purge-dlq and restore-dlq of each
+//! queue's `:failed` set with its job hashes; requeue --from dead as
+//! `job.retry()` does it and --from scheduled as `job.promote()` does,
+//! each job run once more by a real worker, exactly once when qctl is
+//! killed mid-run; pause and resume as `queue.pause()`/`resume()`,
+//! including a legacy `:paused` list; on a 3-primary cluster with the
+//! prefix `{bull}` too.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::bullmq::{self, BullWorker, BullWorkerOptions, CLUSTER_PREFIX, PREFIX};
+use crate::common::*;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+fn contexts(ws: &Workspace, url: &str, cluster: bool) -> std::path::PathBuf {
+    let (server, prefix) = if cluster {
+        (
+            format!("  - name: b\n    mode: cluster\n    nodes: [\"{url}\"]\n"),
+            format!("    prefix: \"{CLUSTER_PREFIX}\"\n"),
+        )
+    } else {
+        (
+            format!("  - {{ name: b, server: \"{url}\" }}\n"),
+            String::new(),
+        )
+    };
+    ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\naudit-log: {}\ncurrent-context: b\nclusters:\n{server}contexts:\n  - {{ name: b, cluster: b, schema: bm }}\nqueue-schemas:\n  - name: bm\n    kind: bullmq\n{prefix}",
+            ws.join("audit.log").display()
+        ),
+    )
+}
+
+fn queue<'r>(r: &'r Value, name: &str) -> &'r Value {
+    r["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == name)
+        .unwrap_or_else(|| panic!("no queue {name}: {r:#}"))
+}
+
+fn count(r: &Value, name: &str, state: &str) -> u64 {
+    queue(r, name)["counts"][state].as_u64().unwrap()
+}
+
+fn ids(r: &Value, name: &str, state: &str) -> Vec<String> {
+    queue(r, name)["ids"][state]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// How many times each job id completed, from workers' logs.
+fn completions(logs: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for l in logs.lines() {
+        if let Some(rest) = l.strip_prefix("completed ") {
+            let id = rest.split_whitespace().nth(1).unwrap_or_default();
+            *m.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    m
+}
+
+/// `n` failed jobs named `name` in `q` (one attempt each), run by a worker
+/// that is stopped afterwards; their ids.
+fn failed_jobs(
+    target: impl Into<bullmq::Target> + Clone,
+    prefix: &str,
+    q: &str,
+    name: &str,
+    n: usize,
+    data: Option<&str>,
+) -> Vec<String> {
+    let mut args = vec!["add", q, name];
+    let ns = n.to_string();
+    args.push(&ns);
+    args.push(r#"{"attempts":1}"#);
+    if let Some(d) = data {
+        args.push(d);
+    }
+    let added = bullmq::ids(&bullmq::api(target.clone(), prefix, &args));
+    let mut w = BullWorker::start(
+        target.clone(),
+        BullWorkerOptions {
+            prefix: prefix.into(),
+            concurrency: 8,
+            ..BullWorkerOptions::queue(q)
+        },
+    );
+    let before = added.len() as u64;
+    bullmq::wait_for_report(target, prefix, &[q], WAIT, |r| {
+        count(r, q, "failed") >= before && count(r, q, "active") == 0
+    });
+    w.stop();
+    added
+}
+
+#[test]
+fn purge_and_restore_keep_every_failed_job_with_its_hash() {
+    if !bullmq::available("purge_and_restore_keep_every_failed_job_with_its_hash") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    let mail = failed_jobs(&s, PREFIX, "mail", "fail", 450, None);
+    let reports = failed_jobs(&s, PREFIX, "reports", "fail", 5, None);
+    let before = bullmq::report(&s, PREFIX, &["mail", "reports"]);
+    let mail_order = ids(&before, "mail", "failed");
+    assert_eq!(mail_order.len(), 450);
+    let ttl_before = s.cli(&["PTTL", &format!("bull:mail:{}", mail[0])]);
+
+    // Only mail's, with --queue.
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "purge-dlq",
+            "--queue",
+            "mail",
+            "--yes-i-typed=b",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}{doc}");
+    assert_eq!(action_results(&doc)["b"]["purged"], 450, "{doc}");
+    let r = bullmq::report(&s, PREFIX, &["mail", "reports"]);
+    assert_eq!(count(&r, "mail", "failed"), 0);
+    assert_eq!(count(&r, "reports", "failed"), 5);
+    assert!(
+        bullmq::api(&s, PREFIX, &["job", "mail", &mail[0]]).is_null(),
+        "the purged job is gone from BullMQ's view"
+    );
+    // A queue that does not exist is refused, with did-you-mean.
+    let (code, _, err) = run_raw(
+        &ws,
+        &cfg,
+        &["purge-dlq", "--queue", "mial", "--yes-i-typed=b"],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("did you mean mail"), "{err}");
+    // The rest, then get backups.
+    let (code, _, err) = run_raw(&ws, &cfg, &["purge-dlq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "backups", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let mut jobs: Vec<(String, u64)> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["queue_key"].as_str().unwrap().to_string(),
+                b["jobs"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        vec![
+            ("bull:mail:failed".to_string(), 450),
+            ("bull:reports:failed".to_string(), 5)
+        ],
+        "{doc}"
+    );
+
+    // Two more fail meanwhile; the restore merges, every job as it was.
+    let newer = failed_jobs(&s, PREFIX, "mail", "fail", 2, None);
+    let (code, doc, err) = run_json(&ws, &cfg, &["restore-dlq", "--yes-i-typed=b", "-o", "json"]);
+    assert_eq!(code, 0, "{err}{doc}");
+    assert_eq!(action_results(&doc)["b"]["restored"], 455, "{doc}");
+    let after = bullmq::report(&s, PREFIX, &["mail", "reports"]);
+    assert_eq!(count(&after, "mail", "failed"), 452);
+    assert_eq!(count(&after, "reports", "failed"), 5);
+    let order = ids(&after, "mail", "failed");
+    let old: Vec<&String> = order.iter().filter(|i| !newer.contains(i)).collect();
+    assert_eq!(
+        old,
+        mail_order.iter().collect::<Vec<_>>(),
+        "order by finishedOn kept"
+    );
+    for id in mail.iter().chain(&reports) {
+        let q = if mail.contains(id) { "mail" } else { "reports" };
+        assert_eq!(
+            queue(&after, q)["jobs"][id],
+            queue(&before, q)["jobs"][id],
+            "job {id} exactly as it was"
+        );
+    }
+    assert_eq!(
+        s.cli(&["PTTL", &format!("bull:mail:{}", mail[0])]),
+        ttl_before
+    );
+    let left = s.cli(&["--scan", "--pattern", "*qctl-backup*"]);
+    assert!(left.trim().is_empty(), "{left}");
+}
+
+#[test]
+fn requeue_from_dead_does_what_retry_does_and_runs_each_job_once() {
+    if !bullmq::available("requeue_from_dead_does_what_retry_does_and_runs_each_job_once") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    // flaky: fails its first attempt, succeeds once retried.
+    let jobs = failed_jobs(&s, PREFIX, "mail", "flaky", 700, Some(r#"{"fails":1}"#));
+    assert_eq!(jobs.len(), 700);
+
+    // One by BullMQ's own retry, one by qctl (worker stopped): the same job
+    // afterwards, but for its id and data.
+    bullmq::api(&s, PREFIX, &["retry", "mail", &jobs[0]]);
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--limit",
+            "1",
+            "--yes-i-typed=b",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}{doc}");
+    assert_eq!(action_results(&doc)["b"]["moved"], 1, "{doc}");
+    let r = bullmq::report(&s, PREFIX, &["mail"]);
+    let waiting = ids(&r, "mail", "waiting");
+    assert_eq!(waiting.len(), 2, "{r:#}");
+    let moved = waiting.iter().find(|i| **i != jobs[0]).unwrap().clone();
+    let theirs = bullmq::api(&s, PREFIX, &["job", "mail", &jobs[0]]);
+    let ours = bullmq::api(&s, PREFIX, &["job", "mail", &moved]);
+    for f in [
+        "failedReason",
+        "finishedOn",
+        "processedOn",
+        "attemptsMade",
+        "attemptsStarted",
+        "delay",
+        "priority",
+        "returnvalue",
+    ] {
+        assert_eq!(ours[f], theirs[f], "{f}: ours {ours:#}\ntheirs {theirs:#}");
+    }
+    let events = s.cli(&["XREVRANGE", "bull:mail:events", "+", "-", "COUNT", "2"]);
+    assert_eq!(events.matches("prev\nfailed").count(), 2, "{events}");
+    assert!(s.cli(&["ZCARD", "bull:mail:marker"]).trim() == "1");
+
+    // The rest, with a live worker consuming, qctl killed at its 2nd step.
+    let mut w = BullWorker::start(
+        &s,
+        BullWorkerOptions {
+            concurrency: 8,
+            ..BullWorkerOptions::queue("mail")
+        },
+    );
+    let killed = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["requeue", "--from", "dead", "--yes-i-typed=b"])
+        .env("QCTL_FAULT", "hashed-before-move:2")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let (code, _, err) = run_raw(&ws, &cfg, &["requeue", "--from", "dead", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    let r = bullmq::wait_for_report(&s, PREFIX, &["mail"], WAIT, |r| {
+        count(r, "mail", "completed") == 700
+    });
+    assert_eq!(count(&r, "mail", "failed"), 0);
+    w.stop();
+    let done = completions(&w.logs());
+    for id in &jobs {
+        assert_eq!(done.get(id), Some(&1), "{id} ran once");
+    }
+    assert_eq!(
+        done.values().sum::<usize>(),
+        700,
+        "every job ran exactly once"
+    );
+}
+
+#[test]
+fn requeue_from_scheduled_promotes_and_pause_resume_as_the_api() {
+    if !bullmq::available("requeue_from_scheduled_promotes_and_pause_resume_as_the_api") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    let delayed = bullmq::ids(&bullmq::api(
+        &s,
+        PREFIX,
+        &["add", "mail", "ok", "20", r#"{"delay":3600000}"#],
+    ));
+    bullmq::api(&s, PREFIX, &["add", "other", "ok", "1"]);
+
+    // pause: BullMQ's isPaused, the other queue untouched.
+    let (code, _, err) = run_raw(&ws, &cfg, &["pause", "mail", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    let r = bullmq::report(&s, PREFIX, &["mail", "other"]);
+    assert_eq!(queue(&r, "mail")["isPaused"], true);
+    assert_eq!(queue(&r, "other")["isPaused"], false);
+    let (code, _, err) = run_raw(&ws, &cfg, &["pause", "nope", "--yes-i-typed=b"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no queue nope"), "{err}");
+
+    // Promoted while paused: waiting, not run.
+    let mut w = BullWorker::start(&s, BullWorkerOptions::queue("mail"));
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "scheduled",
+            "--yes-i-typed=b",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_results(&doc)["b"]["moved"], 20, "{doc}");
+    std::thread::sleep(Duration::from_millis(800));
+    let r = bullmq::report(&s, PREFIX, &["mail"]);
+    assert_eq!(count(&r, "mail", "delayed"), 0);
+    assert_eq!(count(&r, "mail", "waiting"), 20, "paused: none ran");
+    assert_eq!(queue(&r, "mail")["jobs"][&delayed[0]]["delay"], 0);
+
+    // resume --all: every job runs once.
+    let (code, _, err) = run_raw(&ws, &cfg, &["resume", "--all", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    bullmq::wait_for_report(&s, PREFIX, &["mail"], WAIT, |r| {
+        count(r, "mail", "completed") == 20 && queue(r, "mail")["isPaused"] == false
+    });
+
+    // A legacy `:paused` list (BullMQ before 6) is drained on resume.
+    w.stop();
+    let legacy = bullmq::ids(&bullmq::api(&s, PREFIX, &["add", "mail", "ok", "5"]));
+    s.cli(&["HSET", "bull:mail:meta", "paused", "1"]);
+    s.cli(&["RENAME", "bull:mail:wait", "bull:mail:paused"]);
+    let (code, _, err) = run_raw(&ws, &cfg, &["resume", "mail", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s.cli(&["EXISTS", "bull:mail:paused"]).trim(), "0");
+    let mut w = BullWorker::start(&s, BullWorkerOptions::queue("mail"));
+    bullmq::wait_for_report(&s, PREFIX, &["mail"], WAIT, |r| {
+        count(r, "mail", "completed") == 25
+    });
+    w.stop();
+    let done = completions(&w.logs());
+    for id in &legacy {
+        assert_eq!(done.get(id), Some(&1), "{id}");
+    }
+}
+
+#[test]
+fn on_a_cluster_with_the_bull_tag_every_write_works() {
+    if !bullmq::available("on_a_cluster_with_the_bull_tag_every_write_works") {
+        return;
+    }
+    let cluster = RedisCluster::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &cluster.seed_urls()[0], true);
+    let jobs = failed_jobs(
+        &cluster,
+        CLUSTER_PREFIX,
+        "cq",
+        "flaky",
+        40,
+        Some(r#"{"fails":1}"#),
+    );
+    let before = bullmq::report(&cluster, CLUSTER_PREFIX, &["cq"]);
+    let (code, _, err) = run_raw(&ws, &cfg, &["purge-dlq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        count(
+            &bullmq::report(&cluster, CLUSTER_PREFIX, &["cq"]),
+            "cq",
+            "failed"
+        ),
+        0
+    );
+    let (code, _, err) = run_raw(&ws, &cfg, &["restore-dlq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    let r = bullmq::report(&cluster, CLUSTER_PREFIX, &["cq"]);
+    assert_eq!(queue(&r, "cq")["jobs"], queue(&before, "cq")["jobs"]);
+    let (code, _, err) = run_raw(&ws, &cfg, &["pause", "cq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        queue(&bullmq::report(&cluster, CLUSTER_PREFIX, &["cq"]), "cq")["isPaused"],
+        true
+    );
+    let (code, _, err) = run_raw(&ws, &cfg, &["resume", "cq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    let mut w = BullWorker::start(
+        &cluster,
+        BullWorkerOptions {
+            prefix: CLUSTER_PREFIX.into(),
+            concurrency: 4,
+            ..BullWorkerOptions::queue("cq")
+        },
+    );
+    let (code, _, err) = run_raw(&ws, &cfg, &["requeue", "--from", "dead", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{err}");
+    bullmq::wait_for_report(&cluster, CLUSTER_PREFIX, &["cq"], WAIT, |r| {
+        count(r, "cq", "completed") == 40
+    });
+    w.stop();
+    let done = completions(&w.logs());
+    for id in &jobs {
+        assert_eq!(done.get(id), Some(&1), "{id}");
+    }
+}
