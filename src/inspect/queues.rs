@@ -88,7 +88,7 @@ impl ListView for QueuesView {
                 key: d.queue.key,
                 role: d.queue.role,
                 state: d.queue.role.state(),
-                paused: None,
+                paused: d.paused,
                 length: d.length,
                 oldest_age_s: if d.length == 0 {
                     None

@@ -29,12 +29,35 @@ use redis::RedisResult;
 use serde::Serialize;
 
 /// A job's payload as stored: parsed JSON, text that is not a JSON object,
-/// or bytes that are not UTF-8. Never fatal.
+/// or bytes that are not UTF-8; or a job kept in a hash of its own (RQ).
+/// Never fatal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Payload {
     Json(serde_json::Value),
     Text(String),
     Binary(Vec<u8>),
+    Hash(Box<HashJob>),
+}
+
+/// A job kept in a hash of its own, whose list or set entry is only its id
+/// (RQ `rq:job:<id>`): the hash's readable fields, and its payload when
+/// qctl can show it without running anything (never a pickle).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct HashJob {
+    /// The payload when it is JSON; `None` with `encoding` when it is not
+    /// shown (RQ's pickled `data`).
+    pub(crate) payload: Option<serde_json::Value>,
+    /// How the payload is encoded (`pickle`, `json`); `None`: unreadable.
+    pub(crate) encoding: Option<&'static str>,
+    /// The hash's fields that are text (not the payload, not pickles).
+    pub(crate) fields: serde_json::Map<String, serde_json::Value>,
+    /// The system's own word for the job's state (RQ `status`).
+    pub(crate) status: Option<String>,
+    pub(crate) started: Option<jiff::Timestamp>,
+    pub(crate) ended: Option<jiff::Timestamp>,
+    /// What is wrong with this entry (its hash is gone, a field is
+    /// garbage), one phrase each; never fatal.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Default for Payload {
@@ -89,6 +112,9 @@ pub(crate) struct QueueDetail {
     pub(crate) queue: QueueRef,
     pub(crate) length: u64,
     pub(crate) next_created: Option<jiff::Timestamp>,
+    /// Paused by the system's own flag; `None` where the kind (or this
+    /// set) has no pause.
+    pub(crate) paused: Option<bool>,
 }
 
 /// Whether a worker is alive.
@@ -158,6 +184,10 @@ pub(crate) enum QueueRole {
     DeadLetter,
     Scheduled,
     Retry,
+    /// Jobs being worked on (RQ `wip`).
+    Active,
+    /// Jobs waiting for other jobs (RQ `deferred`).
+    Deferred,
 }
 
 impl QueueRole {
@@ -168,6 +198,8 @@ impl QueueRole {
             QueueRole::DeadLetter => "dead-letter",
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
+            QueueRole::Active => "active",
+            QueueRole::Deferred => "deferred",
         }
     }
 
@@ -179,6 +211,8 @@ impl QueueRole {
             QueueRole::DeadLetter => "dead",
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
+            QueueRole::Active => "active",
+            QueueRole::Deferred => "deferred",
         }
     }
 }

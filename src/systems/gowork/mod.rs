@@ -386,6 +386,7 @@ impl GoRedisWorkQueue {
                 queue: q,
                 length,
                 next_created: next.and_then(|b| parse_job(&b).created),
+                paused: None,
             });
         }
         Ok(out)

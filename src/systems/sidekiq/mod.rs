@@ -264,6 +264,7 @@ impl Sidekiq {
                     queue,
                     length,
                     next_created,
+                    paused: None,
                 }
             })
             .collect())
