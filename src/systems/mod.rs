@@ -16,6 +16,7 @@ pub(crate) mod guard;
 pub(crate) mod json_edit;
 pub(crate) mod lists;
 pub(crate) mod requeue;
+pub(crate) mod rq;
 pub(crate) mod schema;
 pub(crate) mod sidekiq;
 pub(crate) mod signals;
@@ -590,6 +591,7 @@ macro_rules! systems {
 systems! { $
     GoRedisWorkQueue = "go-redis-work-queue" => gowork::GoRedisWorkQueue;
     Sidekiq = "sidekiq" => sidekiq::Sidekiq;
+    Rq = "rq" => rq::Rq;
 }
 
 impl Default for SystemSchema {
