@@ -18,6 +18,7 @@ mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
 mod rq_fixture;
+mod rq_reads;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;
