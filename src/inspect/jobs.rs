@@ -48,6 +48,24 @@ pub(crate) struct JobItem {
     pub(crate) payload: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) payload_base64: Option<String>,
+    /// For jobs kept in a hash of their own (RQ): how the payload is
+    /// encoded when it is not shown (`pickle`: `payload` is null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) payload_encoding: Option<&'static str>,
+    /// The system's own word for the job's state (RQ `status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) started_age_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ended_age_s: Option<f64>,
+    /// The job hash's readable fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// What is wrong with this entry (its hash is gone, a field is
+    /// garbage); never fatal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) problems: Vec<String>,
     #[serde(skip)]
     pub(crate) color: Option<String>,
 }
@@ -117,6 +135,7 @@ pub(crate) struct JobsView {
 
 fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
     let age_s = job.age_s(out.now);
+    let mut hash = None;
     let (payload, payload_base64) = match job.payload {
         Payload::Json(v) => (v, None),
         Payload::Text(t) => (serde_json::Value::String(t), None),
@@ -124,7 +143,14 @@ fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
             serde_json::Value::Null,
             Some(base64::engine::general_purpose::STANDARD.encode(b)),
         ),
+        Payload::Hash(mut h) => {
+            let p = h.payload.take().unwrap_or(serde_json::Value::Null);
+            hash = Some(*h);
+            (p, None)
+        }
     };
+    let is_hash = hash.is_some();
+    let h = hash.unwrap_or_default();
     JobItem {
         context: out.context.clone(),
         queue: out.queue.clone(),
@@ -144,6 +170,12 @@ fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
         filepath: job.filepath,
         payload,
         payload_base64,
+        payload_encoding: h.encoding,
+        status: h.status,
+        started_age_s: crate::systems::age_s(h.started, out.now),
+        ended_age_s: crate::systems::age_s(h.ended, out.now),
+        fields: is_hash.then_some(h.fields),
+        problems: h.problems,
         color: out.color.clone(),
     }
 }
@@ -186,6 +218,9 @@ fn escape(text: &str, max: usize) -> String {
 fn preview(j: &JobItem, max: usize) -> String {
     let text = match (&j.payload, &j.payload_base64) {
         (_, Some(b)) => format!("base64:{b}"),
+        (serde_json::Value::Null, _) if j.payload_encoding.is_some() => {
+            format!("({}, not shown)", j.payload_encoding.unwrap_or_default())
+        }
         (serde_json::Value::String(s), _) if !j.valid => s.clone(),
         (v, _) => v.to_string(),
     };
@@ -205,7 +240,30 @@ impl ListView for JobsView {
                 out.context, out.key
             ));
         }
-        let invalid = out.peek.jobs.iter().filter(|(_, j)| !j.valid).count();
+        let invalid = out
+            .peek
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.valid && !matches!(j.payload, Payload::Hash(_)))
+            .count();
+        // Jobs kept in hashes: each problem once, with how many have it.
+        let mut problems: Vec<(&str, usize)> = Vec::new();
+        for (_, j) in &out.peek.jobs {
+            if let Payload::Hash(h) = &j.payload {
+                for p in &h.problems {
+                    match problems.iter_mut().find(|(q, _)| q == p) {
+                        Some((_, n)) => *n += 1,
+                        None => problems.push((p, 1)),
+                    }
+                }
+            }
+        }
+        for (p, n) in problems {
+            notes.push(format!(
+                "{}: {n} of the jobs shown: {p} (flagged under `problems`)",
+                out.context
+            ));
+        }
         if invalid > 0 {
             notes.push(format!(
                 "{}: {invalid} of the jobs shown are not valid JSON job payloads (shown raw, `valid: false`)",
@@ -239,12 +297,21 @@ impl ListView for JobsView {
     fn row(&self, j: &JobItem, wide: bool) -> Vec<Styled> {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         if self.generic {
-            let detail = if !j.valid {
+            let description = j
+                .fields
+                .as_ref()
+                .and_then(|f| f.get("description"))
+                .and_then(|d| d.as_str());
+            let detail = if let Some(p) = j.problems.first() {
+                p.clone()
+            } else if !j.valid {
                 preview(j, 40)
             } else if let Some(e) = &j.error {
                 e.clone()
             } else if let Some(f) = &j.filepath {
                 f.clone()
+            } else if let Some(d) = description {
+                d.to_string()
             } else {
                 j.payload
                     .get("args")

@@ -102,7 +102,13 @@ for i = 1, #items, 2 do
     local ttl = redis.call('PTTL', k)
     if ttl ~= -2 then
       if j == 1 then
-        if ttl == -1 then exp = -1 else exp = now + ttl end
+        if ttl == -1 then
+          exp = -1
+        else
+          -- The exact instant where the server can say it (Redis >= 7).
+          local ok, at = pcall(redis.call, 'PEXPIRETIME', k)
+          if ok and type(at) == 'number' and at >= 0 then exp = at else exp = now + ttl end
+        end
       end
       local b = tp[3] .. id .. tp[2]
       redis.call('RENAME', k, b)

@@ -19,6 +19,7 @@ pub(crate) mod hashed;
 pub(crate) mod json_edit;
 pub(crate) mod lists;
 pub(crate) mod requeue;
+pub(crate) mod rq;
 pub(crate) mod schema;
 pub(crate) mod sidekiq;
 pub(crate) mod signals;
@@ -32,12 +33,35 @@ use redis::RedisResult;
 use serde::Serialize;
 
 /// A job's payload as stored: parsed JSON, text that is not a JSON object,
-/// or bytes that are not UTF-8. Never fatal.
+/// or bytes that are not UTF-8; or a job kept in a hash of its own (RQ).
+/// Never fatal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Payload {
     Json(serde_json::Value),
     Text(String),
     Binary(Vec<u8>),
+    Hash(Box<HashJob>),
+}
+
+/// A job kept in a hash of its own, whose list or set entry is only its id
+/// (RQ `rq:job:<id>`): the hash's readable fields, and its payload when
+/// qctl can show it without running anything (never a pickle).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct HashJob {
+    /// The payload when it is JSON; `None` with `encoding` when it is not
+    /// shown (RQ's pickled `data`).
+    pub(crate) payload: Option<serde_json::Value>,
+    /// How the payload is encoded (`pickle`, `json`); `None`: unreadable.
+    pub(crate) encoding: Option<&'static str>,
+    /// The hash's fields that are text (not the payload, not pickles).
+    pub(crate) fields: serde_json::Map<String, serde_json::Value>,
+    /// The system's own word for the job's state (RQ `status`).
+    pub(crate) status: Option<String>,
+    pub(crate) started: Option<jiff::Timestamp>,
+    pub(crate) ended: Option<jiff::Timestamp>,
+    /// What is wrong with this entry (its hash is gone, a field is
+    /// garbage), one phrase each; never fatal.
+    pub(crate) problems: Vec<String>,
 }
 
 impl Default for Payload {
@@ -92,8 +116,8 @@ pub(crate) struct QueueDetail {
     pub(crate) queue: QueueRef,
     pub(crate) length: u64,
     pub(crate) next_created: Option<jiff::Timestamp>,
-    /// Paused by the system's own flag; `None` where the kind has no
-    /// pause.
+    /// Paused by the system's own flag; `None` where the kind (or this
+    /// set) has no pause.
     pub(crate) paused: Option<bool>,
 }
 
@@ -176,8 +200,10 @@ pub(crate) enum QueueRole {
     Scheduled,
     Retry,
     /// Jobs being worked on, where the system keeps them in a queue of
-    /// their own (BullMQ `:active`).
+    /// their own (BullMQ `:active`, RQ `wip`).
     Active,
+    /// Jobs waiting for other jobs (RQ `deferred`).
+    Deferred,
 }
 
 impl QueueRole {
@@ -189,6 +215,7 @@ impl QueueRole {
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
             QueueRole::Active => "active",
+            QueueRole::Deferred => "deferred",
         }
     }
 
@@ -201,6 +228,7 @@ impl QueueRole {
             QueueRole::Scheduled => "scheduled",
             QueueRole::Retry => "retry",
             QueueRole::Active => "active",
+            QueueRole::Deferred => "deferred",
         }
     }
 }
@@ -661,6 +689,7 @@ systems! { $
     GoRedisWorkQueue = "go-redis-work-queue" => gowork::GoRedisWorkQueue;
     Sidekiq = "sidekiq" => sidekiq::Sidekiq;
     BullMq = "bullmq" => bullmq::BullMq;
+    Rq = "rq" => rq::Rq;
 }
 
 impl Default for SystemSchema {

@@ -20,6 +20,8 @@ mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
 mod rq_fixture;
+mod rq_reads;
+mod rq_writes;
 mod safety;
 mod sidekiq_fixture;
 mod sidekiq_reads;

@@ -495,12 +495,23 @@ fn alive(pid: u32) -> bool {
 /// Runs `python api.py ARGS...` against `server` and parses the one JSON
 /// document it prints. Panics with its stderr if it fails.
 pub(crate) fn api(server: &RedisServer, args: &[&str]) -> serde_json::Value {
+    api_env(server, &[], args)
+}
+
+/// [`api`] with more environment, such as `RQ_KEY_PREFIX` (which RQ reads
+/// at import).
+pub(crate) fn api_env(
+    server: &RedisServer,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> serde_json::Value {
     if !rq_installed() {
         panic!("{RQ_MISSING}");
     }
     let mut cmd = Command::new(python());
     cmd.arg(api_py()).args(args);
     fixture_env(&mut cmd, server);
+    cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::null());
     set_parent_death_signal(&mut cmd);
     let out = cmd
