@@ -427,3 +427,179 @@ fn on_a_cluster_with_the_bull_tag_every_write_works() {
         assert_eq!(done.get(id), Some(&1), "{id}");
     }
 }
+
+/// The hashed writes (shared by BullMQ and RQ) under real faults: users
+/// lacking one command of a step change nothing (with and without ACL
+/// DRYRUN); a purge killed after its first window, re-run, and both
+/// backups restored: every job back as it was; a requeue stopped
+/// (SIGSTOP) past its lock while another run finishes: every job in
+/// `:wait` exactly once.
+#[test]
+fn hashed_writes_under_refusals_crashes_and_stalls() {
+    if !bullmq::available("hashed_writes_under_refusals_crashes_and_stalls") {
+        return;
+    }
+    let s = crate::safety::acl_server();
+    for (u, minus) in [
+        ("nozadd", "-zadd"),
+        ("noxadd", "-xadd"),
+        ("nohdel", "-hdel"),
+        ("blind-noxadd", "-xadd"),
+    ] {
+        let mut rules = vec!["ACL", "SETUSER", u, "on", ">pw", "~*", "&*", "+@all", minus];
+        if u.starts_with("blind") {
+            rules.push("-acl|dryrun");
+        }
+        s.cli(&rules);
+    }
+    let users = [
+        "norename",
+        "nopexpire",
+        "blind-norename",
+        "nopersist",
+        "nozadd",
+        "noxadd",
+        "nohdel",
+        "blind-noxadd",
+    ];
+    let ws = Workspace::new();
+    let mut y = format!(
+        "apiVersion: qctl/v1\naudit-log: {}\nclusters:\n  - {{ name: b, server: \"{}\" }}\nusers:\n",
+        ws.join("audit.log").display(),
+        s.url()
+    );
+    for u in users {
+        y.push_str(&format!(
+            "  - {{ name: {u}, username: {u}, password: pw }}\n"
+        ));
+    }
+    y.push_str("current-context: b\ncontexts:\n  - { name: b, cluster: b, schema: bm }\n");
+    for u in users {
+        y.push_str(&format!(
+            "  - {{ name: {u}, cluster: b, schema: bm, user: {u} }}\n"
+        ));
+    }
+    y.push_str("queue-schemas:\n  - name: bm\n    kind: bullmq\n");
+    let cfg = ws.write("c.yaml", &y);
+    let jobs = failed_jobs(&s, PREFIX, "mail", "flaky", 450, Some(r#"{"fails":1}"#));
+    let before = bullmq::report(&s, PREFIX, &["mail"]);
+    let backups = || s.cli(&["--scan", "--pattern", "*qctl-backup*"]);
+
+    for u in ["norename", "nopexpire", "blind-norename"] {
+        let typed = format!("--yes-i-typed={u}");
+        let (code, out, err) = run_raw(&ws, &cfg, &["purge-dlq", "--context", u, &typed]);
+        assert_ne!(code, 0, "{u}: {out}{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "450", "{u}");
+        assert!(backups().trim().is_empty(), "{u} left {}", backups());
+    }
+    // Killed after its first window; the re-run purges the rest.
+    let killed = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["purge-dlq", "--context", "b", "--yes-i-typed=b"])
+        .env("QCTL_FAULT", "hashed-purge-after-step:1")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let left: u64 = s
+        .cli(&["ZCARD", "bull:mail:failed"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left < 450, "one window went: {left} left");
+    let (code, _, err) = run_raw(
+        &ws,
+        &cfg,
+        &["purge-dlq", "--context", "b", "--yes-i-typed=b"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "0");
+    for u in ["nopersist", "nozadd", "blind-norename"] {
+        let typed = format!("--yes-i-typed={u}");
+        let (code, out, err) = run_raw(&ws, &cfg, &["restore-dlq", "--context", u, &typed]);
+        // The job keys come back with RENAME (blind-norename lacks it,
+        // and cannot ask ACL DRYRUN: the step's own check stops it).
+        assert_ne!(code, 0, "{u}: {out}{err}");
+        assert_eq!(
+            s.cli(&["ZCARD", "bull:mail:failed"]).trim(),
+            "0",
+            "{u} restored"
+        );
+    }
+    // Each backup restores (the newest first).
+    for _ in 0..2 {
+        let (code, _, err) = run_raw(
+            &ws,
+            &cfg,
+            &["restore-dlq", "--context", "b", "--yes-i-typed=b"],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    assert!(backups().trim().is_empty(), "{}", backups());
+    let r = bullmq::report(&s, PREFIX, &["mail"]);
+    assert_eq!(queue(&r, "mail")["jobs"], queue(&before, "mail")["jobs"]);
+    assert_eq!(ids(&r, "mail", "failed"), ids(&before, "mail", "failed"));
+
+    // requeue: users lacking XADD or HDEL move nothing.
+    for u in ["noxadd", "nohdel", "blind-noxadd"] {
+        let typed = format!("--yes-i-typed={u}");
+        let (code, out, err) = run_raw(
+            &ws,
+            &cfg,
+            &["requeue", "--from", "dead", "--context", u, &typed],
+        );
+        assert_ne!(code, 0, "{u}: {out}{err}");
+        assert!(
+            err.to_uppercase()
+                .contains(if u.contains("hdel") { "HDEL" } else { "XADD" }),
+            "{u}: {err}"
+        );
+        assert_eq!(
+            s.cli(&["ZCARD", "bull:mail:failed"]).trim(),
+            "450",
+            "{u} moved"
+        );
+        assert_eq!(s.cli(&["LLEN", "bull:mail:wait"]).trim(), "0", "{u} pushed");
+    }
+    // A run stalled past its lock while another finishes.
+    let (first, second) = crate::safety::stall_while_another_finishes(
+        &ws,
+        &cfg,
+        &[
+            "requeue",
+            "--from",
+            "dead",
+            "--context",
+            "b",
+            "--yes-i-typed=b",
+        ],
+        "hashed-before-move:2:pause",
+    );
+    assert_eq!(second.0, 0, "{}", second.2);
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        !first.status.success(),
+        "the stalled run must stop: {err}\n{}\nsecond: {}",
+        String::from_utf8_lossy(&first.stdout),
+        second.1
+    );
+    let all = format!("{err}{}", String::from_utf8_lossy(&first.stdout));
+    assert!(all.contains("lost its lock"), "{all}");
+    let wait: Vec<String> = s
+        .cli(&["LRANGE", "bull:mail:wait", "0", "-1"])
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &wait {
+        assert!(seen.insert(id.clone()), "{id} twice in :wait");
+    }
+    assert_eq!(wait.len(), 450);
+    for id in &jobs {
+        assert!(seen.contains(id), "{id} lost");
+    }
+    assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "0");
+}
