@@ -503,6 +503,9 @@ pub(crate) struct GetJobsArgs {
     /// Start at the other end: the jobs a consumer would take last
     #[arg(long)]
     pub(crate) from_end: bool,
+    /// The queue's jobs in this state: waiting, active, scheduled, retry, dead, completed, deferred (or the system's own word: delayed, failed, prioritized, started, finished)
+    #[arg(long, value_name = "STATE")]
+    pub(crate) state: Option<String>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
 }

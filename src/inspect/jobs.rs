@@ -77,13 +77,62 @@ pub(crate) struct JobsOut {
     key: String,
     state: &'static str,
     peek: Peek,
+    /// Said once per context under the table.
+    notes: Vec<String>,
     now: jiff::Timestamp,
 }
 
 pub(crate) struct JobsReader {
     pub(crate) queue: String,
+    /// `--state`: the jobs of the queue in this state.
+    pub(crate) state: Option<String>,
     pub(crate) limit: u64,
     pub(crate) from_end: bool,
+}
+
+/// The SPEC 10.3 state a `--state` word means (`None`: not a state).
+fn state_of(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "waiting" | "queued" | "wait" | "prioritized" => "waiting",
+        "active" | "started" | "processing" | "wip" => "active",
+        "scheduled" | "delayed" | "schedule" => "scheduled",
+        "retry" | "retrying" => "retry",
+        "dead" | "failed" | "dlq" | "dead-letter" => "dead",
+        "completed" | "finished" => "completed",
+        "deferred" => "deferred",
+        _ => return None,
+    })
+}
+
+/// The states `--state` takes.
+const STATES: &str = "waiting, active, scheduled, retry, dead, completed, deferred (and the systems' own words: queued, prioritized, delayed, started, failed, finished)";
+
+/// `QUEUE --state STATE` on one context: the queue or set holding
+/// QUEUE's jobs in that state (`Q:failed` on BullMQ, `failed:Q` on RQ),
+/// else a set shared by every queue (Sidekiq's `dead`, `retry`,
+/// `schedule`; go-redis-work-queue's dead-letter list): then `true`.
+fn resolve_state(
+    system: &System,
+    queue: &str,
+    word: &str,
+) -> Option<(crate::systems::QueueRef, bool)> {
+    let want = state_of(word)?;
+    let ok = |q: &crate::systems::QueueRef| q.role.state() == want;
+    if want == "waiting" && word != "prioritized" {
+        return system.queue_named(queue).filter(ok).map(|q| (q, false));
+    }
+    for cand in [format!("{queue}:{word}"), format!("{word}:{queue}")] {
+        if let Some(q) = system.queue_named(&cand).filter(ok) {
+            return Some((q, false));
+        }
+    }
+    if want == "dead" {
+        let d = system.dead_letter();
+        if !d.key.contains('*') {
+            return Some((d, true));
+        }
+    }
+    system.queue_named(word).filter(ok).map(|q| (q, true))
 }
 
 /// The queue `name` means on a context: a schema name, alias or key, else
@@ -102,12 +151,50 @@ impl Reader for JobsReader {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<JobsOut, ContextError> {
-        let (queue, key, state) = resolve(&t.system, &self.queue);
-        let peek = t
+        let (queue, key, state, shared) = match &self.state {
+            None => {
+                let (q, k, s) = resolve(&t.system, &self.queue);
+                (q, k, s, false)
+            }
+            Some(word) => match resolve_state(&t.system, &self.queue, word) {
+                Some((q, shared)) => (q.name, q.key, q.role.state(), shared),
+                None => {
+                    return Err(ContextError {
+                        context: t.context().to_string(),
+                        kind: ErrorKind::Config,
+                        message: format!(
+                            "{} keeps no {word} jobs for {}; states: {STATES}",
+                            t.system.kind(),
+                            self.queue
+                        ),
+                    });
+                }
+            },
+        };
+        let mut notes = Vec::new();
+        let mut peek = t
             .system
             .peek(conn, &key, self.limit, self.from_end)
             .await
             .map_err(|e| conn.error(&e))?;
+        if shared {
+            // One set for every queue: keep the jobs that name this one
+            // (those that name none are kept: they may be its).
+            let read = peek.jobs.len();
+            peek.jobs.retain(|(_, j)| match &j.payload {
+                Payload::Json(v) => v
+                    .get("queue")
+                    .and_then(|q| q.as_str())
+                    .is_none_or(|q| q == self.queue),
+                _ => true,
+            });
+            notes.push(format!(
+                "{}: {key} holds every queue's {state} jobs: {} of the {read} read are {}'s",
+                t.context(),
+                peek.jobs.len(),
+                self.queue
+            ));
+        }
         if let Some(kind) = &peek.wrong_type {
             return Err(ContextError {
                 context: t.context().to_string(),
@@ -122,6 +209,7 @@ impl Reader for JobsReader {
             key,
             state,
             peek,
+            notes,
             now: jiff::Timestamp::now(),
         })
     }
@@ -233,7 +321,7 @@ impl ListView for JobsView {
     const KIND: &'static str = "JobList";
 
     fn items(&self, mut out: JobsOut) -> (Vec<JobItem>, Vec<String>) {
-        let mut notes = Vec::new();
+        let mut notes = std::mem::take(&mut out.notes);
         if out.peek.length == 0 && out.queue == out.key {
             notes.push(format!(
                 "{}: key `{}` is empty or does not exist",
@@ -420,8 +508,15 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> R
         format!("qctl get jobs {}", args.queue),
     )?;
     check_queue_name(config, &list.names, &args.queue)?;
+    if let Some(word) = &args.state
+        && state_of(word).is_none()
+    {
+        return Err(CliError::usage(format!("--state {word}: not a state"))
+            .with_hint(format!("states: {STATES}")));
+    }
     let reader = JobsReader {
         queue: args.queue.clone(),
+        state: args.state.clone(),
         limit: args.limit,
         from_end: args.from_end,
     };

@@ -16,6 +16,7 @@ mod generated;
 mod get_clusters;
 mod harness;
 mod input_limits;
+mod jobs_state;
 mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
