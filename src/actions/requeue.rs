@@ -517,107 +517,27 @@ impl Requeue {
     }
 
     async fn apply_hashed(&self, conn: &Conn, p: &HashedPlan, step: &Step) -> Applied {
-        let holder = mv::holder();
         let before = json!({
             "from": p.sets.iter().map(|(m, _, _)| m.set.clone()).collect::<Vec<_>>(),
             "to": self.to,
             "length": p.sets.iter().map(|(_, l, _)| l).sum::<u64>(),
             "planned": p.count,
         });
-        let choice = self.hashed_choice();
-        let limit = self.limit.unwrap_or(NO_LIMIT);
-        let (mut moved, mut examined, mut gone, mut missing) = (0u64, 0u64, 0u64, 0u64);
-        let mut error = None;
-        'sets: for (m, length, _) in p.sets.iter().filter(|(_, l, _)| *l > 0) {
-            if moved >= limit {
-                break;
-            }
-            let lock = m.lock();
-            match mv::lock(conn, &lock, &holder, "requeue").await {
-                Ok(Ok(())) => {}
-                Ok(Err(msg)) => {
-                    error = Some(cerr(conn, ErrorKind::Redis, msg));
-                    break;
-                }
-                Err(e) => {
-                    error = Some(conn.error(&e));
-                    break;
-                }
-            }
-            // Bounded by what is there now: jobs that fail again meanwhile
-            // are not requeued twice in one run.
-            let budget = *length;
-            let mut pacer = hashed_requeue::pacer();
-            let (mut seen, mut start) = (0u64, 0u64);
-            while seen < budget && moved < limit {
-                if step.interrupted() {
-                    error = Some(cerr(
-                        conn,
-                        ErrorKind::Interrupted,
-                        format!(
-                            "interrupted (Ctrl-C) after moving {moved} jobs; every other job is still in its set ({})",
-                            m.set
-                        ),
-                    ));
-                    let _ = mv::unlock(conn, &lock, &holder).await;
-                    break 'sets;
-                }
-                let window = pacer
-                    .window()
-                    .min(hashed_requeue::MAX_WINDOW)
-                    .min(budget - seen);
-                match hashed_requeue::step(conn, m, &choice, start, window, limit - moved, &holder)
-                    .await
-                {
-                    Ok(r) => {
-                        pacer.record(&r.count);
-                        moved += r.count.moved;
-                        gone += r.gone;
-                        missing += r.missing;
-                        seen += r.count.taken;
-                        examined += r.count.taken;
-                        step.progress.inc(r.count.moved);
-                        // The moved and gone ids left the window; the rest stay.
-                        start += r.count.taken - r.count.moved - r.gone;
-                        if r.count.taken == 0 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        error = Some(step_error(
-                            conn,
-                            &e,
-                            format!(
-                                "after moving {moved} jobs; every job not moved is still in its set ({}): run requeue again to move the rest",
-                                m.set
-                            ),
-                        ));
-                        let _ = mv::unlock(conn, &lock, &holder).await;
-                        break 'sets;
-                    }
-                }
-            }
-            let _ = mv::unlock(conn, &lock, &holder).await;
-        }
-        let mut warnings = Vec::new();
-        if missing > 0 {
-            warnings.push(format!(
-                "{missing} ids in the set have no job hash any more (expired or removed): left alone"
-            ));
-        }
-        Applied {
-            counts: vec![("moved", moved)],
-            before,
-            after: json!({
-                "moved": moved,
-                "examined": examined,
-                "taken_meanwhile_by_others": gone,
-                "missing_hashes": missing,
-            }),
-            error,
-            warnings,
-            ..Applied::default()
-        }
+        let sets: Vec<(&HashedMove, u64)> = p
+            .sets
+            .iter()
+            .filter(|(_, l, _)| *l > 0)
+            .map(|(m, l, _)| (m, *l))
+            .collect();
+        let r = run_hashed_moves(
+            conn,
+            &sets,
+            &self.hashed_choice(),
+            self.limit.unwrap_or(NO_LIMIT),
+            step,
+        )
+        .await;
+        r.applied(before)
     }
 
     fn choice(&self) -> Choice {
@@ -869,4 +789,135 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &RequeueArgs) -> R
             reset_retries: args.reset_retries,
         },
     )
+}
+
+/// What [`run_hashed_moves`] did.
+pub(crate) struct HashedRun {
+    pub(crate) moved: u64,
+    pub(crate) examined: u64,
+    pub(crate) gone: u64,
+    pub(crate) missing: u64,
+    pub(crate) error: Option<ContextError>,
+}
+
+impl HashedRun {
+    pub(crate) fn applied(self, before: serde_json::Value) -> Applied {
+        let mut warnings = Vec::new();
+        if self.missing > 0 {
+            warnings.push(format!(
+                "{} ids have no job hash any more (expired or removed): left alone",
+                self.missing
+            ));
+        }
+        Applied {
+            counts: vec![("moved", self.moved)],
+            before,
+            after: json!({
+                "moved": self.moved,
+                "examined": self.examined,
+                "taken_meanwhile_by_others": self.gone,
+                "missing_hashes": self.missing,
+            }),
+            error: self.error,
+            warnings,
+            ..Applied::default()
+        }
+    }
+}
+
+/// Runs each set's moves under its lock, window by window (each window one
+/// server-side step), until `budget` ids of the set were examined or
+/// `limit` jobs moved in all.
+pub(crate) async fn run_hashed_moves(
+    conn: &Conn,
+    sets: &[(&HashedMove, u64)],
+    choice: &hashed_requeue::Choice,
+    limit: u64,
+    step: &Step,
+) -> HashedRun {
+    let holder = mv::holder();
+    let mut r = HashedRun {
+        moved: 0,
+        examined: 0,
+        gone: 0,
+        missing: 0,
+        error: None,
+    };
+    'sets: for (m, budget) in sets {
+        if r.moved >= limit {
+            break;
+        }
+        let lock = m.lock();
+        match mv::lock(conn, &lock, &holder, "requeue").await {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => {
+                r.error = Some(cerr(conn, ErrorKind::Redis, msg));
+                break;
+            }
+            Err(e) => {
+                r.error = Some(conn.error(&e));
+                break;
+            }
+        }
+        // Bounded by what is there now: jobs that fail again meanwhile
+        // are not requeued twice in one run.
+        let budget = *budget;
+        let mut pacer = hashed_requeue::pacer();
+        let (mut seen, mut start) = (0u64, 0u64);
+        while seen < budget && r.moved < limit {
+            if step.interrupted() {
+                r.error = Some(cerr(
+                    conn,
+                    ErrorKind::Interrupted,
+                    format!(
+                        "interrupted (Ctrl-C) after moving {} jobs; every other job is where it was ({})",
+                        r.moved, m.set
+                    ),
+                ));
+                let _ = mv::unlock(conn, &lock, &holder).await;
+                break 'sets;
+            }
+            let window = pacer
+                .window()
+                .min(hashed_requeue::MAX_WINDOW)
+                .min(budget - seen);
+            match hashed_requeue::step(conn, m, choice, start, window, limit - r.moved, &holder)
+                .await
+            {
+                Ok(s) => {
+                    pacer.record(&s.count);
+                    r.moved += s.count.moved;
+                    r.gone += s.gone;
+                    r.missing += s.missing;
+                    seen += s.count.taken;
+                    r.examined += s.count.taken;
+                    step.progress.inc(s.count.moved);
+                    // In a set, the moved and gone ids left the window and
+                    // the rest stay; a list of ids known up front moves on.
+                    start += if m.ids.is_some() {
+                        s.count.taken
+                    } else {
+                        s.count.taken - s.count.moved - s.gone
+                    };
+                    if s.count.taken == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    r.error = Some(step_error(
+                        conn,
+                        &e,
+                        format!(
+                            "after moving {} jobs; every job not moved is where it was ({}): run requeue again to move the rest",
+                            r.moved, m.set
+                        ),
+                    ));
+                    let _ = mv::unlock(conn, &lock, &holder).await;
+                    break 'sets;
+                }
+            }
+        }
+        let _ = mv::unlock(conn, &lock, &holder).await;
+    }
+    r
 }

@@ -15,6 +15,7 @@ use crate::systems::System;
 use crate::systems::gowork::GoRedisWorkQueue;
 use crate::systems::gowork::orphaned::{self as orph, Orphan, Routes, Took};
 use crate::systems::guard;
+use crate::systems::requeue::hashed::{Choice, HashedMove};
 use crate::systems::requeue::{self as mv, NO_LIMIT};
 use serde_json::json;
 use std::time::Duration;
@@ -26,6 +27,22 @@ const ACL_SAMPLE: usize = 20;
 pub(crate) struct RequeueOrphaned {
     pub(crate) to: Option<String>,
     pub(crate) limit: Option<u64>,
+}
+
+/// A target's plan: go-redis-work-queue's processing lists, or a system
+/// whose jobs live in hashes (BullMQ's active jobs without a lock, RQ's
+/// started jobs past their expiry).
+pub(crate) enum OrphanPlans {
+    Gowork(OrphanPlan),
+    Hashed(HashedOrphanPlan),
+}
+
+pub(crate) struct HashedOrphanPlan {
+    /// Per queue: the orphans found, and how one goes back.
+    sets: Vec<HashedMove>,
+    acl: guard::Checked,
+    memory: Option<String>,
+    count: u64,
 }
 
 pub(crate) struct OrphanPlan {
@@ -74,33 +91,126 @@ impl Action for RequeueOrphaned {
     }
     const COUNTS: &'static [&'static str] = &["moved"];
     const PROGRESS: bool = true;
-    type Plan = OrphanPlan;
+    type Plan = OrphanPlans;
 
     fn extra_fields(&self) -> &'static [&'static str] {
         &["moved_to"]
     }
 
-    fn dry_extra(&self, p: &OrphanPlan) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert("moved_to".into(), per_dest_json(&p.routes, &p.per_dest));
-        m
-    }
-
     fn headline(&self) -> String {
         let to = match &self.to {
             Some(q) => format!("the back of {q}"),
-            None => "the back of the work queue each job's priority names".into(),
+            None => {
+                "their queue (go-redis-work-queue: the work queue each job's priority names)".into()
+            }
         };
         let limit = match self.limit {
             Some(l) => format!(" (at most {l} per context)"),
             None => String::new(),
         };
         format!(
-            "requeue --orphaned: in-flight jobs of dead workers (processing lists without a heartbeat, seen twice 250 ms apart) go to {to}{limit}"
+            "requeue --orphaned: in-flight jobs no live worker holds (go-redis-work-queue: processing lists without a heartbeat, seen twice 250 ms apart; BullMQ: active jobs without a lock; RQ: started jobs past their expiry) go to {to}{limit}"
         )
     }
 
+    fn dry_extra(&self, p: &OrphanPlans) -> serde_json::Map<String, serde_json::Value> {
+        match p {
+            OrphanPlans::Gowork(p) => self.dry_extra_gowork(p),
+            OrphanPlans::Hashed(_) => serde_json::Map::new(),
+        }
+    }
+
     async fn plan(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<OrphanPlans, ContextError> {
+        if gowork(&t.system).is_some() {
+            self.plan_gowork(conn, t).await.map(OrphanPlans::Gowork)
+        } else {
+            self.plan_hashed(conn, t).await.map(OrphanPlans::Hashed)
+        }
+    }
+
+    fn view(&self, p: &OrphanPlans) -> PlanView {
+        match p {
+            OrphanPlans::Gowork(p) => self.view_gowork(p),
+            OrphanPlans::Hashed(p) => {
+                let busy: Vec<String> = p
+                    .sets
+                    .iter()
+                    .filter_map(|m| {
+                        let n = m.ids.as_ref().map_or(0, Vec::len);
+                        (n > 0).then(|| format!("{n} in {}", m.set))
+                    })
+                    .take(4)
+                    .collect();
+                let mut warnings = Vec::new();
+                if let guard::Checked::Unknown(why) = &p.acl {
+                    warnings.push(why.clone());
+                }
+                warnings.extend(p.memory.clone());
+                PlanView {
+                    count: p.count,
+                    detail: if busy.is_empty() {
+                        "no orphaned job".into()
+                    } else {
+                        format!(
+                            "{} -> back to their queues, each checked again in its step (still orphaned: no lock, or past its expiry), atomic per job",
+                            busy.join(", ")
+                        )
+                    },
+                    warnings,
+                    ..PlanView::default()
+                }
+            }
+        }
+    }
+
+    fn dry_counts(&self, p: &OrphanPlans) -> Vec<(&'static str, u64)> {
+        match p {
+            OrphanPlans::Gowork(p) => self.dry_gowork(p),
+            OrphanPlans::Hashed(p) => vec![("moved", p.count)],
+        }
+    }
+
+    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &OrphanPlans, step: Step) -> Applied {
+        match p {
+            OrphanPlans::Gowork(p) => self.apply_gowork(conn, p, step).await,
+            OrphanPlans::Hashed(p) => {
+                let sets: Vec<(&HashedMove, u64)> = p
+                    .sets
+                    .iter()
+                    .map(|m| (m, m.ids.as_ref().map_or(0, |i| i.len() as u64)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                let before = json!({
+                    "orphaned_jobs": p.count,
+                    "from": p.sets.iter().map(|m| m.set.clone()).collect::<Vec<_>>(),
+                    "planned": p.count,
+                });
+                super::requeue::run_hashed_moves(
+                    conn,
+                    &sets,
+                    &Choice::default(),
+                    self.limit.unwrap_or(NO_LIMIT),
+                    &step,
+                )
+                .await
+                .applied(before)
+            }
+        }
+    }
+}
+
+impl RequeueOrphaned {
+    fn dry_extra_gowork(&self, p: &OrphanPlan) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("moved_to".into(), per_dest_json(&p.routes, &p.per_dest));
+        m
+    }
+
+    async fn plan_gowork(
         &self,
         conn: &Conn,
         t: &ReadTarget,
@@ -230,7 +340,7 @@ impl Action for RequeueOrphaned {
         })
     }
 
-    fn view(&self, p: &OrphanPlan) -> PlanView {
+    fn view_gowork(&self, p: &OrphanPlan) -> PlanView {
         let jobs: u64 = p.orphans.iter().map(|o| o.len).sum();
         let to: Vec<String> = p
             .routes
@@ -296,11 +406,11 @@ impl Action for RequeueOrphaned {
         }
     }
 
-    fn dry_counts(&self, p: &OrphanPlan) -> Vec<(&'static str, u64)> {
+    fn dry_gowork(&self, p: &OrphanPlan) -> Vec<(&'static str, u64)> {
         vec![("moved", p.count)]
     }
 
-    async fn apply(&self, conn: &Conn, _t: &ReadTarget, p: &OrphanPlan, step: Step) -> Applied {
+    async fn apply_gowork(&self, conn: &Conn, p: &OrphanPlan, step: Step) -> Applied {
         let holder = mv::holder();
         let before = json!({
             "orphaned_workers": p.orphans.len(),
@@ -433,6 +543,55 @@ impl Action for RequeueOrphaned {
             extra,
             ..Applied::default()
         }
+    }
+
+    async fn plan_hashed(
+        &self,
+        conn: &Conn,
+        t: &ReadTarget,
+    ) -> std::result::Result<HashedOrphanPlan, ContextError> {
+        let mut sets = t
+            .system
+            .orphan_moves(conn)
+            .await
+            .map_err(|e| conn.error(&e))?;
+        if let Some(to) = &self.to
+            && sets.iter().any(|m| !m.takes_to)
+        {
+            return Err(cerr(
+                conn,
+                ErrorKind::Config,
+                format!(
+                    "--to {to}: a {} job belongs to its own queue (its keys are named after it): leave --to out",
+                    t.system.kind()
+                ),
+            ));
+        }
+        let mut room = self.limit.unwrap_or(u64::MAX);
+        for m in &mut sets {
+            if let Some(ids) = &mut m.ids {
+                ids.truncate(room.min(usize::MAX as u64) as usize);
+                room -= ids.len() as u64;
+            }
+        }
+        let count = sets
+            .iter()
+            .map(|m| m.ids.as_ref().map_or(0, |i| i.len() as u64))
+            .sum();
+        let acl = match sets
+            .iter()
+            .find(|m| m.ids.as_ref().is_some_and(|i| !i.is_empty()))
+        {
+            Some(m) => guard::may_run(conn, &m.needed()).await?,
+            None => guard::Checked::Allowed,
+        };
+        let memory = guard::memory_warning(conn).await;
+        Ok(HashedOrphanPlan {
+            sets,
+            acl,
+            memory,
+            count,
+        })
     }
 }
 

@@ -418,6 +418,14 @@ pub(crate) trait QueueSystem {
         conn: &Conn,
         from: &str,
     ) -> impl Future<Output = RedisResult<Vec<requeue::hashed::HashedMove>>> + Send;
+    /// For a system whose jobs live in hashes: per queue, the in-flight
+    /// jobs no live worker holds any more (`ids`), and how one goes back
+    /// (checked again in its step). go-redis-work-queue has its own
+    /// protocol (`gowork::orphaned`).
+    fn orphan_moves(
+        &self,
+        conn: &Conn,
+    ) -> impl Future<Output = RedisResult<Vec<requeue::hashed::HashedMove>>> + Send;
     /// Whether queue names live in Redis (the schema may list none).
     fn discovers_queues(&self) -> bool;
     /// The queue names found in Redis.
@@ -535,6 +543,12 @@ macro_rules! queue_system {
                 from: &str,
             ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
                 <$t>::requeue_moves(self, conn, from).await
+            }
+            async fn orphan_moves(
+                &self,
+                conn: &Conn,
+            ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
+                <$t>::orphan_moves(self, conn).await
             }
             fn discovers_queues(&self) -> bool {
                 <$t>::discovers_queues(self)
@@ -747,6 +761,14 @@ impl System {
         from: &str,
     ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
         each!(self, s => QueueSystem::requeue_moves(s, conn, from).await)
+    }
+
+    /// Per queue, the orphaned in-flight jobs and how one goes back.
+    pub(crate) async fn orphan_moves(
+        &self,
+        conn: &Conn,
+    ) -> RedisResult<Vec<requeue::hashed::HashedMove>> {
+        each!(self, s => QueueSystem::orphan_moves(s, conn).await)
     }
 
     /// Whether the system keeps its queue names in Redis, so a schema that

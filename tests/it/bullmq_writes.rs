@@ -603,3 +603,102 @@ fn hashed_writes_under_refusals_crashes_and_stalls() {
     }
     assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "0");
 }
+
+/// requeue --orphaned: a worker SIGKILLed with jobs in hand leaves them in
+/// `:active` until their lock expires; qctl puts exactly those back (as
+/// BullMQ's stalled check would), never a live worker's, and a new worker
+/// runs each once.
+#[test]
+fn orphaned_active_jobs_go_back_to_wait_and_live_ones_stay() {
+    if !bullmq::available("orphaned_active_jobs_go_back_to_wait_and_live_ones_stay") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    let lost = bullmq::ids(&bullmq::api(
+        &s,
+        PREFIX,
+        &["add", "mail", "slow", "3", "{}", r#"{"ms":2000}"#],
+    ));
+    bullmq::api(
+        &s,
+        PREFIX,
+        &["add", "live", "slow", "1", "{}", r#"{"ms":30000}"#],
+    );
+    let mut doomed = BullWorker::start(
+        &s,
+        BullWorkerOptions {
+            concurrency: 3,
+            lock_duration_ms: Some(1500),
+            stalled_interval_ms: Some(600_000),
+            ..BullWorkerOptions::queue("mail")
+        },
+    );
+    let mut live = BullWorker::start(&s, BullWorkerOptions::queue("live"));
+    bullmq::wait_for_report(&s, PREFIX, &["mail", "live"], WAIT, |r| {
+        count(r, "mail", "active") == 3 && count(r, "live", "active") == 1
+    });
+    doomed.kill();
+    // Their locks expire within lockDuration.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lost
+        .iter()
+        .any(|id| s.cli(&["EXISTS", &format!("bull:mail:{id}:lock")]).trim() == "1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the locks never expired"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &["requeue", "--orphaned", "--dry-run", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_results(&doc)["b"]["moved"], 3, "{doc}");
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &["requeue", "--orphaned", "--yes-i-typed=b", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}{doc}");
+    assert_eq!(action_results(&doc)["b"]["moved"], 3, "{doc}");
+    let r = bullmq::report(&s, PREFIX, &["mail", "live"]);
+    assert_eq!(count(&r, "mail", "active"), 0);
+    assert_eq!(count(&r, "mail", "waiting"), 3);
+    assert_eq!(
+        count(&r, "live", "active"),
+        1,
+        "the live worker's job stays"
+    );
+    assert_eq!(queue(&r, "mail")["jobs"][&lost[0]]["stalledCounter"], 1);
+    let events = s.cli(&["XREVRANGE", "bull:mail:events", "+", "-", "COUNT", "6"]);
+    assert!(events.contains("stalled"), "{events}");
+    // Again: nothing more to move.
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &["requeue", "--orphaned", "--yes-i-typed=b", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(action_results(&doc)["b"]["moved"], 0, "{doc}");
+    let mut w = BullWorker::start(
+        &s,
+        BullWorkerOptions {
+            concurrency: 3,
+            ..BullWorkerOptions::queue("mail")
+        },
+    );
+    bullmq::wait_for_report(&s, PREFIX, &["mail"], WAIT, |r| {
+        count(r, "mail", "completed") == 3
+    });
+    w.stop();
+    live.kill();
+    let done = completions(&w.logs());
+    for id in &lost {
+        assert_eq!(done.get(id), Some(&1), "{id} ran once");
+    }
+}

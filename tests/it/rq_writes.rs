@@ -290,3 +290,72 @@ fn scheduled_suspend_and_shutdown_as_rq_does_them() {
     assert!(status.is_some(), "the worker stopped: {}", w.logs());
     assert!(w.logs().to_lowercase().contains("shutdown"), "{}", w.logs());
 }
+
+/// requeue --orphaned: a worker SIGKILLed mid-job leaves its job in the
+/// started registry until the entry's expiry passes (61 s with a 1 s
+/// heartbeat; moved into the past here, as time would); qctl puts that job
+/// back, never a live worker's, and `rq worker --burst` runs it once.
+#[test]
+fn orphaned_started_jobs_go_back_and_live_ones_stay() {
+    if !rq::available("orphaned_started_jobs_go_back_and_live_ones_stay") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s);
+    let lost = rq::ids(&rq::api(&s, &["enqueue", "mail", "slow", "1", "[30]"]));
+    rq::api(&s, &["enqueue", "live", "slow", "1", "[30]"]);
+    let mut doomed = RqWorker::start(
+        &s,
+        RqOptions {
+            job_monitoring_interval: Some(1),
+            with_scheduler: false,
+            ..RqOptions::with_queues(&["mail"])
+        },
+    );
+    let mut live = RqWorker::start(
+        &s,
+        RqOptions {
+            with_scheduler: false,
+            ..RqOptions::with_queues(&["live"])
+        },
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = rq::report(&s);
+        if queue(&r, "mail")["started"]["count"] == 1 && queue(&r, "live")["started"]["count"] == 1
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{r:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    doomed.kill();
+    // Time passing: the dead worker's entry is past its expiry.
+    let member = s
+        .cli(&["ZRANGE", "rq:wip:mail", "0", "0"])
+        .trim()
+        .to_string();
+    s.cli(&["ZADD", "rq:wip:mail", "XX", "1000", &member]);
+    let (code, doc, err) = run_json(
+        &ws,
+        &cfg,
+        &["requeue", "--orphaned", "--yes-i-typed=py", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}{doc}");
+    assert_eq!(action_results(&doc)["py"]["moved"], 1, "{doc}");
+    let r = rq::report(&s);
+    assert_eq!(queue(&r, "mail")["started"]["count"], 0);
+    assert_eq!(rq::ids(&queue(&r, "mail")["job_ids"]), lost);
+    assert_eq!(
+        queue(&r, "live")["started"]["count"],
+        1,
+        "the live job stays"
+    );
+    live.kill();
+    // Make it quick to run again: the same job, 30 s of sleep, is too long
+    // for a test, so check it is queued as RQ would run it.
+    let job = rq::api(&s, &["job", &lost[0]]);
+    assert_eq!(job["jobs"][0]["status"], "queued", "{job}");
+    assert_eq!(job["jobs"][0]["origin"], "mail", "{job}");
+}

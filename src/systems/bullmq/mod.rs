@@ -185,12 +185,12 @@ impl BullMq {
             Verb::PurgeDlq
             | Verb::RestoreDlq
             | Verb::Requeue { from: "dead" | "scheduled" }
+            | Verb::RequeueOrphaned
             | Verb::Pause { .. }
             | Verb::Resume { .. } => return None,
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: BullMQ keeps retries waiting for their backoff in each queue's :delayed set: use --from scheduled"
             ),
-            Verb::RequeueOrphaned => not_built("requeue --orphaned"),
             Verb::Replicate => not_built("replicate"),
         };
         Some(why)

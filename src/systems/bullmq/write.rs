@@ -114,6 +114,36 @@ end
 "#
 );
 
+/// An orphaned active job back to wait, as BullMQ's stalled check
+/// (`moveStalledJobsToWait`) moves a job whose lock is gone: out of
+/// `:active` (`LREM`), its stall count raised, `RPUSH`ed onto `:wait` (it
+/// runs next), the marker, `waiting` (prev active) and `stalled` events.
+/// KEYS[10] `:stalled` (the candidates of BullMQ's own next check).
+const ORPHAN: &str = concat!(
+    common!(),
+    r#"
+local qctl_base_checks = qctl_checks
+qctl_checks = function(to)
+  local c = qctl_base_checks(to)
+  c[#c + 1] = {'LREM', KEYS[6], '1', 'x'}
+  c[#c + 1] = {'HINCRBY', C[1] .. 'x', 'stc', '1'}
+  c[#c + 1] = {'SREM', KEYS[10], 'x'}
+  return c
+end
+local function qctl_move(id, job, reset, to)
+  if redis.call('EXISTS', job) == 0 then return -1 end
+  if redis.call('EXISTS', job .. ':lock') == 1 then return 0 end
+  if redis.call('LREM', KEYS[6], 1, id) == 0 then return 0 end
+  redis.call('HINCRBY', job, 'stc', 1)
+  redis.call('SREM', KEYS[10], id)
+  back_to_wait(id, job, 'RPUSH')
+  redis.call('XADD', KEYS[3], '*', 'event', 'waiting', 'jobId', id, 'prev', 'active')
+  redis.call('XADD', KEYS[3], '*', 'event', 'stalled', 'jobId', id)
+  return 1
+end
+"#
+);
+
 /// `queue.pause()` / `resume()`. KEYS: meta, marker, events, legacy
 /// paused, wait, prioritized, delayed. ARGV: 'paused' | 'resumed'.
 /// Returns the ids left in the legacy `:paused` list (a resume drains
@@ -230,9 +260,75 @@ impl BullMq {
                     body,
                     needed,
                     takes_to: false,
+                    ids: None,
                 }
             })
             .collect())
+    }
+
+    /// Per queue, the ids in `:active` whose `:lock` is gone (no worker
+    /// holds them: killed, or stalled past its lock), as BullMQ's stalled
+    /// check finds them; each checked again in its step.
+    pub(crate) async fn orphan_moves(&self, conn: &Conn) -> RedisResult<Vec<HashedMove>> {
+        let queues = self.found_queues(conn).await?;
+        let lists: Vec<redis::Cmd> = queues
+            .iter()
+            .map(|q| {
+                let mut c = redis::cmd("LRANGE");
+                c.arg(self.key(q, "active")).arg(0).arg(99_999);
+                c
+            })
+            .collect();
+        let active: Vec<Vec<String>> = if lists.is_empty() {
+            Vec::new()
+        } else {
+            conn.each_key(&lists).await?
+        };
+        let mut out = Vec::new();
+        for (q, ids) in queues.into_iter().zip(active) {
+            let ids: Vec<String> = ids.into_iter().filter(|i| !i.starts_with("0:")).collect();
+            let locks: Vec<redis::Cmd> = ids
+                .iter()
+                .map(|id| {
+                    let mut c = redis::cmd("EXISTS");
+                    c.arg(format!("{}:{q}:{id}:lock", self.schema.prefix));
+                    c
+                })
+                .collect();
+            let held: Vec<i64> = if locks.is_empty() {
+                Vec::new()
+            } else {
+                conn.each_key(&locks).await?
+            };
+            let orphans: Vec<String> = ids
+                .into_iter()
+                .zip(held)
+                .filter(|(_, h)| *h == 0)
+                .map(|(i, _)| i)
+                .collect();
+            let mut keys = self.move_keys(&q);
+            keys.push(self.key(&q, "stalled"));
+            let job = format!("{}:{q}:", self.schema.prefix);
+            out.push(HashedMove {
+                set: self.key(&q, "active"),
+                needed: vec![
+                    Needed::new("LREM", &keys[3], &["1", "x"]),
+                    Needed::new("HINCRBY", &format!("{job}x"), &["stc", "1"]),
+                    Needed::new("SREM", &keys[7], &["x"]),
+                    Needed::new("RPUSH", &keys[1], &["x"]),
+                    Needed::new("ZADD", &keys[4], &["0", "0"]),
+                    Needed::new("XADD", &keys[0], &["*", "event", "stalled"]),
+                ],
+                keys,
+                consts: Vec::new(),
+                job_prefix: job,
+                match_fields: vec!["name", "data"],
+                body: ORPHAN,
+                takes_to: false,
+                ids: Some(orphans),
+            });
+        }
+        Ok(out)
     }
 
     /// Each named queue's `:meta paused` (every queue's with `all`).

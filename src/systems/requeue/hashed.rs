@@ -47,6 +47,11 @@ pub(crate) struct HashedMove {
     /// Whether `--to` can send a job to another queue (RQ: its hash is
     /// global; BullMQ: no, the hash is named after its queue).
     pub(crate) takes_to: bool,
+    /// The ids to consider, known up front (orphans found in a list or
+    /// by score), instead of the set's lowest-scored ids; `qctl_move`
+    /// then checks each itself and returns 1 (moved), 0 (no longer an
+    /// orphan: left alone) or -1 (its hash is gone).
+    pub(crate) ids: Option<Vec<String>>,
 }
 
 impl HashedMove {
@@ -108,7 +113,10 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local moved, gone, missing = 0, 0, 0
 for i = 6 + nc, #ARGV do
   local id = ARGV[i]
-  if not redis.call('ZSCORE', KEYS[1], id) then
+  if qctl_checks_itself then
+    local r = qctl_move(id, C[1] .. id, reset, to)
+    if r == 1 then moved = moved + 1 elseif r == 0 then gone = gone + 1 else missing = missing + 1 end
+  elseif not redis.call('ZSCORE', KEYS[1], id) then
     gone = gone + 1
   elseif redis.call('EXISTS', C[1] .. id) == 0 then
     missing = missing + 1
@@ -217,14 +225,23 @@ pub(crate) async fn step(
     room: u64,
     holder: &str,
 ) -> RedisResult<Moved> {
-    let ids: Vec<String> = conn
-        .query(
-            redis::cmd("ZRANGE")
-                .arg(&m.set)
-                .arg(start)
-                .arg(start + window.max(1) - 1),
-        )
-        .await?;
+    let ids: Vec<String> = match &m.ids {
+        Some(all) => all
+            .iter()
+            .skip(start as usize)
+            .take(window.max(1) as usize)
+            .cloned()
+            .collect(),
+        None => {
+            conn.query(
+                redis::cmd("ZRANGE")
+                    .arg(&m.set)
+                    .arg(start)
+                    .arg(start + window.max(1) - 1),
+            )
+            .await?
+        }
+    };
     let read = ids.len() as u64;
     let bytes = ids.iter().map(|i| i.len() as u64).sum();
     let mut picks = chosen(conn, m, c, ids).await?;
@@ -240,7 +257,11 @@ pub(crate) async fn step(
     if picks.is_empty() {
         return Ok(out);
     }
-    let script = guard::script(&format!("{FRAME}\n{}\n{LOOP}", m.body));
+    let script = guard::script(&format!(
+        "{FRAME}\nlocal qctl_checks_itself = {}\n{}\n{LOOP}",
+        m.ids.is_some(),
+        m.body
+    ));
     let mut inv = script.prepare_invoke();
     inv.key(&m.set).key(m.lock());
     for k in &m.keys {

@@ -788,13 +788,13 @@ impl Rq {
             Verb::PurgeDlq
             | Verb::RestoreDlq
             | Verb::Requeue { from: "dead" | "scheduled" }
+            | Verb::RequeueOrphaned
             | Verb::Pause { all: true }
             | Verb::Resume { all: true }
             | Verb::Stop => return None,
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: RQ keeps jobs waiting to retry in each queue's scheduled registry: use --from scheduled"
             ),
-            Verb::RequeueOrphaned => "requeue --orphaned is not built for rq yet".to_string(),
             Verb::Replicate => "replicate is not built for rq yet".to_string(),
             Verb::Pause { all: false } | Verb::Resume { all: false } => "RQ has no per-queue pause: its suspend (rq suspend) stops every worker of the deployment; use --all".to_string(),
             Verb::Quiet => {

@@ -165,6 +165,56 @@ impl Rq {
                     Needed::new("EXPIRE", &format!("{job}x"), &["1"]),
                 ],
                 takes_to: true,
+                ids: None,
+            })
+            .collect())
+    }
+
+    /// Per queue, the started registry's entries past their expiry (by the
+    /// server's clock): jobs whose worker died.
+    pub(crate) async fn orphan_moves(&self, conn: &Conn) -> RedisResult<Vec<HashedMove>> {
+        let queues = self.found_queues(conn).await?;
+        let t: Vec<String> = conn.query(&redis::cmd("TIME")).await?;
+        let now = t.first().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        let cmds: Vec<redis::Cmd> = queues
+            .iter()
+            .map(|q| {
+                let mut c = redis::cmd("ZRANGEBYSCORE");
+                c.arg(self.registry_key("wip", q))
+                    .arg("-inf")
+                    .arg(format!("({now}"))
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(100_000);
+                c
+            })
+            .collect();
+        let found: Vec<Vec<String>> = if cmds.is_empty() {
+            Vec::new()
+        } else {
+            conn.each_key(&cmds).await?
+        };
+        let queues_key = self.key("queues");
+        let queue_prefix = self.key("queue:");
+        let job = self.key("job:");
+        Ok(queues
+            .into_iter()
+            .zip(found)
+            .map(|(q, ids)| HashedMove {
+                set: self.registry_key("wip", &q),
+                keys: vec![queues_key.clone()],
+                consts: vec![queue_prefix.clone(), q.clone()],
+                job_prefix: job.clone(),
+                match_fields: vec!["description"],
+                body: ORPHAN_BODY,
+                needed: vec![
+                    Needed::new("ZREM", &self.registry_key("wip", &q), &["x"]),
+                    Needed::new("HSET", &format!("{job}x"), &["status", "queued"]),
+                    Needed::new("RPUSH", &format!("{queue_prefix}{q}"), &["x"]),
+                    Needed::new("SADD", &queues_key, &["x"]),
+                ],
+                takes_to: true,
+                ids: Some(ids),
             })
             .collect())
     }
@@ -257,6 +307,40 @@ impl Rq {
 
 /// What `send_shutdown_command` publishes.
 const SHUTDOWN: &str = r#"{"command": "shutdown"}"#;
+
+/// A started job past its expiry (its worker died: no heartbeat extends
+/// it) back to its queue, as `rq requeue` would put it. Ids are the
+/// registry's members, `<job id>:<execution id>`. KEYS[3] `rq:queues`;
+/// C[2] the queue key prefix, C[3] the registry's queue.
+macro_rules! orphan_fn {
+    () => {
+        r#"
+local function qctl_checks(to)
+  return {{'ZREM', KEYS[1], 'x'}, {'HSET', C[1] .. 'x', 'status', 'queued'},
+    {'RPUSH', C[2] .. (to or 'x'), 'x'}, {'SADD', KEYS[3], 'x'}}
+end
+local function qctl_move(member, _job, reset, to)
+  local score = redis.call('ZSCORE', KEYS[1], member)
+  if not score then return 0 end
+  local t = redis.call('TIME')
+  if tonumber(score) > tonumber(t[1]) + tonumber(t[2]) / 1e6 then return 0 end
+  local jid = string.match(member, '^(.*):[^:]*$') or member
+  local job = C[1] .. jid
+  if redis.call('EXISTS', job) == 0 then return -1 end
+  local origin = to or redis.call('HGET', job, 'origin')
+  if not origin or origin == '' then origin = C[3] end
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HSET', job, 'status', 'queued', 'started_at', '', 'origin', origin, 'enqueued_at', rq_now())
+  redis.call('RPUSH', C[2] .. origin, jid)
+  redis.call('SADD', KEYS[3], C[2] .. origin)
+  return 1
+end
+"#
+    };
+}
+
+/// The body for orphans.
+const ORPHAN_BODY: &str = concat!(now_fn!(), orphan_fn!());
 
 /// The body of [`HashedMove`] for RQ: the date helper and the move.
 const MOVE_BODY: &str = concat!(now_fn!(), move_fn!());

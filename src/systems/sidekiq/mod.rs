@@ -511,6 +511,15 @@ impl Sidekiq {
         Ok(Vec::new())
     }
 
+    /// Not kept in hashes (go-redis-work-queue's orphans have their own
+    /// protocol; Sidekiq OSS keeps none).
+    pub(crate) async fn orphan_moves(
+        &self,
+        _conn: &Conn,
+    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
+        Ok(Vec::new())
+    }
+
     pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
         Some(super::RequeueSource {
             key: self
