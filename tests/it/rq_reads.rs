@@ -272,7 +272,8 @@ fn figures_queues_workers_and_jobs_match_rqs_own_api_and_reading_writes_nothing(
             ("active", "started"),
             ("deferred", "deferred"),
         ] {
-            let x = row(name, state);
+            // A registry is named `<registry>:<queue>` (`failed:default`).
+            let x = row(&format!("{reg}:{name}"), state);
             assert_eq!(x["length"], q[reg]["count"], "{name} {state}: {x}");
             assert_eq!(x["key"], q[reg]["key"], "{name} {state}");
             assert!(x["paused"].is_null());

@@ -378,9 +378,17 @@ pub(crate) async fn peek(
         }
     };
     let role = named.as_ref().map_or(QueueRole::Work, |q| q.role);
-    let listed_in = named
-        .as_ref()
-        .map_or_else(|| key.to_string(), |q| q.name.clone());
+    // The queue itself: a registry is named `<registry>:<queue>`.
+    let listed_in = named.as_ref().map_or_else(
+        || key.to_string(),
+        |q| match q.role {
+            QueueRole::Work => q.name.clone(),
+            _ => q
+                .name
+                .split_once(':')
+                .map_or_else(|| q.name.clone(), |(_, queue)| queue.to_string()),
+        },
+    );
     let n = n.min(i64::MAX as u64) as i64;
     let mut cmds = vec![super::cmd(
         if listing == Listing::List {

@@ -197,8 +197,8 @@ impl Rq {
 
     fn registry_refs(&self, q: &str) -> impl Iterator<Item = QueueRef> + '_ {
         let q = q.to_string();
-        REGISTRIES.iter().map(move |(seg, role, _)| QueueRef {
-            name: q.clone(),
+        REGISTRIES.iter().map(move |(seg, role, names)| QueueRef {
+            name: format!("{}:{q}", names[0]),
             key: self.registry_key(seg, &q),
             role: *role,
         })
@@ -251,10 +251,10 @@ impl Rq {
             if let Some(q) = t.strip_prefix("queue:") {
                 return self.allowed(q).then(|| self.work_ref(q));
             }
-            for (seg, role, _) in REGISTRIES {
+            for (seg, role, names) in REGISTRIES {
                 if let Some(q) = t.strip_prefix(seg).and_then(|r| r.strip_prefix(':')) {
                     return self.allowed(q).then(|| QueueRef {
-                        name: q.to_string(),
+                        name: format!("{}:{q}", names[0]),
                         key: self.registry_key(seg, q),
                         role: *role,
                     });
@@ -273,7 +273,7 @@ impl Rq {
             if let Some(q) = q {
                 return self.allowed(&q).then(|| QueueRef {
                     key: self.registry_key(seg, &q),
-                    name: q,
+                    name: format!("{}:{q}", names[0]),
                     role: *role,
                 });
             }
@@ -291,7 +291,7 @@ impl Rq {
         let q = self.lone_queue();
         QueueRef {
             key: self.registry_key("failed", &q),
-            name: q,
+            name: format!("failed:{q}"),
             role: QueueRole::DeadLetter,
         }
     }
@@ -828,7 +828,7 @@ mod tests {
         let f = r.queue_named("failed:mail").unwrap();
         assert_eq!(
             (f.name.as_str(), f.key.as_str()),
-            ("mail", "rq:failed:mail")
+            ("failed:mail", "rq:failed:mail")
         );
         assert_eq!(f.role, QueueRole::DeadLetter);
         assert_eq!(r.queue_named("dlq").unwrap().key, "rq:failed:default");
@@ -845,7 +845,10 @@ mod tests {
         assert_eq!(p.queue_named("high").unwrap().key, "{py}:queue:high");
         assert!(p.queue_named("mail").is_none());
         assert!(p.queue_named("failed:mail").is_none());
-        assert_eq!(p.queue_named("{py}:scheduled:low").unwrap().name, "low");
+        assert_eq!(
+            p.queue_named("{py}:scheduled:low").unwrap().name,
+            "scheduled:low"
+        );
         assert_eq!(p.queues().len(), 2 + 2 * REGISTRIES.len());
         let one = rq("rq", Some(&["emails"]));
         assert_eq!(one.queue_named("dead").unwrap().key, "rq:failed:emails");
