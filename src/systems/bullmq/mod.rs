@@ -27,6 +27,7 @@ use crate::systems::signals::Signal;
 use crate::systems::{QueueRef, QueueRole, SchemaKind, Verb, Worker};
 use redis::RedisResult;
 
+mod copy;
 mod job;
 mod read;
 mod workers;
