@@ -187,12 +187,12 @@ impl BullMq {
             | Verb::RestoreDlq
             | Verb::Requeue { from: "dead" | "scheduled" }
             | Verb::Pause { .. }
-            | Verb::Resume { .. } => return None,
+            | Verb::Resume { .. }
+            | Verb::Replicate => return None,
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: BullMQ keeps retries waiting for their backoff in each queue's :delayed set: use --from scheduled"
             ),
             Verb::RequeueOrphaned => not_built("requeue --orphaned"),
-            Verb::Replicate => not_built("replicate"),
         };
         Some(why)
     }
@@ -323,14 +323,13 @@ impl BullMq {
         None
     }
 
-    /// For replicate, not built for BullMQ yet (it will copy job hashes by
-    /// id); the neutral answer meanwhile.
+    /// Each job is its own hash, told by its id (`copy.rs`).
     pub(crate) fn job_identity(&self) -> super::copy::Identity {
-        super::copy::Identity::Id
+        super::copy::Identity::Hash
     }
 
     pub(crate) fn copy_rule(&self) -> &'static str {
-        "replicate is not built for bullmq yet"
+        "job hashes copied with their ids: one already on a target is skipped when it is the same job, counted under conflicts and left alone when it is another; waiting jobs go after those waiting there, scores kept; the :id counter raised past copied ids; active and completed jobs are not copied"
     }
 
     /// The Redis type of a failed set (a ZSET of ids pointing at job
@@ -443,6 +442,7 @@ mod tests {
         let b = bull("bull", None);
         assert!(b.unsupported(Verb::Pause { all: false }).is_none());
         assert!(b.unsupported(Verb::PurgeDlq).is_none());
+        assert!(b.unsupported(Verb::Replicate).is_none());
         assert!(b.unsupported(Verb::Requeue { from: "dead" }).is_none());
         assert!(b.unsupported(Verb::Requeue { from: "scheduled" }).is_none());
         assert!(
