@@ -17,11 +17,14 @@ pub(crate) const WINDOW: i64 = 5_000;
 /// the SPEC's rule), by `jid` (a copy of Sidekiq jobs), or by their exact
 /// bytes (a move: a job leaves the source only when the very same payload
 /// is on the target, so a different job that happens to share its id never
-/// stands in for it).
+/// stands in for it). `Hash`: jobs kept each in its own hash, the lists
+/// and sets holding only ids (BullMQ, RQ): told by that id, copied by
+/// `hashed_copy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Identity {
     Id,
     Jid,
+    Hash,
 }
 
 impl Identity {
@@ -32,6 +35,7 @@ impl Identity {
                 Some(jid) => HASH.hash_one((b'i', jid.as_bytes())),
                 None => bytes_fingerprint(job),
             },
+            Identity::Hash => HASH.hash_one((b'i', job)),
         }
     }
 }
@@ -590,7 +594,7 @@ pub(crate) async fn clear_staging(conn: &Conn, k: &MoveKeys, holder: &str) -> Re
 pub(crate) type Scored = (Vec<u8>, String);
 
 /// Pairs a `WITHSCORES` reply (flat in RESP2, pairs in RESP3).
-fn scored(v: Vec<redis::Value>) -> RedisResult<Vec<Scored>> {
+pub(crate) fn scored(v: Vec<redis::Value>) -> RedisResult<Vec<Scored>> {
     use redis::Value;
     fn text(v: &Value) -> Option<Vec<u8>> {
         match v {

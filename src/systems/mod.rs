@@ -16,6 +16,7 @@ pub(crate) mod glob;
 pub(crate) mod gowork;
 pub(crate) mod guard;
 pub(crate) mod hashed;
+pub(crate) mod hashed_copy;
 pub(crate) mod json_edit;
 pub(crate) mod lists;
 pub(crate) mod requeue;
@@ -436,6 +437,12 @@ pub(crate) trait QueueSystem {
     fn job_identity(&self) -> copy::Identity;
     /// What a copy skips, in words.
     fn copy_rule(&self) -> &'static str;
+    /// For a system that keeps each job in a hash ([`copy::Identity::Hash`]):
+    /// the sets `replicate` copies of the queue named `queue` (with `dead`
+    /// its dead set, else its waiting and scheduled sets), and those it
+    /// leaves; `None` when `queue` is not a queue name of this system, or
+    /// its jobs are payloads in lists.
+    fn copy_sets(&self, queue: &str, dead: bool) -> Option<hashed_copy::QueueCopy>;
     /// The Redis type of the dead set.
     fn dead_store(&self) -> lists::Store;
     /// The columns of `get jobs`.
@@ -564,6 +571,9 @@ macro_rules! queue_system {
             }
             fn copy_rule(&self) -> &'static str {
                 <$t>::copy_rule(self)
+            }
+            fn copy_sets(&self, queue: &str, dead: bool) -> Option<hashed_copy::QueueCopy> {
+                <$t>::copy_sets(self, queue, dead)
             }
             fn dead_store(&self) -> lists::Store {
                 <$t>::dead_store(self)
@@ -810,6 +820,11 @@ impl System {
         each!(self, s => QueueSystem::copy_rule(s))
     }
 
+    /// What replicate copies of a queue whose jobs live in hashes.
+    pub(crate) fn copy_sets(&self, queue: &str, dead: bool) -> Option<hashed_copy::QueueCopy> {
+        each!(self, s => QueueSystem::copy_sets(s, queue, dead))
+    }
+
     /// The Redis type of the dead set.
     pub(crate) fn dead_store(&self) -> lists::Store {
         each!(self, s => QueueSystem::dead_store(s))
@@ -932,7 +947,7 @@ impl System {
 /// Crash injection for the tests of the crash-safe protocols:
 /// `QCTL_FAULT=POINT:N` aborts the process, like `kill -9`, the Nth time
 /// it reaches `POINT` (`requeue-after-stage`, `requeue-after-push`,
-/// `move-after-claim`, `move-after-push`, `copy-before-push`,
+/// `move-after-claim`, `move-after-push`, `copy-before-push`, `hashed-copy-before-step`,
 /// `restore-after-step`, `orphan-before-take`, `orphan-after-stage`,
 /// `sidekiq-before-move`);
 /// `QCTL_FAULT=POINT:N:int` sends it SIGINT there instead, a Ctrl-C at

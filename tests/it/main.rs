@@ -7,6 +7,7 @@ mod common;
 mod bench;
 mod bullmq_fixture;
 mod bullmq_reads;
+mod bullmq_replicate;
 mod bullmq_writes;
 mod compare_watch;
 mod config_files;

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod config;
+mod hashed;
 mod moving;
 
 pub(crate) use config::ConfigChange;
@@ -57,6 +58,9 @@ pub(crate) struct Replicate {
     config: Option<ConfigPart>,
     /// `--move`.
     mover: Option<moving::Mover>,
+    /// A source whose jobs live in hashes (BullMQ): which parts of each
+    /// queue are copied (`names` are then the system's queue names).
+    hashed: Option<hashed::Parts>,
 }
 
 /// `--what config`: the parameters, and the source's values (read once).
@@ -88,6 +92,10 @@ pub(crate) struct QueuePlan {
     staged: u64,
     to_copy: u64,
     duplicates: u64,
+    /// Jobs in hashes: ids the target holds with another job.
+    conflicts: u64,
+    /// Jobs in hashes: the set on both sides (copied by `hashed`).
+    hashed: Option<Box<hashed::Pair>>,
 }
 
 /// One queue of the source, with `--move`.
@@ -114,6 +122,7 @@ pub(crate) enum ReplicatePlan {
 
 const COPY_COUNTS: &[&str] = &["copied", "skipped_duplicates"];
 const MOVE_COUNTS: &[&str] = &["moved", "copied", "skipped_duplicates"];
+const HASHED_COUNTS: &[&str] = &["copied", "skipped_duplicates", "conflicts"];
 
 impl Replicate {
     /// The queues to copy, by schema name (read from the source the first
@@ -302,6 +311,19 @@ impl Replicate {
         let mut queues = Vec::new();
         let mut needed = Vec::new();
         for name in &self.names().await? {
+            if let Some(parts) = self.hashed {
+                let plans = self
+                    .plan_hashed(parts, &src_conn, conn, t, name, &mut warnings)
+                    .await?;
+                needed.extend(
+                    plans
+                        .iter()
+                        .filter_map(|q| q.hashed.as_ref())
+                        .flat_map(|p| p.dst.target_needed()),
+                );
+                queues.extend(plans);
+                continue;
+            }
             let (src, dst) = self.keys(t, name)?;
             if crate::systems::guard::is_side_key(&dst) {
                 return Err(ContextError {
@@ -417,6 +439,8 @@ impl Replicate {
             staged,
             to_copy,
             duplicates,
+            conflicts: 0,
+            hashed: None,
         })
     }
 
@@ -478,6 +502,8 @@ impl Replicate {
             staged: 0,
             to_copy,
             duplicates,
+            conflicts: 0,
+            hashed: None,
         })
     }
 
@@ -507,6 +533,7 @@ impl Replicate {
                 .collect::<Vec<_>>()
         });
         let (mut copied, mut dups) = (0u64, 0u64);
+        let (mut conflicts, mut missing) = (0u64, 0u64);
         let mut per_queue = Vec::new();
         let mut error = None;
         match self.source().await {
@@ -548,7 +575,21 @@ impl Replicate {
                         }
                     }
                     let keeper = copy::LockKeeper::start(conn, &lock, &holder);
+                    let mut clash = None;
                     let res = match q.store {
+                        _ if q.hashed.is_some() => {
+                            match hashed::copy_set(&src_conn, conn, q, step, &holder).await {
+                                Ok((c, gone, stopped)) => {
+                                    clash = Some(c.conflicts);
+                                    missing += gone;
+                                    Ok((c.copied, c.duplicates, stopped))
+                                }
+                                Err((c, e)) => {
+                                    clash = Some(c.conflicts);
+                                    Err((c.copied, c.duplicates, e))
+                                }
+                            }
+                        }
                         Store::List => {
                             copy_queue(
                                 &src_conn,
@@ -571,9 +612,13 @@ impl Replicate {
                         Ok((c, d, stopped)) => {
                             copied += c;
                             dups += d;
-                            per_queue.push(
-                                json!({"queue": q.name, "copied": c, "skipped_duplicates": d}),
-                            );
+                            let mut done =
+                                json!({"queue": q.name, "copied": c, "skipped_duplicates": d});
+                            if let Some(n) = clash {
+                                conflicts += n;
+                                done["conflicts"] = json!(n);
+                            }
+                            per_queue.push(done);
                             if stopped {
                                 error = Some(ContextError {
                                     context: conn.context.clone(),
@@ -588,6 +633,7 @@ impl Replicate {
                         Err((c, d, e)) => {
                             copied += c;
                             dups += d;
+                            conflicts += clash.unwrap_or(0);
                             let mut e = e;
                             e.message = format!(
                                 "{} (after copying {copied} jobs; run replicate again to finish: copied jobs are skipped)",
@@ -600,11 +646,27 @@ impl Replicate {
                 }
             }
         }
+        let mut counts = vec![("copied", copied), ("skipped_duplicates", dups)];
+        let mut warnings = Vec::new();
+        if self.hashed.is_some() {
+            counts.push(("conflicts", conflicts));
+            if conflicts > 0 {
+                warnings.push(format!(
+                    "{conflicts} jobs were not copied: the target holds another job under the same id, and qctl never overwrites one"
+                ));
+            }
+            if missing > 0 {
+                warnings.push(format!(
+                    "{missing} ids on the source had no job hash (expired or removed): not copied"
+                ));
+            }
+        }
         Applied {
-            counts: vec![("copied", copied), ("skipped_duplicates", dups)],
+            counts,
             before,
             after: json!({"queues": per_queue}),
             error,
+            warnings,
             ..Applied::default()
         }
     }
@@ -643,6 +705,8 @@ impl Action for Replicate {
             &[]
         } else if self.mover.is_some() {
             MOVE_COUNTS
+        } else if self.hashed.is_some() {
+            HASHED_COUNTS
         } else {
             COPY_COUNTS
         }
@@ -763,12 +827,19 @@ impl Action for Replicate {
             } => {
                 let mut parts: Vec<String> = queues
                     .iter()
-                    .filter(|q| q.to_copy + q.duplicates > 0)
+                    .filter(|q| q.to_copy + q.duplicates + q.conflicts > 0)
                     .map(|q| {
-                        format!(
+                        let mut s = format!(
                             "{}: {} to copy, {} already there",
                             q.name, q.to_copy, q.duplicates
-                        )
+                        );
+                        if q.conflicts > 0 {
+                            s.push_str(&format!(
+                                ", {} conflicts (another job under the same id: left alone)",
+                                q.conflicts
+                            ));
+                        }
+                        s
                     })
                     .collect();
                 if parts.is_empty() && self.jobs {
@@ -797,13 +868,19 @@ impl Action for Replicate {
                 vec![("moved", queues.iter().map(|q| q.jobs + q.staged).sum())]
             }
             ReplicatePlan::Target { queues, .. } if queues.is_empty() => Vec::new(),
-            ReplicatePlan::Target { queues, .. } => vec![
-                ("copied", queues.iter().map(|q| q.to_copy).sum()),
-                (
-                    "skipped_duplicates",
-                    queues.iter().map(|q| q.duplicates).sum(),
-                ),
-            ],
+            ReplicatePlan::Target { queues, .. } => {
+                let mut c = vec![
+                    ("copied", queues.iter().map(|q| q.to_copy).sum()),
+                    (
+                        "skipped_duplicates",
+                        queues.iter().map(|q| q.duplicates).sum(),
+                    ),
+                ];
+                if self.hashed.is_some() {
+                    c.push(("conflicts", queues.iter().map(|q| q.conflicts).sum()));
+                }
+                c
+            }
         }
     }
 
@@ -1255,7 +1332,22 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) ->
             )));
         }
     };
-    let names = queue_names(&source.system, args)?;
+    let hashed_jobs = source.system.job_identity() == Identity::Hash;
+    if args.move_jobs && hashed_jobs {
+        return Err(CliError::usage(format!(
+            "replicate --move is not built for {}: its jobs live in hashes, and a move that no crash can leave on both servers (or neither) needs a staging set and receipts for every state a job can be in",
+            source.system.kind()
+        ))
+        .with_hint(
+            "copy instead (without --move: idempotent by job id, conflicts never overwritten), check the target, then empty the source: qctl pause QUEUE on the source first so no worker takes a job in between, purge-dlq for the failed sets, and BullMQ's queue.drain() or obliterate() for the rest",
+        ));
+    }
+    let (names, parts) = if hashed_jobs {
+        let (n, p) = hashed::names(&source.system, args)?;
+        (n, Some(p))
+    } else {
+        (queue_names(&source.system, args)?, None)
+    };
     if !names.jobs && !with_config {
         return Err(CliError::usage("nothing to copy: --what names no queue"));
     }
@@ -1308,6 +1400,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) ->
         source_ids: tokio::sync::OnceCell::new(),
         config: config_part,
         mover,
+        hashed: parts,
     };
     super::run_on(
         config,

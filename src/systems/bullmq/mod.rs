@@ -27,6 +27,7 @@ use crate::systems::signals::Signal;
 use crate::systems::{QueueRef, QueueRole, SchemaKind, Verb, Worker};
 use redis::RedisResult;
 
+mod copy;
 mod job;
 mod read;
 mod workers;
@@ -187,11 +188,11 @@ impl BullMq {
             | Verb::Requeue { from: "dead" | "scheduled" }
             | Verb::RequeueOrphaned
             | Verb::Pause { .. }
-            | Verb::Resume { .. } => return None,
+            | Verb::Resume { .. }
+            | Verb::Replicate => return None,
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: BullMQ keeps retries waiting for their backoff in each queue's :delayed set: use --from scheduled"
             ),
-            Verb::Replicate => not_built("replicate"),
         };
         Some(why)
     }
@@ -322,14 +323,13 @@ impl BullMq {
         None
     }
 
-    /// For replicate, not built for BullMQ yet (it will copy job hashes by
-    /// id); the neutral answer meanwhile.
+    /// Each job is its own hash, told by its id (`copy.rs`).
     pub(crate) fn job_identity(&self) -> super::copy::Identity {
-        super::copy::Identity::Id
+        super::copy::Identity::Hash
     }
 
     pub(crate) fn copy_rule(&self) -> &'static str {
-        "replicate is not built for bullmq yet"
+        "job hashes copied with their ids: one already on a target is skipped when it is the same job, counted under conflicts and left alone when it is another; waiting jobs go after those waiting there, scores kept; the :id counter raised past copied ids; active and completed jobs are not copied"
     }
 
     /// The Redis type of a failed set (a ZSET of ids pointing at job
@@ -362,10 +362,6 @@ impl BullMq {
             "BullMQ workers take no commands through Redis",
         )))
     }
-}
-
-fn not_built(verb: &str) -> String {
-    format!("{verb} is not built for bullmq yet")
 }
 
 #[cfg(test)]
@@ -442,6 +438,7 @@ mod tests {
         let b = bull("bull", None);
         assert!(b.unsupported(Verb::Pause { all: false }).is_none());
         assert!(b.unsupported(Verb::PurgeDlq).is_none());
+        assert!(b.unsupported(Verb::Replicate).is_none());
         assert!(b.unsupported(Verb::Requeue { from: "dead" }).is_none());
         assert!(b.unsupported(Verb::Requeue { from: "scheduled" }).is_none());
         assert!(

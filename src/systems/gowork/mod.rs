@@ -386,6 +386,15 @@ impl GoRedisWorkQueue {
         "jobs already in a target list are skipped; copies go after the jobs waiting there"
     }
 
+    /// Not a system of jobs in hashes (go-redis-work-queue keeps payloads in lists).
+    pub(crate) fn copy_sets(
+        &self,
+        _queue: &str,
+        _dead: bool,
+    ) -> Option<super::hashed_copy::QueueCopy> {
+        None
+    }
+
     pub(crate) fn dead_store(&self) -> super::lists::Store {
         super::lists::Store::List
     }

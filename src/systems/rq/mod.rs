@@ -778,6 +778,18 @@ impl Rq {
     }
 
     /// `rq:failed:<q>` is a ZSET (of job ids).
+    /// `replicate` is not built for RQ yet (the gate skips RQ targets
+    /// with the reason): an RQ queue's list runs from its head, the other
+    /// way round from BullMQ's, and its side keys (`rq:results:<id>`) sit
+    /// under another prefix, which `hashed_copy` does not take yet.
+    pub(crate) fn copy_sets(
+        &self,
+        _queue: &str,
+        _dead: bool,
+    ) -> Option<super::hashed_copy::QueueCopy> {
+        None
+    }
+
     pub(crate) fn dead_store(&self) -> super::lists::Store {
         super::lists::Store::SortedSet
     }

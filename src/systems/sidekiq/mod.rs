@@ -555,6 +555,15 @@ impl Sidekiq {
         "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
     }
 
+    /// Not a system of jobs in hashes (Sidekiq keeps payloads in lists and sorted sets).
+    pub(crate) fn copy_sets(
+        &self,
+        _queue: &str,
+        _dead: bool,
+    ) -> Option<super::hashed_copy::QueueCopy> {
+        None
+    }
+
     pub(crate) fn dead_store(&self) -> super::lists::Store {
         super::lists::Store::SortedSet
     }
