@@ -431,7 +431,8 @@ fn on_a_cluster_with_the_bull_tag_every_write_works() {
 /// The hashed writes (shared by BullMQ and RQ) under real faults: users
 /// lacking one command of a step change nothing (with and without ACL
 /// DRYRUN); a purge killed after its first window, re-run, and both
-/// backups restored: every job back as it was; a requeue stopped
+/// backups restored (one restore killed after a window, two at once):
+/// every job back as it was; a requeue stopped
 /// (SIGSTOP) past its lock while another run finishes: every job in
 /// `:wait` exactly once.
 #[test]
@@ -528,13 +529,32 @@ fn hashed_writes_under_refusals_crashes_and_stalls() {
             "{u} restored"
         );
     }
-    // Each backup restores (the newest first).
-    for _ in 0..2 {
-        let (code, _, err) = run_raw(
-            &ws,
-            &cfg,
-            &["restore-dlq", "--context", "b", "--yes-i-typed=b"],
-        );
+    // A restore killed after its first window, then two at once, then
+    // as many as there are backups left (the newest first each time).
+    let restore = ["restore-dlq", "--context", "b", "--yes-i-typed=b"];
+    let killed = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(restore)
+        .env("QCTL_FAULT", "hashed-restore-after-step:1")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let a = crate::safety::spawn(&ws, &cfg, &restore);
+    let b = crate::safety::spawn(&ws, &cfg, &restore);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    for _ in 0..3 {
+        if backups().trim().is_empty() {
+            break;
+        }
+        let (code, _, err) = run_raw(&ws, &cfg, &restore);
         assert_eq!(code, 0, "{err}");
     }
     assert!(backups().trim().is_empty(), "{}", backups());
@@ -701,4 +721,48 @@ fn orphaned_active_jobs_go_back_to_wait_and_live_ones_stay() {
     for id in &lost {
         assert_eq!(done.get(id), Some(&1), "{id} ran once");
     }
+}
+
+/// At maxmemory (noeviction), jobs kept in hashes: a requeue fails cleanly
+/// before anything moves (its lock is a write Redis refuses), and the
+/// remedy works: purge-dlq moves the failed jobs to a backup (RENAME needs
+/// no memory, and once a script wrote, Redis lets it finish), restore-dlq
+/// brings them back, each exactly as it was.
+#[test]
+fn at_maxmemory_hashed_jobs_can_still_be_purged_and_restored() {
+    if !bullmq::available("at_maxmemory_hashed_jobs_can_still_be_purged_and_restored") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    failed_jobs(&s, PREFIX, "mail", "fail", 300, None);
+    let before = bullmq::report(&s, PREFIX, &["mail"]);
+    let info = s.cli(&["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    s.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    s.cli(&["CONFIG", "SET", "maxmemory", &(used / 2).to_string()]);
+    let probe: redis::RedisResult<()> =
+        redis::cmd("SET").arg("probe").arg("x").query(&mut s.conn());
+    assert!(probe.is_err(), "the server refuses writes now");
+    let (code, out, err) = run_raw(&ws, &cfg, &["requeue", "--from", "dead", "--yes-i-typed=b"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("maxmemory"), "{err}");
+    assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "300");
+    assert_eq!(s.cli(&["LLEN", "bull:mail:wait"]).trim(), "0");
+    let (code, out, err) = run_raw(&ws, &cfg, &["purge-dlq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "0");
+    let (code, out, err) = run_raw(&ws, &cfg, &["restore-dlq", "--yes-i-typed=b"]);
+    assert_eq!(code, 0, "{out}{err}");
+    s.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    let r = bullmq::report(&s, PREFIX, &["mail"]);
+    assert_eq!(queue(&r, "mail")["jobs"], queue(&before, "mail")["jobs"]);
+    assert_eq!(ids(&r, "mail", "failed"), ids(&before, "mail", "failed"));
 }
