@@ -9,6 +9,93 @@
 //! ([`Unsupported`]) instead of silently doing nothing. Adding a system is one
 //! module plus one variant of [`System`]; no verb changes.
 
+/// Inherent methods answering "none" for what a system does not have (the
+/// gate skips those verbs first, with the system's own reason from
+/// `unsupported`): `without!(pause, "why")`, `without!(signals, "why")`,
+/// `without!(hashed_jobs)` (requeue, orphans and copies of jobs in hashes).
+macro_rules! without {
+    (pause, $why:literal) => {
+        pub(crate) async fn pause_flags(
+            &self,
+            _conn: &crate::connect::Conn,
+            _queues: &[String],
+            _all: bool,
+        ) -> redis::RedisResult<Vec<crate::systems::PauseFlag>> {
+            Ok(Vec::new())
+        }
+
+        pub(crate) fn pause_needed(
+            &self,
+            _flag: &crate::systems::PauseFlag,
+            _paused: bool,
+        ) -> Vec<crate::systems::guard::Needed> {
+            Vec::new()
+        }
+
+        pub(crate) async fn set_paused(
+            &self,
+            _conn: &crate::connect::Conn,
+            _flag: &crate::systems::PauseFlag,
+            _paused: bool,
+        ) -> redis::RedisResult<()> {
+            Err(redis::RedisError::from((redis::ErrorKind::Client, $why)))
+        }
+    };
+    (signals, $why:literal) => {
+        pub(crate) async fn signal_candidates(
+            &self,
+            _conn: &crate::connect::Conn,
+        ) -> redis::RedisResult<Vec<crate::systems::Worker>> {
+            Ok(Vec::new())
+        }
+
+        pub(crate) fn signal_needed(
+            &self,
+            _identity: &str,
+            _sig: crate::systems::signals::Signal,
+        ) -> Vec<crate::systems::guard::Needed> {
+            Vec::new()
+        }
+
+        pub(crate) fn signal_name(&self, _sig: crate::systems::signals::Signal) -> &'static str {
+            "-"
+        }
+
+        pub(crate) async fn signal(
+            &self,
+            _conn: &crate::connect::Conn,
+            _identity: &str,
+            _sig: crate::systems::signals::Signal,
+        ) -> redis::RedisResult<()> {
+            Err(redis::RedisError::from((redis::ErrorKind::Client, $why)))
+        }
+    };
+    (hashed_jobs) => {
+        pub(crate) async fn requeue_moves(
+            &self,
+            _conn: &crate::connect::Conn,
+            _from: &str,
+        ) -> redis::RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
+            Ok(Vec::new())
+        }
+
+        pub(crate) async fn orphan_moves(
+            &self,
+            _conn: &crate::connect::Conn,
+        ) -> redis::RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
+            Ok(Vec::new())
+        }
+
+        pub(crate) fn copy_sets(
+            &self,
+            _queue: &str,
+            _dead: bool,
+        ) -> Option<crate::systems::hashed_copy::QueueCopy> {
+            None
+        }
+    };
+}
+
 pub(crate) mod bullmq;
 pub(crate) mod copy;
 pub(crate) mod dead;

@@ -21,10 +21,8 @@
 //! RPOP a legacy `0:` marker; qctl skips such a marker instead.
 
 use crate::connect::Conn;
-use crate::systems::guard::Needed;
 use crate::systems::schema::{self as opts, SchemaError, SchemaOptions};
-use crate::systems::signals::Signal;
-use crate::systems::{QueueRef, QueueRole, SchemaKind, Verb, Worker};
+use crate::systems::{QueueRef, QueueRole, SchemaKind, Verb};
 use redis::RedisResult;
 
 mod copy;
@@ -170,6 +168,8 @@ pub(crate) struct BullMq {
 }
 
 impl BullMq {
+    without!(signals, "BullMQ workers take no commands through Redis");
+
     pub(crate) const JOB_TABLE: crate::systems::JobTable = crate::systems::JobTable::NameDetail;
 
     pub(crate) fn new(schema: Schema) -> Self {
@@ -336,31 +336,6 @@ impl BullMq {
     /// hashes; purge and restore, not built yet, will keep the hashes too).
     pub(crate) fn dead_store(&self) -> super::lists::Store {
         super::lists::Store::SortedSet
-    }
-
-    /// BullMQ workers read no signals: none to offer.
-    pub(crate) async fn signal_candidates(&self, _conn: &Conn) -> RedisResult<Vec<Worker>> {
-        Ok(Vec::new())
-    }
-
-    pub(crate) fn signal_needed(&self, _identity: &str, _sig: Signal) -> Vec<Needed> {
-        Vec::new()
-    }
-
-    pub(crate) fn signal_name(&self, _sig: Signal) -> &'static str {
-        "-"
-    }
-
-    pub(crate) async fn signal(
-        &self,
-        _conn: &Conn,
-        _identity: &str,
-        _sig: Signal,
-    ) -> RedisResult<()> {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "BullMQ workers take no commands through Redis",
-        )))
     }
 }
 

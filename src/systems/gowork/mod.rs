@@ -9,9 +9,7 @@
 
 use crate::systems::SchemaKind;
 use crate::systems::Verb;
-use crate::systems::guard::Needed;
 use crate::systems::schema::{self as opts, SchemaError, SchemaOptions};
-use crate::systems::signals::Signal;
 use crate::systems::{
     Figures, Job, OrphanRef, Payload, Peek, QueueDetail, QueueRef, QueueRole, ScanNotes, Worker,
     WorkerState,
@@ -210,35 +208,12 @@ impl GoRedisWorkQueue {
     pub(crate) const JOB_TABLE: crate::systems::JobTable =
         crate::systems::JobTable::PriorityFilepath;
 
-    /// No pause flag: nothing to list.
-    pub(crate) async fn pause_flags(
-        &self,
-        _conn: &Conn,
-        _queues: &[String],
-        _all: bool,
-    ) -> RedisResult<Vec<crate::systems::PauseFlag>> {
-        Ok(Vec::new())
-    }
-
-    pub(crate) fn pause_needed(
-        &self,
-        _flag: &crate::systems::PauseFlag,
-        _paused: bool,
-    ) -> Vec<crate::systems::guard::Needed> {
-        Vec::new()
-    }
-
-    pub(crate) async fn set_paused(
-        &self,
-        _conn: &Conn,
-        _flag: &crate::systems::PauseFlag,
-        _paused: bool,
-    ) -> RedisResult<()> {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "go-redis-work-queue has no pause flag",
-        )))
-    }
+    without!(pause, "go-redis-work-queue has no pause flag");
+    without!(
+        signals,
+        "go-redis-work-queue workers take no commands through Redis"
+    );
+    without!(hashed_jobs);
 
     /// Its one dead set, shared by every queue.
     pub(crate) async fn dead_sets(
@@ -268,31 +243,6 @@ impl GoRedisWorkQueue {
             Verb::Quiet | Verb::Stop => "go-redis-work-queue workers take no commands through Redis".into(),
         };
         Some(why)
-    }
-
-    /// Its workers read no signals: none to offer.
-    pub(crate) async fn signal_candidates(&self, _conn: &Conn) -> RedisResult<Vec<Worker>> {
-        Ok(Vec::new())
-    }
-
-    pub(crate) fn signal_needed(&self, _identity: &str, _sig: Signal) -> Vec<Needed> {
-        Vec::new()
-    }
-
-    pub(crate) fn signal_name(&self, _sig: Signal) -> &'static str {
-        "-"
-    }
-
-    pub(crate) async fn signal(
-        &self,
-        _conn: &Conn,
-        _identity: &str,
-        _sig: Signal,
-    ) -> RedisResult<()> {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "go-redis-work-queue workers take no commands through Redis",
-        )))
     }
 
     pub(crate) fn new(schema: Schema) -> Self {
@@ -339,24 +289,6 @@ impl GoRedisWorkQueue {
         }
     }
 
-    /// Its jobs are not kept in hashes.
-    pub(crate) async fn requeue_moves(
-        &self,
-        _conn: &Conn,
-        _from: &str,
-    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
-        Ok(Vec::new())
-    }
-
-    /// Not kept in hashes (go-redis-work-queue's orphans have their own
-    /// protocol; Sidekiq OSS keeps none).
-    pub(crate) async fn orphan_moves(
-        &self,
-        _conn: &Conn,
-    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
-        Ok(Vec::new())
-    }
-
     pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
         (from == "dead").then(|| super::RequeueSource {
             key: self.schema.dead_letter.clone(),
@@ -384,15 +316,6 @@ impl GoRedisWorkQueue {
 
     pub(crate) fn copy_rule(&self) -> &'static str {
         "jobs already in a target list are skipped; copies go after the jobs waiting there"
-    }
-
-    /// Not a system of jobs in hashes (go-redis-work-queue keeps payloads in lists).
-    pub(crate) fn copy_sets(
-        &self,
-        _queue: &str,
-        _dead: bool,
-    ) -> Option<super::hashed_copy::QueueCopy> {
-        None
     }
 
     pub(crate) fn dead_store(&self) -> super::lists::Store {

@@ -94,37 +94,10 @@ struct Process {
 }
 
 impl Sidekiq {
+    without!(pause, "Sidekiq OSS has no queue pause");
+    without!(hashed_jobs);
+
     pub(crate) const JOB_TABLE: crate::systems::JobTable = crate::systems::JobTable::NameDetail;
-
-    /// No pause flag: nothing to list.
-    pub(crate) async fn pause_flags(
-        &self,
-        _conn: &Conn,
-        _queues: &[String],
-        _all: bool,
-    ) -> RedisResult<Vec<crate::systems::PauseFlag>> {
-        Ok(Vec::new())
-    }
-
-    pub(crate) fn pause_needed(
-        &self,
-        _flag: &crate::systems::PauseFlag,
-        _paused: bool,
-    ) -> Vec<crate::systems::guard::Needed> {
-        Vec::new()
-    }
-
-    pub(crate) async fn set_paused(
-        &self,
-        _conn: &Conn,
-        _flag: &crate::systems::PauseFlag,
-        _paused: bool,
-    ) -> RedisResult<()> {
-        Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "Sidekiq OSS has no queue pause",
-        )))
-    }
 
     /// Its one dead set, shared by every queue.
     pub(crate) async fn dead_sets(
@@ -502,24 +475,6 @@ impl Sidekiq {
         }
     }
 
-    /// Its jobs are not kept in hashes.
-    pub(crate) async fn requeue_moves(
-        &self,
-        _conn: &Conn,
-        _from: &str,
-    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
-        Ok(Vec::new())
-    }
-
-    /// Not kept in hashes (go-redis-work-queue's orphans have their own
-    /// protocol; Sidekiq OSS keeps none).
-    pub(crate) async fn orphan_moves(
-        &self,
-        _conn: &Conn,
-    ) -> RedisResult<Vec<crate::systems::requeue::hashed::HashedMove>> {
-        Ok(Vec::new())
-    }
-
     pub(crate) fn requeue_source(&self, from: &str) -> Option<super::RequeueSource> {
         Some(super::RequeueSource {
             key: self
@@ -553,15 +508,6 @@ impl Sidekiq {
 
     pub(crate) fn copy_rule(&self) -> &'static str {
         "jobs whose jid is already on a target are skipped; copies go after the jobs waiting there; dead jobs keep their scores"
-    }
-
-    /// Not a system of jobs in hashes (Sidekiq keeps payloads in lists and sorted sets).
-    pub(crate) fn copy_sets(
-        &self,
-        _queue: &str,
-        _dead: bool,
-    ) -> Option<super::hashed_copy::QueueCopy> {
-        None
     }
 
     pub(crate) fn dead_store(&self) -> super::lists::Store {
