@@ -4,17 +4,20 @@
 //!
 //! The source is read window by window ([`WINDOW`] ids from the consumer
 //! end of a list, oldest first, or by rank from a sorted set, with their
-//! scores), then each window's hashes (`HGETALL`, `PTTL`) and the lists
-//! beside them (BullMQ's `:logs`). On the target, one script per window
+//! scores), then each window's hashes (`HGETALL`, `PTTL`) and the keys
+//! beside them ([`Side`]: BullMQ's `:logs` lists; RQ's `rq:results:<id>`
+//! streams, under another prefix, with their TTLs). On the target, one script per window
 //! (cut at [`STEP_BYTES`] of job data, so each stays a few ms) checks the
 //! ACL for every command it may run (`qctl_may`) and that this run still
 //! holds the target set's replicate lock (a run that stalled past its lock
 //! writes nothing), then, per id:
 //!
 //! * no hash of that id on the target: the hash is created (every field,
-//!   its TTL, the side lists) and the id added to the target set (a list at
+//!   its TTL, the side keys) and the id added to the target set (a list at
 //!   its producer end, so the target's own waiting jobs run first and the
-//!   copies keep their order; a sorted set with its score);
+//!   copies keep their order: LPUSH for BullMQ's `:wait`, whose consumer is
+//!   the right end, RPUSH for RQ's queues, run from the head; a sorted set
+//!   with its score);
 //! * a hash of that id that is the same job (the system's
 //!   [`CopySet::same_fields`] equal, e.g. BullMQ's `name`, `data`, `opts`,
 //!   `timestamp`: what a job is created with, not what running it changes)
@@ -77,6 +80,51 @@ pub(crate) struct Wake {
     pub(crate) needed: Vec<Needed>,
 }
 
+/// What a key beside a job hash holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SideKind {
+    /// A list (BullMQ's `:logs`), copied item by item (`RPUSH`).
+    List,
+    /// A stream (RQ's results), copied entry by entry with its entry ids
+    /// (`XADD key <id> ...`).
+    Stream,
+}
+
+/// A key beside each job hash, copied with it when the hash is created on
+/// the target (and only when that key does not exist there yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Side {
+    /// The key is `prefix .. id .. suffix`; `None`: the job hash's prefix.
+    pub(crate) prefix: Option<String>,
+    pub(crate) suffix: &'static str,
+    pub(crate) kind: SideKind,
+    /// Copied with its remaining TTL (RQ's results expire with the job).
+    pub(crate) ttl: bool,
+}
+
+impl Side {
+    /// A list `<job hash> .. suffix`, no TTL (BullMQ's `:logs`).
+    pub(crate) fn list(suffix: &'static str) -> Side {
+        Side {
+            prefix: None,
+            suffix,
+            kind: SideKind::List,
+            ttl: false,
+        }
+    }
+
+    fn prefix<'a>(&'a self, set: &'a CopySet) -> &'a str {
+        self.prefix.as_deref().unwrap_or(&set.job_prefix)
+    }
+
+    fn key(&self, set: &CopySet, id: &[u8]) -> Vec<u8> {
+        let mut k = self.prefix(set).as_bytes().to_vec();
+        k.extend_from_slice(id);
+        k.extend_from_slice(self.suffix.as_bytes());
+        k
+    }
+}
+
 /// One set of ids whose jobs live in hashes, on one side of a copy.
 #[derive(Debug, Clone)]
 pub(crate) struct CopySet {
@@ -84,13 +132,17 @@ pub(crate) struct CopySet {
     pub(crate) name: String,
     /// The key holding the ids.
     pub(crate) key: String,
-    /// A list (consumer at the right end) or a sorted set.
+    /// A list or a sorted set.
     pub(crate) store: Store,
+    /// For a list: its head (index 0) runs next (RQ: read from the head,
+    /// copies `RPUSH`ed at the tail); `false`: its consumer is the right
+    /// end (BullMQ's `:wait`: read from the right, copies `LPUSH`ed).
+    pub(crate) head_first: bool,
     /// A job's hash is `job_prefix .. id`.
     pub(crate) job_prefix: String,
-    /// Lists beside each hash, `job_prefix .. id .. suffix` (BullMQ
-    /// `:logs`), copied with it.
-    pub(crate) side: Vec<&'static str>,
+    /// Keys beside each hash (BullMQ's `:logs`, RQ's results), copied
+    /// with it.
+    pub(crate) side: Vec<Side>,
     /// The fields that tell whether the target's hash of an id is the same
     /// job; empty: every field.
     pub(crate) same_fields: Vec<&'static str>,
@@ -124,10 +176,13 @@ impl CopySet {
     pub(crate) fn one_slot(&self) -> bool {
         use super::slots::key_slot;
         let slot = key_slot(self.key.as_bytes());
+        let job = format!("{}x", self.job_prefix);
+        let sides: Vec<Vec<u8>> = self.side.iter().map(|s| s.key(self, b"x")).collect();
         self.keys()
             .iter()
-            .chain(std::iter::once(&format!("{}x", self.job_prefix)))
+            .chain(std::iter::once(&job))
             .all(|k| key_slot(k.as_bytes()) == slot)
+            && sides.iter().all(|k| key_slot(k) == slot)
     }
 
     /// Every command a copy sends to this set's target (for `ACL DRYRUN`).
@@ -145,11 +200,19 @@ impl CopySet {
             Needed::new("PEXPIRE", &job, &["1000"]),
         ]);
         n.push(match self.store {
+            Store::List if self.head_first => Needed::new("RPUSH", &self.key, &["x"]),
             Store::List => Needed::new("LPUSH", &self.key, &["x"]),
             Store::SortedSet => Needed::new("ZADD", &self.key, &["NX", "0", "x"]),
         });
         for s in &self.side {
-            n.push(Needed::new("RPUSH", &format!("{job}{s}"), &["x"]));
+            let k = String::from_utf8_lossy(&s.key(self, b"x")).into_owned();
+            n.push(match s.kind {
+                SideKind::List => Needed::new("RPUSH", &k, &["x"]),
+                SideKind::Stream => Needed::new("XADD", &k, &["1-1", "f", "v"]),
+            });
+            if s.ttl {
+                n.push(Needed::new("PEXPIRE", &k, &["1000"]));
+            }
         }
         for c in &self.counters {
             n.push(Needed::new("GET", c.key(), &[]));
@@ -172,9 +235,19 @@ pub(crate) struct SourceJob {
     pub(crate) fields: Vec<(Vec<u8>, Vec<u8>)>,
     /// Milliseconds left to live (`None`: no expiry).
     pub(crate) pttl: Option<i64>,
-    /// Per [`CopySet::side`] suffix, the list's items (empty when none, or
-    /// when the key is not a list).
-    pub(crate) side: Vec<Vec<Vec<u8>>>,
+    /// Per [`CopySet::side`], what it holds (empty when none, or when the
+    /// key is of another type).
+    pub(crate) side: Vec<SideItems>,
+}
+
+/// One side key as read from the source.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SideItems {
+    /// Milliseconds left to live (`None`: no expiry, or not asked).
+    pub(crate) pttl: Option<i64>,
+    /// A list's items; a stream's entries flattened as `id, 2n, f1, v1,
+    /// ... fn, vn` each.
+    pub(crate) items: Vec<Vec<u8>>,
 }
 
 impl SourceJob {
@@ -185,7 +258,12 @@ impl SourceJob {
                 .iter()
                 .map(|(f, v)| f.len() + v.len())
                 .sum::<usize>()
-            + self.side.iter().flatten().map(Vec::len).sum::<usize>()
+            + self
+                .side
+                .iter()
+                .flat_map(|s| &s.items)
+                .map(Vec::len)
+                .sum::<usize>()
     }
 }
 
@@ -199,6 +277,17 @@ pub(crate) async fn id_window(
 ) -> RedisResult<Vec<(Vec<u8>, Option<String>)>> {
     let off = n * WINDOW;
     match set.store {
+        Store::List if set.head_first => {
+            let ids: Vec<Vec<u8>> = conn
+                .query(
+                    redis::cmd("LRANGE")
+                        .arg(&set.key)
+                        .arg(off)
+                        .arg(off + WINDOW - 1),
+                )
+                .await?;
+            Ok(ids.into_iter().map(|i| (i, None)).collect())
+        }
         Store::List => {
             let mut ids: Vec<Vec<u8>> = conn
                 .query(
@@ -255,6 +344,32 @@ fn pairs(v: &Value) -> Vec<(Vec<u8>, Vec<u8>)> {
     }
 }
 
+/// A stream's `XRANGE` reply flattened as [`SideItems::items`]; an entry
+/// without fields (which `XADD` could not write) is left out.
+fn entries(v: &Value) -> Vec<Vec<u8>> {
+    let Value::Array(es) = v else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in es {
+        let Value::Array(parts) = e else { continue };
+        let (Some(Value::BulkString(id)), Some(fields)) = (parts.first(), parts.get(1)) else {
+            continue;
+        };
+        let p = pairs(fields);
+        if p.is_empty() {
+            continue;
+        }
+        out.push(id.clone());
+        out.push((p.len() * 2).to_string().into_bytes());
+        for (f, v) in p {
+            out.push(f);
+            out.push(v);
+        }
+    }
+    out
+}
+
 fn items(v: &Value) -> Vec<Vec<u8>> {
     match v {
         Value::Array(items) => items
@@ -279,7 +394,7 @@ pub(crate) async fn read_jobs(
     if ids.is_empty() {
         return Ok((Vec::new(), 0));
     }
-    let per = 2 + set.side.len();
+    let per = 2 + set.side.iter().map(|s| 1 + s.ttl as usize).sum::<usize>();
     let mut p = redis::pipe();
     p.ignore_errors();
     for (id, _) in &ids {
@@ -287,9 +402,14 @@ pub(crate) async fn read_jobs(
         key.extend_from_slice(id);
         p.cmd("HGETALL").arg(&key).cmd("PTTL").arg(&key);
         for s in &set.side {
-            let mut k = key.clone();
-            k.extend_from_slice(s.as_bytes());
-            p.cmd("LRANGE").arg(k).arg(0).arg(-1);
+            let k = s.key(set, id);
+            match s.kind {
+                SideKind::List => p.cmd("LRANGE").arg(&k).arg(0).arg(-1),
+                SideKind::Stream => p.cmd("XRANGE").arg(&k).arg("-").arg("+"),
+            };
+            if s.ttl {
+                p.cmd("PTTL").arg(&k);
+            }
         }
     }
     let replies: Vec<Value> = conn.pipe_slot(&p).await?;
@@ -301,16 +421,29 @@ pub(crate) async fn read_jobs(
             missing += 1;
             continue;
         }
-        let pttl = match r.get(1) {
+        let ttl_of = |v: Option<&Value>| match v {
             Some(Value::Int(n)) if *n > 0 => Some(*n),
             _ => None,
         };
+        let pttl = ttl_of(r.get(1));
+        let mut at = 2;
+        let mut side = Vec::with_capacity(set.side.len());
+        for s in &set.side {
+            let v = r.get(at).unwrap_or(&Value::Nil);
+            let items = match s.kind {
+                SideKind::List => items(v),
+                SideKind::Stream => entries(v),
+            };
+            let pttl = if s.ttl { ttl_of(r.get(at + 1)) } else { None };
+            at += 1 + s.ttl as usize;
+            side.push(SideItems { pttl, items });
+        }
         out.push(SourceJob {
             id,
             score,
             fields,
             pttl,
-            side: r.iter().skip(2).map(items).collect(),
+            side,
         });
     }
     Ok((out, missing))
@@ -351,14 +484,16 @@ fn counter_floor(c: &Counter, jobs: &[SourceJob]) -> String {
     max.map(|m| m.to_string()).unwrap_or_default()
 }
 
-/// KEYS: set, lock, counters, wake keys. ARGV: holder, job prefix, `l` or
-/// `z`, the number of counters, their floors (`""`: leave), the number of
-/// side suffixes, the suffixes, the number of same-fields, the fields,
-/// then per job: id, score, pttl (`0`: none), 2 * fields, the fields and
-/// values, then per side suffix: n, n items. Returns {copied, duplicates,
-/// conflicts}.
+/// KEYS: set, lock, counters, wake keys. ARGV: holder, job prefix, `l`
+/// (a list, copies LPUSHed), `r` (a list, copies RPUSHed) or `z`, the
+/// number of counters, their floors (`""`: leave), the number of sides,
+/// per side its prefix, suffix, `l` (list) or `x` (stream) and `1` (TTL
+/// copied) or `0`, the number
+/// of same-fields, the fields, then per job: id, score, pttl (`0`: none),
+/// 2 * fields, the fields and values, then per side: pttl (`0`: none), n,
+/// n items. Returns {copied, duplicates, conflicts}.
 const STEP: &str = r#"
-local prefix, list = ARGV[2], ARGV[3] == 'l'
+local prefix, list, tail = ARGV[2], ARGV[3] ~= 'z', ARGV[3] == 'r'
 local i = 4
 local nc = tonumber(ARGV[i])
 local floors = {}
@@ -366,8 +501,11 @@ for k = 1, nc do floors[k] = ARGV[i + k] end
 i = i + nc + 1
 local ns = tonumber(ARGV[i])
 local side = {}
-for k = 1, ns do side[k] = ARGV[i + k] end
-i = i + ns + 1
+for k = 1, ns do
+  local b = i + 4 * (k - 1)
+  side[k] = {prefix = ARGV[b + 1], suffix = ARGV[b + 2], stream = ARGV[b + 3] == 'x', ttl = ARGV[b + 4] == '1'}
+end
+i = i + 4 * ns + 1
 local nf = tonumber(ARGV[i])
 local same = {}
 for k = 1, nf do same[k] = ARGV[i + k] end
@@ -384,8 +522,12 @@ local function qctl_wake(copied) end
 
 const STEP_LOOP: &str = r#"
 local checks = {{'HSET', prefix .. 'x', 'f', 'v'}, {'PEXPIRE', prefix .. 'x', '1'},
-  list and {'LPUSH', KEYS[1], 'x'} or {'ZADD', KEYS[1], 'NX', '0', 'x'}, {'PEXPIRE', KEYS[2], '1'}}
-for _, s in ipairs(side) do checks[#checks + 1] = {'RPUSH', prefix .. 'x' .. s, 'x'} end
+  list and {tail and 'RPUSH' or 'LPUSH', KEYS[1], 'x'} or {'ZADD', KEYS[1], 'NX', '0', 'x'}, {'PEXPIRE', KEYS[2], '1'}}
+for _, s in ipairs(side) do
+  local sk = s.prefix .. 'x' .. s.suffix
+  checks[#checks + 1] = s.stream and {'XADD', sk, '1-1', 'f', 'v'} or {'RPUSH', sk, 'x'}
+  if s.ttl then checks[#checks + 1] = {'PEXPIRE', sk, '1'} end
+end
 for k = 1, nc do checks[#checks + 1] = {'SET', KEYS[2 + k], '1'} end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('QCTLLOCK the replicate lock ' .. KEYS[2] .. ' is no longer held by this run')
@@ -434,23 +576,36 @@ while i <= #ARGV do
   local key = prefix .. id
   if redis.call('EXISTS', key) == 1 then
     if is_same(key, f0, n) then dups = dups + 1 else clash = clash + 1 end
-    for _ = 1, #side do i = i + 1 + tonumber(ARGV[i]) end
+    for _ = 1, #side do i = i + 2 + tonumber(ARGV[i + 1]) end
   else
     for k = f0, f0 + n - 1, 1000 do
       redis.call('HSET', key, unpack(ARGV, k, math.min(k + 999, f0 + n - 1)))
     end
     if pttl > 0 then redis.call('PEXPIRE', key, pttl) end
     for _, s in ipairs(side) do
-      local m = tonumber(ARGV[i])
-      local sk = key .. s
+      local sp, m = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+      local sk = s.prefix .. id .. s.suffix
+      local last = i + 1 + m
       if m > 0 and redis.call('EXISTS', sk) == 0 then
-        for k = i + 1, i + m, 1000 do
-          redis.call('RPUSH', sk, unpack(ARGV, k, math.min(k + 999, i + m)))
+        if s.stream then
+          local k = i + 2
+          while k < last do
+            local nf = tonumber(ARGV[k + 1])
+            redis.call('XADD', sk, ARGV[k], unpack(ARGV, k + 2, k + 1 + nf))
+            k = k + 2 + nf
+          end
+        else
+          for k = i + 2, last, 1000 do
+            redis.call('RPUSH', sk, unpack(ARGV, k, math.min(k + 999, last)))
+          end
         end
+        if s.ttl and sp > 0 then redis.call('PEXPIRE', sk, sp) end
       end
-      i = i + 1 + m
+      i = last + 1
     end
-    if list then
+    if tail then
+      redis.call('RPUSH', KEYS[1], id)
+    elseif list then
       redis.call('LPUSH', KEYS[1], id)
     else
       redis.call('ZADD', KEYS[1], 'NX', score, id)
@@ -522,6 +677,7 @@ pub(crate) async fn copy_jobs(
         inv.arg(holder)
             .arg(&set.job_prefix)
             .arg(match set.store {
+                Store::List if set.head_first => "r",
                 Store::List => "l",
                 Store::SortedSet => "z",
             })
@@ -531,7 +687,13 @@ pub(crate) async fn copy_jobs(
         }
         inv.arg(set.side.len());
         for s in &set.side {
-            inv.arg(*s);
+            inv.arg(s.prefix(set))
+                .arg(s.suffix)
+                .arg(match s.kind {
+                    SideKind::List => "l",
+                    SideKind::Stream => "x",
+                })
+                .arg(if s.ttl { "1" } else { "0" });
         }
         inv.arg(set.same_fields.len());
         for f in &set.same_fields {
@@ -545,9 +707,9 @@ pub(crate) async fn copy_jobs(
             for (f, v) in &j.fields {
                 inv.arg(f.as_slice()).arg(v.as_slice());
             }
-            for items in &j.side {
-                inv.arg(items.len());
-                for it in items {
+            for s in &j.side {
+                inv.arg(s.pttl.unwrap_or(0)).arg(s.items.len());
+                for it in &s.items {
                     inv.arg(it.as_slice());
                 }
             }
@@ -683,7 +845,10 @@ mod tests {
             score: None,
             fields: vec![(b"data".to_vec(), vec![b'x'; STEP_BYTES])],
             pttl: None,
-            side: vec![vec![b"log".to_vec()]],
+            side: vec![SideItems {
+                pttl: None,
+                items: vec![b"log".to_vec()],
+            }],
         };
         assert!(big.bytes() > STEP_BYTES);
     }

@@ -23,6 +23,7 @@ mod replicate;
 mod requeue_orphaned;
 mod rq_fixture;
 mod rq_reads;
+mod rq_replicate;
 mod rq_writes;
 mod safety;
 mod sidekiq_fixture;

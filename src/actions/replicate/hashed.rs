@@ -1,5 +1,5 @@
 //! `replicate` between contexts of a system that keeps each job in a hash
-//! (BullMQ): per queue, the sets its system names (`copy_sets`), each one
+//! (BullMQ, RQ): per queue, the sets its system names (`copy_sets`), each one
 //! `QueuePlan` locked and copied on its own by `systems::hashed_copy`:
 //! hash and id copied, a job already there skipped, another job under
 //! the same id counted under `conflicts` and left alone.
@@ -109,7 +109,7 @@ fn slot_error(conn: &Conn, set: &CopySet) -> ContextError {
         context: conn.context.clone(),
         kind: ErrorKind::Config,
         message: format!(
-            "{} and its job hashes are not in one hash slot: on Redis Cluster the queue's prefix needs a hash tag (BullMQ: prefix \"{{bull}}\")",
+            "{} and its job hashes are not in one hash slot: on Redis Cluster the queue's prefix needs a hash tag (BullMQ: prefix \"{{bull}}\"; RQ: \"{{rq}}\")",
             set.key
         ),
     }

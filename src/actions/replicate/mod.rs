@@ -1338,9 +1338,10 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &ReplicateArgs) ->
             "replicate --move is not built for {}: its jobs live in hashes, and a move that no crash can leave on both servers (or neither) needs a staging set and receipts for every state a job can be in",
             source.system.kind()
         ))
-        .with_hint(
-            "copy instead (without --move: idempotent by job id, conflicts never overwritten), check the target, then empty the source: qctl pause QUEUE on the source first so no worker takes a job in between, purge-dlq for the failed sets, and BullMQ's queue.drain() or obliterate() for the rest",
-        ));
+        .with_hint(match source.system.schema_kind() {
+            crate::systems::SchemaKind::Rq => "copy instead (without --move: idempotent by job id, conflicts never overwritten), check the target, then empty the source: qctl pause --all on the source first (rq suspend: RQ has no per-queue pause) so no worker takes a job in between, purge-dlq for the failed registries, and RQ's queue.empty() (rq empty QUEUE) for the rest",
+            _ => "copy instead (without --move: idempotent by job id, conflicts never overwritten), check the target, then empty the source: qctl pause QUEUE on the source first so no worker takes a job in between, purge-dlq for the failed sets, and BullMQ's queue.drain() or obliterate() for the rest",
+        }));
     }
     let (names, parts) = if hashed_jobs {
         let (n, p) = hashed::names(&source.system, args)?;

@@ -23,7 +23,7 @@
 
 use super::{BullMq, State};
 use crate::systems::guard::Needed;
-use crate::systems::hashed_copy::{CopySet, Counter, QueueCopy, Wake};
+use crate::systems::hashed_copy::{CopySet, Counter, QueueCopy, Side, Wake};
 use crate::systems::lists::Store;
 
 /// `:meta` as `getOrSetMaxEvents` leaves it; the type checks every wake
@@ -123,7 +123,8 @@ impl BullMq {
                 super::Store::SortedSet => Store::SortedSet,
             },
             job_prefix: job_prefix.clone(),
-            side: vec![":logs"],
+            head_first: false,
+            side: vec![Side::list(":logs")],
             same_fields: vec!["name", "data", "opts", "timestamp"],
             counters,
             wake: Some(wake),

@@ -30,6 +30,7 @@ use crate::systems::{
 };
 use redis::{RedisResult, Value};
 
+mod copy;
 pub(crate) mod jobs;
 mod write;
 
@@ -763,31 +764,19 @@ impl Rq {
     }
 
     /// `None`: SET `<prefix>:queues` holds queue keys, not the names a
-    /// copy would register; replicate is not built for RQ yet.
+    /// list copy registers; a hashed copy registers the key itself
+    /// (`copy.rs`).
     pub(crate) fn queue_registry(&self) -> Option<String> {
         None
     }
 
-    /// RQ job ids (only replicate uses it, not built for RQ yet).
+    /// Each job is its own hash `rq:job:<id>`, told by its id (`copy.rs`).
     pub(crate) fn job_identity(&self) -> super::copy::Identity {
-        super::copy::Identity::Jid
+        super::copy::Identity::Hash
     }
 
     pub(crate) fn copy_rule(&self) -> &'static str {
-        "replicate is not built for rq yet"
-    }
-
-    /// `rq:failed:<q>` is a ZSET (of job ids).
-    /// `replicate` is not built for RQ yet (the gate skips RQ targets
-    /// with the reason): an RQ queue's list runs from its head, the other
-    /// way round from BullMQ's, and its side keys (`rq:results:<id>`) sit
-    /// under another prefix, which `hashed_copy` does not take yet.
-    pub(crate) fn copy_sets(
-        &self,
-        _queue: &str,
-        _dead: bool,
-    ) -> Option<super::hashed_copy::QueueCopy> {
-        None
+        "job hashes and their results streams copied with their ids and TTLs: one already on a target is skipped when it is the same job, counted under conflicts and left alone when it is another; queued jobs go after those queued there, in the source's order; scheduled and failed scores kept; started, finished and deferred jobs are not copied"
     }
 
     pub(crate) fn dead_store(&self) -> super::lists::Store {
@@ -803,11 +792,11 @@ impl Rq {
             | Verb::RequeueOrphaned
             | Verb::Pause { all: true }
             | Verb::Resume { all: true }
+            | Verb::Replicate
             | Verb::Stop => return None,
             Verb::Requeue { from } => format!(
                 "requeue --from {from}: RQ keeps jobs waiting to retry in each queue's scheduled registry: use --from scheduled"
             ),
-            Verb::Replicate => "replicate is not built for rq yet".to_string(),
             Verb::Pause { all: false } | Verb::Resume { all: false } => "RQ has no per-queue pause: its suspend (rq suspend) stops every worker of the deployment; use --all".to_string(),
             Verb::Quiet => {
                 "RQ workers take no quiet command: `rq` has shutdown (stop workers) only".to_string()
@@ -896,6 +885,7 @@ mod tests {
         assert!(r.unsupported(Verb::Requeue { from: "dead" }).is_none());
         assert!(r.unsupported(Verb::Pause { all: true }).is_none());
         assert!(r.unsupported(Verb::Stop).is_none());
+        assert!(r.unsupported(Verb::Replicate).is_none());
         assert!(
             r.unsupported(Verb::Pause { all: false })
                 .unwrap()
