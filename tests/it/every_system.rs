@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::bullmq::{self, BullWorker, BullWorkerOptions, PREFIX};
+use crate::common::rq::{self, RqOptions, RqWorker};
 use crate::common::sidekiq::{self, Sidekiq, SidekiqOptions};
 use crate::common::*;
 
@@ -159,6 +161,154 @@ impl System for SidekiqSystem {
     }
 }
 
+/// BullMQ: real BullMQ workers (node); `flaky` jobs fail their first
+/// attempt (so they die), and succeed once requeued.
+struct BullSystem {
+    server: RedisServer,
+    worker: Option<BullWorker>,
+}
+
+impl BullSystem {
+    fn add(&self, queue: &str, name: &str, n: usize, opts: &str) -> Vec<String> {
+        bullmq::ids(&bullmq::api(
+            &self.server,
+            PREFIX,
+            &["add", queue, name, &n.to_string(), opts, r#"{"fails":1}"#],
+        ))
+    }
+}
+
+impl System for BullSystem {
+    const KIND: &'static str = "bullmq";
+    const DEAD: &'static str = "work:failed";
+    const REQUEUE: &'static [&'static str] = &["--from", "dead"];
+    const REPLICATE: &'static [&'static str] = &["--queue", "idle"];
+
+    fn start() -> Option<Self> {
+        if !bullmq::available("every_system::bullmq") {
+            return None;
+        }
+        Some(BullSystem {
+            server: RedisServer::start(),
+            worker: None,
+        })
+    }
+    fn server(&self) -> &RedisServer {
+        &self.server
+    }
+    fn schema(&self) -> &'static str {
+        "  - name: s\n    kind: bullmq\n"
+    }
+    fn seed_dead(&mut self, n: usize) -> Vec<String> {
+        let ids = self.add("work", "flaky", n, r#"{"attempts":1}"#);
+        let mut w = BullWorker::start(
+            &self.server,
+            BullWorkerOptions {
+                concurrency: 8,
+                ..BullWorkerOptions::queue("work")
+            },
+        );
+        assert!(wait_for(Duration::from_secs(60), || {
+            self.server.cli(&["ZCARD", "bull:work:failed"]).trim() == n.to_string()
+        }));
+        w.stop();
+        ids
+    }
+    fn seed_waiting(&mut self, n: usize) -> Vec<String> {
+        self.add("idle", "ok", n, "{}")
+    }
+    fn start_workers(&mut self) {
+        self.worker = Some(BullWorker::start(
+            &self.server,
+            BullWorkerOptions {
+                concurrency: 8,
+                ..BullWorkerOptions::queue("work")
+            },
+        ));
+    }
+    fn finished(&self) -> Vec<String> {
+        let logs = self.worker.as_ref().map(|w| w.logs()).unwrap_or_default();
+        logs.lines()
+            .filter_map(|l| l.strip_prefix("completed flaky "))
+            .map(|id| id.trim().to_string())
+            .collect()
+    }
+    fn waiting_on(&self, server: &RedisServer) -> Vec<String> {
+        lrange(&mut server.conn(), "bull:idle:wait")
+    }
+}
+
+/// RQ: real `rq worker` processes; `flaky` fails its first run (so it
+/// lands in the failed registry) and records each later run.
+struct RqSystem {
+    server: RedisServer,
+    worker: Option<RqWorker>,
+}
+
+impl System for RqSystem {
+    const KIND: &'static str = "rq";
+    const DEAD: &'static str = "failed:work";
+    const REQUEUE: &'static [&'static str] = &["--from", "dead"];
+    const REPLICATE: &'static [&'static str] = &["--queue", "idle"];
+
+    fn start() -> Option<Self> {
+        if !rq::available("every_system::rq") {
+            return None;
+        }
+        Some(RqSystem {
+            server: RedisServer::start(),
+            worker: None,
+        })
+    }
+    fn server(&self) -> &RedisServer {
+        &self.server
+    }
+    fn schema(&self) -> &'static str {
+        "  - name: s\n    kind: rq\n"
+    }
+    fn seed_dead(&mut self, n: usize) -> Vec<String> {
+        let ids = rq::ids(&rq::api(
+            &self.server,
+            &["enqueue", "work", "flaky", &n.to_string()],
+        ));
+        let mut w = RqWorker::start(
+            &self.server,
+            RqOptions {
+                burst: true,
+                with_scheduler: false,
+                ..RqOptions::with_queues(&["work"])
+            },
+        );
+        assert!(
+            w.wait_exit(Duration::from_secs(120)).is_some(),
+            "{}",
+            w.logs()
+        );
+        ids
+    }
+    fn seed_waiting(&mut self, n: usize) -> Vec<String> {
+        rq::ids(&rq::api(
+            &self.server,
+            &["enqueue", "idle", "ok", &n.to_string()],
+        ))
+    }
+    fn start_workers(&mut self) {
+        self.worker = Some(RqWorker::start(
+            &self.server,
+            RqOptions {
+                with_scheduler: false,
+                ..RqOptions::with_queues(&["work"])
+            },
+        ));
+    }
+    fn finished(&self) -> Vec<String> {
+        lrange(&mut self.server.conn(), "qctl:done")
+    }
+    fn waiting_on(&self, server: &RedisServer) -> Vec<String> {
+        lrange(&mut server.conn(), "rq:queue:idle")
+    }
+}
+
 fn contexts(ws: &Workspace, sys: &impl System, target: &RedisServer) -> PathBuf {
     ws.write(
         "c.yaml",
@@ -300,4 +450,6 @@ macro_rules! every_system {
 every_system! {
     go_redis_work_queue => GoWork,
     sidekiq => SidekiqSystem,
+    bullmq_system => BullSystem,
+    rq_system => RqSystem,
 }
