@@ -176,7 +176,7 @@ impl BullMq {
         BullMq { schema }
     }
 
-    /// What is not built yet for BullMQ, and what BullMQ cannot do.
+    /// What BullMQ cannot do, and why.
     pub(crate) fn unsupported(&self, verb: Verb) -> Option<String> {
         let why = match verb {
             Verb::Quiet | Verb::Stop => {
@@ -332,8 +332,9 @@ impl BullMq {
         "job hashes copied with their ids: one already on a target is skipped when it is the same job, counted under conflicts and left alone when it is another; waiting jobs go after those waiting there, scores kept; the :id counter raised past copied ids; active and completed jobs are not copied"
     }
 
-    /// The Redis type of a failed set (a ZSET of ids pointing at job
-    /// hashes; purge and restore, not built yet, will keep the hashes too).
+    /// The Redis type of a failed set: a ZSET of ids pointing at job hashes
+    /// (purge and restore go through `dead_sets`, which moves the hashes
+    /// with the ids).
     pub(crate) fn dead_store(&self) -> super::lists::Store {
         super::lists::Store::SortedSet
     }

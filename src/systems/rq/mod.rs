@@ -286,8 +286,8 @@ impl Rq {
         self.allowed(q).then(|| self.work_ref(q))
     }
 
-    /// The failed registry of the default queue (RQ keeps one per queue;
-    /// the verbs that need a single dead set are not built for RQ yet).
+    /// The failed registry of the default queue (RQ keeps one per queue:
+    /// the write verbs go through `dead_sets`, which lists every one).
     pub(crate) fn dead_letter(&self) -> QueueRef {
         let q = self.lone_queue();
         QueueRef {
