@@ -269,14 +269,12 @@ fn requeue_from_dead_does_what_retry_does_and_runs_each_job_once() {
             ..BullWorkerOptions::queue("mail")
         },
     );
-    let killed = ws
-        .qctl_std()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["requeue", "--from", "dead", "--yes-i-typed=b"])
-        .env("QCTL_FAULT", "hashed-before-move:2")
-        .output()
-        .unwrap();
+    let killed = run_faulted(
+        &ws,
+        &cfg,
+        &["requeue", "--from", "dead", "--yes-i-typed=b"],
+        "hashed-before-move:2",
+    );
     assert!(!killed.status.success());
     let (code, _, err) = run_raw(&ws, &cfg, &["requeue", "--from", "dead", "--yes-i-typed=b"]);
     assert_eq!(code, 0, "{err}");
@@ -495,14 +493,12 @@ fn hashed_writes_under_refusals_crashes_and_stalls() {
         assert!(backups().trim().is_empty(), "{u} left {}", backups());
     }
     // Killed after its first window; the re-run purges the rest.
-    let killed = ws
-        .qctl_std()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["purge-dlq", "--context", "b", "--yes-i-typed=b"])
-        .env("QCTL_FAULT", "hashed-purge-after-step:1")
-        .output()
-        .unwrap();
+    let killed = run_faulted(
+        &ws,
+        &cfg,
+        &["purge-dlq", "--context", "b", "--yes-i-typed=b"],
+        "hashed-purge-after-step:1",
+    );
     assert!(!killed.status.success());
     let left: u64 = s
         .cli(&["ZCARD", "bull:mail:failed"])
@@ -532,14 +528,7 @@ fn hashed_writes_under_refusals_crashes_and_stalls() {
     // A restore killed after its first window, then two at once, then
     // as many as there are backups left (the newest first each time).
     let restore = ["restore-dlq", "--context", "b", "--yes-i-typed=b"];
-    let killed = ws
-        .qctl_std()
-        .arg("--config")
-        .arg(&cfg)
-        .args(restore)
-        .env("QCTL_FAULT", "hashed-restore-after-step:1")
-        .output()
-        .unwrap();
+    let killed = run_faulted(&ws, &cfg, &restore, "hashed-restore-after-step:1");
     assert!(!killed.status.success());
     let a = crate::safety::spawn(&ws, &cfg, &restore);
     let b = crate::safety::spawn(&ws, &cfg, &restore);

@@ -205,14 +205,12 @@ fn requeue_from_dead_does_what_rq_requeue_does_and_runs_each_job_once() {
     );
 
     // The rest, qctl killed at its 2nd step, then again.
-    let killed = ws
-        .qctl_std()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["requeue", "--from", "dead", "--yes-i-typed=py"])
-        .env("QCTL_FAULT", "hashed-before-move:2")
-        .output()
-        .unwrap();
+    let killed = run_faulted(
+        &ws,
+        &cfg,
+        &["requeue", "--from", "dead", "--yes-i-typed=py"],
+        "hashed-before-move:2",
+    );
     assert!(!killed.status.success());
     let (code, _, err) = run_raw(
         &ws,

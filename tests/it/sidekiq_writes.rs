@@ -488,14 +488,12 @@ fn purge_and_restore_on_sidekiq_under_refusals_crashes_and_races() {
     }
 
     // Killed (SIGABRT, like kill -9) after its first window.
-    let killed = ws
-        .qctl_std()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["restore-dlq", "--context", "sk", "--yes-i-typed=sk"])
-        .env("QCTL_FAULT", "restore-after-step:1")
-        .output()
-        .unwrap();
+    let killed = run_faulted(
+        &ws,
+        &cfg,
+        &["restore-dlq", "--context", "sk", "--yes-i-typed=sk"],
+        "restore-after-step:1",
+    );
     assert!(!killed.status.success(), "the fault must stop it");
     let left: u64 = s.cli(&["ZCARD", &backup]).trim().parse().unwrap();
     assert!(left > 0 && left < 2500, "one window moved: {left} left");

@@ -157,6 +157,23 @@ pub fn action_results(doc: &Value) -> std::collections::BTreeMap<String, Value> 
         .collect()
 }
 
+/// Runs qctl with `QCTL_FAULT=fault` (see `systems::fault`): the run is
+/// aborted (like `kill -9`) or paused at that point; its output.
+pub fn run_faulted(
+    ws: &Workspace,
+    cfg: &std::path::Path,
+    args: &[&str],
+    fault: &str,
+) -> std::process::Output {
+    ws.qctl_std()
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("QCTL_FAULT", fault)
+        .output()
+        .unwrap()
+}
+
 /// qctl with `--config cfg`: (exit code, stdout, stderr), whatever stdout holds.
 pub fn run_raw(ws: &Workspace, cfg: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = ws
