@@ -755,3 +755,46 @@ fn at_maxmemory_hashed_jobs_can_still_be_purged_and_restored() {
     assert_eq!(queue(&r, "mail")["jobs"], queue(&before, "mail")["jobs"]);
     assert_eq!(ids(&r, "mail", "failed"), ids(&before, "mail", "failed"));
 }
+
+/// Two requeues at once over the same failed sets, while a worker
+/// consumes: one holds each set's lock, the other is refused or finds
+/// nothing left; every job runs exactly once.
+#[test]
+fn two_requeues_at_once_under_a_live_worker_run_each_job_once() {
+    if !bullmq::available("two_requeues_at_once_under_a_live_worker_run_each_job_once") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    let jobs = failed_jobs(&s, PREFIX, "mail", "flaky", 600, Some(r#"{"fails":1}"#));
+    let mut w = BullWorker::start(
+        &s,
+        BullWorkerOptions {
+            concurrency: 8,
+            ..BullWorkerOptions::queue("mail")
+        },
+    );
+    let args = ["requeue", "--from", "dead", "--yes-i-typed=b"];
+    let a = crate::safety::spawn(&ws, &cfg, &args);
+    let b = crate::safety::spawn(&ws, &cfg, &args);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    // Whatever a refused run left, a last run moves.
+    let (code, _, err) = run_raw(&ws, &cfg, &args);
+    assert_eq!(code, 0, "{err}");
+    bullmq::wait_for_report(&s, PREFIX, &["mail"], WAIT, |r| {
+        count(r, "mail", "completed") == 600
+    });
+    w.stop();
+    let done = completions(&w.logs());
+    for id in &jobs {
+        assert_eq!(done.get(id), Some(&1), "{id} ran once");
+    }
+    assert_eq!(done.values().sum::<usize>(), 600);
+}
