@@ -506,6 +506,9 @@ pub(crate) struct GetJobsArgs {
     /// The queue's jobs in this state: waiting, active, scheduled, retry, dead, completed, deferred (or the system's own word: delayed, failed, prioritized, started, finished)
     #[arg(long, value_name = "STATE")]
     pub(crate) state: Option<String>,
+    /// Only jobs whose stored payload matches this glob (the matcher requeue --match uses); up to 10000 jobs are read
+    #[arg(long = "match", value_name = "GLOB")]
+    pub(crate) pattern: Option<String>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
 }

@@ -86,6 +86,9 @@ pub(crate) struct JobsReader {
     pub(crate) queue: String,
     /// `--state`: the jobs of the queue in this state.
     pub(crate) state: Option<String>,
+    /// `--match`: only the jobs whose stored text matches (the matcher
+    /// `requeue --match` uses).
+    pub(crate) glob: Option<crate::systems::glob::Glob>,
     pub(crate) limit: u64,
     pub(crate) from_end: bool,
 }
@@ -102,6 +105,27 @@ fn state_of(word: &str) -> Option<&'static str> {
         "deferred" => "deferred",
         _ => return None,
     })
+}
+
+/// Jobs `--match` reads at most per context.
+const MATCH_READ: u64 = 10_000;
+
+/// The text `--match` looks at: the payload as stored (JSON, text or
+/// bytes); for a job kept in a hash, its readable fields and payload as
+/// one JSON object.
+fn match_text(p: &Payload) -> Vec<u8> {
+    match p {
+        Payload::Json(v) => serde_json::to_vec(v).unwrap_or_default(),
+        Payload::Text(t) => t.as_bytes().to_vec(),
+        Payload::Binary(b) => b.clone(),
+        Payload::Hash(h) => {
+            let mut m = h.fields.clone();
+            if let Some(v) = &h.payload {
+                m.insert("data".into(), v.clone());
+            }
+            serde_json::to_vec(&serde_json::Value::Object(m)).unwrap_or_default()
+        }
+    }
 }
 
 /// The states `--state` takes.
@@ -172,11 +196,35 @@ impl Reader for JobsReader {
             },
         };
         let mut notes = Vec::new();
+        // With --match, read up to the most `get jobs` shows and keep the
+        // first `limit` that match.
+        let read_n = if self.glob.is_some() {
+            MATCH_READ.max(self.limit)
+        } else {
+            self.limit
+        };
         let mut peek = t
             .system
-            .peek(conn, &key, self.limit, self.from_end)
+            .peek(conn, &key, read_n, self.from_end)
             .await
             .map_err(|e| conn.error(&e))?;
+        if let Some(g) = &self.glob {
+            let read = peek.jobs.len();
+            peek.jobs
+                .retain(|(_, j)| g.matches(&match_text(&j.payload)));
+            let matched = peek.jobs.len();
+            peek.jobs.truncate(self.limit as usize);
+            notes.push(format!(
+                "{}: {matched} of the {read} jobs read match {}{}",
+                t.context(),
+                g.as_str(),
+                if (read as u64) < peek.length {
+                    format!(" ({} more not read)", peek.length - read as u64)
+                } else {
+                    String::new()
+                }
+            ));
+        }
         if shared {
             // One set for every queue: keep the jobs that name this one
             // (those that name none are kept: they may be its).
@@ -514,9 +562,20 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> R
         return Err(CliError::usage(format!("--state {word}: not a state"))
             .with_hint(format!("states: {STATES}")));
     }
+    let glob = args
+        .pattern
+        .as_deref()
+        .map(|p| {
+            crate::systems::glob::Glob::parse(p).map_err(|e| {
+                CliError::usage(format!("--match {p}: {e}"))
+                    .with_hint("globs look like '*\"class\":\"FailJob\"*'")
+            })
+        })
+        .transpose()?;
     let reader = JobsReader {
         queue: args.queue.clone(),
         state: args.state.clone(),
+        glob,
         limit: args.limit,
         from_end: args.from_end,
     };
