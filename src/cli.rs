@@ -494,9 +494,9 @@ pub(crate) struct GetWorkersArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct GetJobsArgs {
-    /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key
+    /// A queue of the schema (high, low, completed, dead-letter or dlq) or a full key; without it, --state STATE for that state's jobs of every queue
     #[arg(add = ArgValueCompleter::new(complete::any_queues))]
-    pub(crate) queue: String,
+    pub(crate) queue: Option<String>,
     /// How many jobs to show per context, 0 to 10000
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 10, value_parser = ranged::jobs_limit)]
     pub(crate) limit: u64,

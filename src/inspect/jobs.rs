@@ -70,20 +70,26 @@ pub(crate) struct JobItem {
     pub(crate) color: Option<String>,
 }
 
-pub(crate) struct JobsOut {
-    context: String,
-    color: Option<String>,
+/// One queue or set read.
+pub(crate) struct JobSet {
     queue: String,
     key: String,
     state: &'static str,
     peek: Peek,
+}
+
+pub(crate) struct JobsOut {
+    context: String,
+    color: Option<String>,
+    sets: Vec<JobSet>,
     /// Said once per context under the table.
     notes: Vec<String>,
     now: jiff::Timestamp,
 }
 
 pub(crate) struct JobsReader {
-    pub(crate) queue: String,
+    /// `None`: every queue's jobs in `state`.
+    pub(crate) queue: Option<String>,
     /// `--state`: the jobs of the queue in this state.
     pub(crate) state: Option<String>,
     /// `--match`: only the jobs whose stored text matches (the matcher
@@ -175,88 +181,114 @@ impl Reader for JobsReader {
         conn: &Conn,
         t: &ReadTarget,
     ) -> std::result::Result<JobsOut, ContextError> {
-        let (queue, key, state, shared) = match &self.state {
-            None => {
-                let (q, k, s) = resolve(&t.system, &self.queue);
-                (q, k, s, false)
+        let mut targets: Vec<(String, String, &'static str, bool)> = Vec::new();
+        match (&self.queue, &self.state) {
+            (Some(queue), None) => {
+                let (q, k, st) = resolve(&t.system, queue);
+                targets.push((q, k, st, false));
             }
-            Some(word) => match resolve_state(&t.system, &self.queue, word) {
-                Some((q, shared)) => (q.name, q.key, q.role.state(), shared),
+            (Some(queue), Some(word)) => match resolve_state(&t.system, queue, word) {
+                Some((q, shared)) => targets.push((q.name, q.key, q.role.state(), shared)),
                 None => {
                     return Err(ContextError {
                         context: t.context().to_string(),
                         kind: ErrorKind::Config,
                         message: format!(
-                            "{} keeps no {word} jobs for {}; states: {STATES}",
-                            t.system.kind(),
-                            self.queue
+                            "{} keeps no {word} jobs for {queue}; states: {STATES}",
+                            t.system.kind()
                         ),
                     });
                 }
             },
-        };
-        let mut notes = Vec::new();
-        // With --match, read up to the most `get jobs` shows and keep the
-        // first `limit` that match.
-        let read_n = if self.glob.is_some() {
-            MATCH_READ.max(self.limit)
-        } else {
-            self.limit
-        };
-        let mut peek = t
-            .system
-            .peek(conn, &key, read_n, self.from_end)
-            .await
-            .map_err(|e| conn.error(&e))?;
-        if let Some(g) = &self.glob {
-            let read = peek.jobs.len();
-            peek.jobs
-                .retain(|(_, j)| g.matches(&match_text(&j.payload)));
-            let matched = peek.jobs.len();
-            peek.jobs.truncate(self.limit as usize);
-            notes.push(format!(
-                "{}: {matched} of the {read} jobs read match {}{}",
-                t.context(),
-                g.as_str(),
-                if (read as u64) < peek.length {
-                    format!(" ({} more not read)", peek.length - read as u64)
-                } else {
-                    String::new()
+            (None, word) => {
+                // Every queue's set in that state (a shared set once, whole).
+                let word = word.as_deref().unwrap_or("waiting");
+                let queues = t
+                    .system
+                    .found_queues(conn)
+                    .await
+                    .map_err(|e| conn.error(&e))?;
+                for q in queues {
+                    if let Some((r, shared)) = resolve_state(&t.system, &q, word)
+                        && !targets.iter().any(|(_, k, _, _)| *k == r.key)
+                    {
+                        targets.push((r.name, r.key, r.role.state(), shared));
+                    }
                 }
-            ));
+            }
         }
-        if shared {
-            // One set for every queue: keep the jobs that name this one
-            // (those that name none are kept: they may be its).
-            let read = peek.jobs.len();
-            peek.jobs.retain(|(_, j)| match &j.payload {
-                Payload::Json(v) => v
-                    .get("queue")
-                    .and_then(|q| q.as_str())
-                    .is_none_or(|q| q == self.queue),
-                _ => true,
-            });
-            notes.push(format!(
-                "{}: {key} holds every queue's {state} jobs: {} of the {read} read are {}'s",
-                t.context(),
-                peek.jobs.len(),
-                self.queue
-            ));
-        }
-        if let Some(kind) = &peek.wrong_type {
-            return Err(ContextError {
-                context: t.context().to_string(),
-                kind: ErrorKind::Redis,
-                message: format!("key `{key}` holds a {kind}, not a list of jobs"),
+        let mut notes = Vec::new();
+        let mut sets = Vec::with_capacity(targets.len());
+        let mut room = self.limit;
+        for (queue, key, state, shared) in targets {
+            if room == 0 {
+                break;
+            }
+            // With --match, read up to the most `get jobs` shows and keep
+            // the first that match.
+            let read_n = if self.glob.is_some() {
+                MATCH_READ.max(room)
+            } else {
+                room
+            };
+            let mut peek = t
+                .system
+                .peek(conn, &key, read_n, self.from_end)
+                .await
+                .map_err(|e| conn.error(&e))?;
+            if let Some(kind) = &peek.wrong_type {
+                return Err(ContextError {
+                    context: t.context().to_string(),
+                    kind: ErrorKind::Redis,
+                    message: format!("key `{key}` holds a {kind}, not a list of jobs"),
+                });
+            }
+            if let Some(g) = &self.glob {
+                let read = peek.jobs.len();
+                peek.jobs
+                    .retain(|(_, j)| g.matches(&match_text(&j.payload)));
+                notes.push(format!(
+                    "{}: {} of the {read} jobs of {queue} read match {}{}",
+                    t.context(),
+                    peek.jobs.len(),
+                    g.as_str(),
+                    if (read as u64) < peek.length {
+                        format!(" ({} more not read)", peek.length - read as u64)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            if shared && let Some(own) = &self.queue {
+                // One set for every queue: keep the jobs that name this
+                // one (those that name none are kept: they may be its).
+                let read = peek.jobs.len();
+                peek.jobs.retain(|(_, j)| match &j.payload {
+                    Payload::Json(v) => v
+                        .get("queue")
+                        .and_then(|q| q.as_str())
+                        .is_none_or(|q| q == own),
+                    _ => true,
+                });
+                notes.push(format!(
+                    "{}: {key} holds every queue's {state} jobs: {} of the {read} read are {own}'s",
+                    t.context(),
+                    peek.jobs.len(),
+                ));
+            }
+            peek.jobs.truncate(room as usize);
+            room -= peek.jobs.len() as u64;
+            sets.push(JobSet {
+                queue,
+                key,
+                state,
+                peek,
             });
         }
         Ok(JobsOut {
             context: t.context().to_string(),
             color: t.color.clone(),
-            queue,
-            key,
-            state,
-            peek,
+            sets,
             notes,
             now: jiff::Timestamp::now(),
         })
@@ -269,7 +301,7 @@ pub(crate) struct JobsView {
     pub(crate) generic: bool,
 }
 
-fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
+fn item(out: &JobsOut, set: &JobSet, position: u64, job: Job) -> JobItem {
     let age_s = job.age_s(out.now);
     let mut hash = None;
     let (payload, payload_base64) = match job.payload {
@@ -289,10 +321,10 @@ fn item(out: &JobsOut, position: u64, job: Job) -> JobItem {
     let h = hash.unwrap_or_default();
     JobItem {
         context: out.context.clone(),
-        queue: out.queue.clone(),
-        key: out.key.clone(),
+        queue: set.queue.clone(),
+        key: set.key.clone(),
         position,
-        state: out.state,
+        state: set.state,
         valid: job.valid,
         age_s,
         id: job.id,
@@ -370,26 +402,27 @@ impl ListView for JobsView {
 
     fn items(&self, mut out: JobsOut) -> (Vec<JobItem>, Vec<String>) {
         let mut notes = std::mem::take(&mut out.notes);
-        if out.peek.length == 0 && out.queue == out.key {
+        if let [set] = out.sets.as_slice()
+            && set.peek.length == 0
+            && set.queue == set.key
+        {
             notes.push(format!(
                 "{}: key `{}` is empty or does not exist",
-                out.context, out.key
+                out.context, set.key
             ));
         }
-        let invalid = out
-            .peek
-            .jobs
-            .iter()
+        let jobs = || out.sets.iter().flat_map(|s| s.peek.jobs.iter());
+        let invalid = jobs()
             .filter(|(_, j)| !j.valid && !matches!(j.payload, Payload::Hash(_)))
             .count();
         // Jobs kept in hashes: each problem once, with how many have it.
-        let mut problems: Vec<(&str, usize)> = Vec::new();
-        for (_, j) in &out.peek.jobs {
+        let mut problems: Vec<(String, usize)> = Vec::new();
+        for (_, j) in jobs() {
             if let Payload::Hash(h) = &j.payload {
                 for p in &h.problems {
                     match problems.iter_mut().find(|(q, _)| q == p) {
                         Some((_, n)) => *n += 1,
-                        None => problems.push((p, 1)),
+                        None => problems.push((p.clone(), 1)),
                     }
                 }
             }
@@ -406,11 +439,12 @@ impl ListView for JobsView {
                 out.context
             ));
         }
-        let jobs = std::mem::take(&mut out.peek.jobs);
-        let items = jobs
-            .into_iter()
-            .map(|(pos, j)| item(&out, pos, j))
-            .collect();
+        let sets = std::mem::take(&mut out.sets);
+        let mut items = Vec::new();
+        for mut set in sets {
+            let jobs = std::mem::take(&mut set.peek.jobs);
+            items.extend(jobs.into_iter().map(|(pos, j)| item(&out, &set, pos, j)));
+        }
         (items, notes)
     }
 
@@ -553,9 +587,19 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> R
         config,
         settings,
         &args.watch,
-        format!("qctl get jobs {}", args.queue),
+        match &args.queue {
+            Some(q) => format!("qctl get jobs {q}"),
+            None => "qctl get jobs".to_string(),
+        },
     )?;
-    check_queue_name(config, &list.names, &args.queue)?;
+    if let Some(q) = &args.queue {
+        check_queue_name(config, &list.names, q)?;
+    } else if args.state.is_none() {
+        return Err(CliError::usage(
+            "get jobs needs a QUEUE, or --state STATE for that state's jobs of every queue",
+        )
+        .with_hint("for example: qctl get jobs high, or qctl get jobs --state dead"));
+    }
     if let Some(word) = &args.state
         && state_of(word).is_none()
     {

@@ -97,12 +97,13 @@ fn state_picks_the_queues_jobs_in_that_state_on_every_system() {
         let s = RedisServer::start();
         let cfg = one(&ws, &s, "rq");
         let failed = rq::ids(&rq::api(&s, &["enqueue", "mail", "fail", "2"]));
+        let low = rq::ids(&rq::api(&s, &["enqueue", "low", "fail", "1"]));
         let mut w = RqWorker::start(
             &s,
             RqOptions {
                 burst: true,
                 with_scheduler: false,
-                ..RqOptions::with_queues(&["mail"])
+                ..RqOptions::with_queues(&["mail", "low"])
             },
         );
         assert!(w.wait_exit(std::time::Duration::from_secs(60)).is_some());
@@ -112,11 +113,21 @@ fn state_picks_the_queues_jobs_in_that_state_on_every_system() {
             &["get", "jobs", "mail", "--state", "failed", "-o", "json"],
         );
         assert_eq!(code, 0, "{err}");
-        assert_eq!(ids(&doc), sorted(failed), "{doc}");
+        assert_eq!(ids(&doc), sorted(failed.clone()), "{doc}");
+        // No QUEUE: every queue's failed jobs.
+        let (code, doc, err) =
+            run_json(&ws, &cfg, &["get", "jobs", "--state", "dead", "-o", "json"]);
+        assert_eq!(code, 0, "{err}");
+        let mut all = failed;
+        all.extend(low);
+        assert_eq!(ids(&doc), sorted(all), "{doc}");
     }
     let s = RedisServer::start();
     let cfg = one(&ws, &s, "go-redis-work-queue");
     let (code, _, err) = run_raw(&ws, &cfg, &["get", "jobs", "high", "--state", "sleeping"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not a state"), "{err}");
+    let (code, _, err) = run_raw(&ws, &cfg, &["get", "jobs"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--state"), "{err}");
 }
