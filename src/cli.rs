@@ -190,6 +190,14 @@ pub(crate) enum Command {
     /// Read and edit the contexts file
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Switch the current context (`-`: back to the previous one); without a name, list them
+    UseContext {
+        /// Context name, or `-` for the one before the last switch
+        #[arg(add = ArgValueCompleter::new(complete::context_name))]
+        name: Option<String>,
+    },
+    /// Print the current context
+    CurrentContext,
     /// Print the version
     Version,
     /// Enqueue marked synthetic jobs and time them to completed: throughput, p50/p95 latency
@@ -284,6 +292,9 @@ pub(crate) enum GetCommand {
     /// DLQ backups kept by purge-dlq: jobs, age, expiry
     #[command(visible_alias = "backup")]
     Backups(GetBackupsArgs),
+    /// The contexts of the contexts file, the current one marked
+    #[command(visible_alias = "context")]
+    Contexts,
 }
 
 #[derive(Debug, Args)]
@@ -541,9 +552,9 @@ pub(crate) enum ConfigCommand {
     GetContexts,
     /// Print the current context
     CurrentContext,
-    /// Set the current context
+    /// Set the current context (`-`: back to the previous one)
     UseContext {
-        /// Context name
+        /// Context name, or `-` for the one before the last switch
         #[arg(add = ArgValueCompleter::new(complete::context_name))]
         name: String,
     },

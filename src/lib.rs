@@ -128,6 +128,13 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
     let settings = Settings::resolve(&cli.global, &config, OutputFormat::Table);
     match &cli.command {
         Command::Config(cmd) => commands::config::run(cmd, &config, &settings),
+        Command::UseContext { name: Some(name) } => {
+            commands::config::use_context(&config, &settings, name)
+        }
+        Command::UseContext { name: None } | Command::Get(cli::GetCommand::Contexts) => {
+            commands::config::get_contexts(&config, &settings)
+        }
+        Command::CurrentContext => commands::config::current_context(&config, &settings),
         Command::Get(cli::GetCommand::Clusters(a)) => inspect::clusters::run(&config, &settings, a),
         Command::Get(cli::GetCommand::Queues(a)) => inspect::queues::run(&config, &settings, a),
         Command::Get(cli::GetCommand::Workers(a)) => inspect::workers::run(&config, &settings, a),

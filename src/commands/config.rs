@@ -13,14 +13,7 @@ pub(crate) fn run(cmd: &ConfigCommand, config: &Config, settings: &Settings) -> 
     match cmd {
         ConfigCommand::GetContexts => get_contexts(config, settings),
         ConfigCommand::CurrentContext => current_context(config, settings),
-        ConfigCommand::UseContext { name } => {
-            let path = contexts::use_context(config, name)?;
-            settings.printer.note(&format!(
-                "Switched to context \"{name}\" (in {}).",
-                path.display()
-            ));
-            Ok(ExitCode::Ok)
-        }
+        ConfigCommand::UseContext { name } => use_context(config, settings, name),
         ConfigCommand::SetContext(args) => set_context(config, settings, args),
         ConfigCommand::DeleteContext { name } => {
             let path = contexts::delete_context(config, name)?;
@@ -133,7 +126,60 @@ fn items(config: &Config, current: &[String]) -> Vec<ContextItem> {
 
 pub(crate) use crate::output::labels_text;
 
-fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
+/// Where the context before the last switch is remembered (for
+/// `use-context -`): `$XDG_STATE_HOME/qctl/previous-context`, else
+/// `~/.local/state/qctl/previous-context`; never the contexts file.
+fn previous_path() -> std::path::PathBuf {
+    match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir).join("qctl/previous-context"),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()))
+            .join(".local/state/qctl/previous-context"),
+    }
+}
+
+/// `use-context NAME` (or `-`, the one before the last switch): writes
+/// `current-context` in the contexts file and remembers the one it
+/// replaces.
+pub(crate) fn use_context(config: &Config, settings: &Settings, name: &str) -> Result<ExitCode> {
+    let state = previous_path();
+    let name = if name == "-" {
+        match std::fs::read_to_string(&state) {
+            Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
+            _ => {
+                return Err(CliError::failure(format!(
+                    "no previous context to go back to ({} holds none yet)",
+                    state.display()
+                ))
+                .with_hint(
+                    "qctl remembers the context a `qctl use-context NAME` switched away from",
+                ));
+            }
+        }
+    } else {
+        name.to_string()
+    };
+    let before = config.current_context.clone();
+    let path = contexts::use_context(config, &name)?;
+    if let Some(prev) = before.filter(|p| *p != name) {
+        let written = state
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&state, format!("{prev}\n")));
+        if let Err(e) = written {
+            settings.printer.warn(&format!(
+                "could not remember {prev} for `use-context -` in {}: {e}",
+                state.display()
+            ));
+        }
+    }
+    settings.printer.note(&format!(
+        "Switched to context \"{name}\" (in {}).",
+        path.display()
+    ));
+    Ok(ExitCode::Ok)
+}
+
+pub(crate) fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let p = &settings.printer;
     let current = match current(config, settings) {
         Ok(c) => c,
@@ -206,7 +252,7 @@ fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
 
 /// The name alone on stdout, for scripts; where it came from on stderr
 /// when that is `QCTL_CONTEXT` rather than the file.
-fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
+pub(crate) fn current_context(config: &Config, settings: &Settings) -> Result<ExitCode> {
     let c = current(config, settings)?;
     if c.names.is_empty() {
         return Err(CliError::failure("current-context is not set")

@@ -1,7 +1,7 @@
 //! The contexts file through the real binary: broken files, merging, writes,
 //! secrets, exit codes.
 
-use crate::common::Workspace;
+use crate::common::{Workspace, run_raw};
 use std::os::unix::fs::PermissionsExt;
 
 const GOOD: &str = "apiVersion: qctl/v1
@@ -1051,4 +1051,48 @@ fn selector_errors_name_the_selector_once() {
         stderr.contains("invalid selector `a=b,env in prod`: `env in prod`: expected"),
         "{stderr}"
     );
+}
+
+/// `qctl use-context NAME` / `-` / no name, `qctl current-context` and
+/// `qctl get contexts` at the top level, kubectx-style: `-` goes back to
+/// the context before the last switch, remembered under XDG_STATE_HOME,
+/// never in the contexts file.
+#[test]
+fn use_context_at_the_top_level_and_back_with_a_dash() {
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        "apiVersion: qctl/v1\ncurrent-context: a\nclusters:\n  - { name: s, server: \"redis://127.0.0.1:6399\" }\ncontexts:\n  - { name: a, cluster: s }\n  - { name: b, cluster: s }\n",
+    );
+    let run = |args: &[&str]| run_raw(&ws, &cfg, args);
+    let (code, _, err) = run(&["use-context", "-"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no previous context"), "{err}");
+    let (code, _, err) = run(&["use-context", "b"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Switched to context \"b\""), "{err}");
+    assert_eq!(run(&["current-context"]).1.trim(), "b");
+    let (code, _, err) = run(&["use-context", "-"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(run(&["current-context"]).1.trim(), "a");
+    assert_eq!(run(&["config", "current-context"]).1.trim(), "a");
+    let (code, _, _) = run(&["config", "use-context", "-"]);
+    assert_eq!(code, 0);
+    assert_eq!(run(&["current-context"]).1.trim(), "b");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("current-context: b"), "{text}");
+    assert!(
+        !text.contains("previous"),
+        "the state stays out of the file: {text}"
+    );
+    for args in [&["get", "contexts"][..], &["use-context"][..]] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let current: Vec<&str> = out.lines().filter(|l| l.starts_with('*')).collect();
+        assert_eq!(current.len(), 1, "{args:?}: {out}");
+        assert!(current[0].contains('b'), "{out}");
+    }
+    let (code, _, err) = run(&["use-context", "nope"]);
+    assert_ne!(code, 0);
+    assert!(!err.contains("panicked"), "{err}");
 }
