@@ -533,7 +533,12 @@ fn get_completes_the_documented_names_and_accepts_the_aliases() {
         .into_iter()
         .filter(|w| !w.starts_with('-') && w != "help")
         .collect();
-    assert_eq!(verbs, ["clusters", "queues", "workers", "jobs", "backups"]);
+    assert_eq!(
+        verbs,
+        [
+            "clusters", "queues", "workers", "jobs", "backups", "contexts"
+        ]
+    );
     // Half a word, or the singular typed out: the primary name.
     assert_eq!(complete_bash(&cfg, &["qctl", "get", "cl"]), ["clusters"]);
     assert_eq!(complete_bash(&cfg, &["qctl", "get", "queue"]), ["queues"]);
