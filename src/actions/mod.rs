@@ -46,6 +46,51 @@ pub(crate) async fn dead_length(conn: &Conn, key: &str, store: Store) -> Result<
     }
 }
 
+/// The lengths of many sets (0 when missing) in two batches, every TYPE
+/// then every length; a key of another type fails the target.
+pub(crate) async fn set_lengths(
+    conn: &Conn,
+    keys: &[(&str, Store)],
+) -> Result<Vec<u64>, ContextError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let err = |e: redis::RedisError| conn.error(&e);
+    let cmds: Vec<redis::Cmd> = keys
+        .iter()
+        .map(|(k, _)| {
+            let mut c = redis::cmd("TYPE");
+            c.arg(*k);
+            c
+        })
+        .collect();
+    let types: Vec<String> = conn.each_key(&cmds).await.map_err(err)?;
+    for ((key, store), ty) in keys.iter().zip(&types) {
+        if ty != "none" && ty != store.type_name() {
+            return Err(ContextError {
+                context: conn.context.clone(),
+                kind: ErrorKind::Redis,
+                message: format!(
+                    "{key} holds a {ty}, not a {}: qctl leaves it alone",
+                    store.type_name()
+                ),
+            });
+        }
+    }
+    let cmds: Vec<redis::Cmd> = keys
+        .iter()
+        .map(|(k, store)| {
+            let mut c = redis::cmd(match store {
+                Store::List => "LLEN",
+                Store::SortedSet => "ZCARD",
+            });
+            c.arg(*k);
+            c
+        })
+        .collect();
+    conn.each_key(&cmds).await.map_err(err)
+}
+
 /// The length of the list at `key` (0 when missing); a key of another type
 /// fails the target: a write verb never touches what it does not know.
 pub(crate) async fn list_length(conn: &Conn, key: &str) -> Result<u64, ContextError> {

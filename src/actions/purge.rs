@@ -101,12 +101,22 @@ pub(crate) async fn chosen_sets(
             .filter(|s| s.queue.as_ref().is_some_and(|q| queues.contains(q)))
             .collect()
     };
-    let mut out = Vec::with_capacity(sets.len());
-    for set in sets {
+    if sets.len() == 1 {
+        let set = sets.into_iter().next().expect("one set");
         let length = super::dead_length(conn, &set.key, set.key_store()).await?;
-        out.push(PurgeSet { set, length });
+        return Ok(vec![PurgeSet { set, length }]);
     }
-    Ok(out)
+    // Many (a dead set per queue): a batch for all, not a round trip each.
+    let keys: Vec<(&str, lists::Store)> = sets
+        .iter()
+        .map(|s| (s.key.as_str(), s.key_store()))
+        .collect();
+    let lengths = super::set_lengths(conn, &keys).await?;
+    Ok(sets
+        .into_iter()
+        .zip(lengths)
+        .map(|(set, length)| PurgeSet { set, length })
+        .collect())
 }
 
 impl Action for PurgeDlq {

@@ -490,10 +490,17 @@ impl Requeue {
         let mut room = self.limit.unwrap_or(u64::MAX);
         let mut sets = Vec::with_capacity(moves.len());
         let mut count = 0u64;
-        for m in moves {
-            let length = super::dead_length(conn, &m.set, Store::SortedSet).await?;
+        let keys: Vec<(&str, Store)> = moves
+            .iter()
+            .map(|m| (m.set.as_str(), Store::SortedSet))
+            .collect();
+        let lengths = super::set_lengths(conn, &keys).await?;
+        for (m, length) in moves.into_iter().zip(lengths) {
             let n = if length == 0 || room == 0 {
                 0
+            } else if choice.glob.is_none() {
+                // Without a filter every id counts: no need to ask again.
+                length.min(room)
             } else {
                 hashed_requeue::count(conn, &m, &choice, room)
                     .await

@@ -798,3 +798,27 @@ fn two_requeues_at_once_under_a_live_worker_run_each_job_once() {
     }
     assert_eq!(done.values().sum::<usize>(), 600);
 }
+
+/// A dead set of the wrong type among many (one per queue) fails the
+/// target before anything moves, naming the key.
+#[test]
+fn a_failed_set_of_another_type_stops_the_purge_before_anything_moves() {
+    if !bullmq::available("a_failed_set_of_another_type_stops_the_purge_before_anything_moves") {
+        return;
+    }
+    let s = RedisServer::start();
+    let ws = Workspace::new();
+    let cfg = contexts(&ws, &s.url(), false);
+    failed_jobs(&s, PREFIX, "mail", "fail", 5, None);
+    s.cli(&["HSET", "bull:odd:meta", "version", "bullmq:6.7.0"]);
+    s.cli(&["SET", "bull:odd:failed", "not a set"]);
+    let (code, out, err) = run_raw(&ws, &cfg, &["purge-dlq", "--yes-i-typed=b"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("bull:odd:failed holds a string"),
+        "{out}{err}"
+    );
+    assert_eq!(s.cli(&["ZCARD", "bull:mail:failed"]).trim(), "5");
+    let left = s.cli(&["--scan", "--pattern", "*qctl-backup*"]);
+    assert!(left.trim().is_empty(), "{left}");
+}

@@ -284,25 +284,34 @@ impl BullMq {
         } else {
             conn.each_key(&lists).await?
         };
-        let mut out = Vec::new();
-        for (q, ids) in queues.into_iter().zip(active) {
-            let ids: Vec<String> = ids.into_iter().filter(|i| !i.starts_with("0:")).collect();
-            let locks: Vec<redis::Cmd> = ids
-                .iter()
-                .map(|id| {
+        // Every queue's locks in one batch (one round trip per node, not
+        // one per queue).
+        let ids: Vec<Vec<String>> = active
+            .into_iter()
+            .map(|ids| ids.into_iter().filter(|i| !i.starts_with("0:")).collect())
+            .collect();
+        let locks: Vec<redis::Cmd> = queues
+            .iter()
+            .zip(&ids)
+            .flat_map(|(q, ids)| {
+                ids.iter().map(move |id| {
                     let mut c = redis::cmd("EXISTS");
                     c.arg(format!("{}:{q}:{id}:lock", self.schema.prefix));
                     c
                 })
-                .collect();
-            let held: Vec<i64> = if locks.is_empty() {
-                Vec::new()
-            } else {
-                conn.each_key(&locks).await?
-            };
+            })
+            .collect();
+        let held: Vec<i64> = if locks.is_empty() {
+            Vec::new()
+        } else {
+            conn.each_key(&locks).await?
+        };
+        let mut held = held.into_iter();
+        let mut out = Vec::new();
+        for (q, ids) in queues.into_iter().zip(ids) {
             let orphans: Vec<String> = ids
                 .into_iter()
-                .zip(held)
+                .zip(held.by_ref())
                 .filter(|(_, h)| *h == 0)
                 .map(|(i, _)| i)
                 .collect();
