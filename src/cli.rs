@@ -122,9 +122,9 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", value_parser = ranged::max_concurrency)]
     pub(crate) max_concurrency: Option<usize>,
 
-    /// Output format
-    #[arg(short = 'o', long, global = true, value_enum, value_name = "FMT")]
-    pub(crate) output: Option<OutputFormat>,
+    /// Output format: table, wide, json, yaml, name, or custom-columns=HEADER:FIELD,... over the JSON fields [default: table]
+    #[arg(short = 'o', long, global = true, value_name = "FMT", value_parser = output_format, add = ArgValueCandidates::new(complete::output_formats))]
+    pub(crate) output: Option<OutputArg>,
 
     /// Tables without their header line
     #[arg(long, global = true)]
@@ -150,6 +150,41 @@ pub(crate) enum OutputFormat {
     Json,
     Yaml,
     Name,
+    /// `custom-columns=HEADER:FIELD,...`; the columns are in [`OutputArg`].
+    #[value(skip)]
+    CustomColumns,
+}
+
+/// `-o`'s value: a format, and the columns of `custom-columns=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutputArg {
+    pub(crate) format: OutputFormat,
+    pub(crate) columns: Option<std::sync::Arc<Vec<crate::output::columns::Column>>>,
+}
+
+fn output_format(s: &str) -> Result<OutputArg, String> {
+    if let Some(spec) = s.strip_prefix("custom-columns=") {
+        let columns = crate::output::columns::parse_columns(spec)?;
+        return Ok(OutputArg {
+            format: OutputFormat::CustomColumns,
+            columns: Some(std::sync::Arc::new(columns)),
+        });
+    }
+    if s == "custom-columns" {
+        return Err(
+            "custom-columns needs its columns: -o custom-columns=NAME:.context,DLQ:.dead_letter"
+                .into(),
+        );
+    }
+    match <OutputFormat as ValueEnum>::from_str(s, false) {
+        Ok(format) => Ok(OutputArg {
+            format,
+            columns: None,
+        }),
+        Err(_) => Err(format!(
+            "`{s}` is not an output format; use table, wide, json, yaml, name or custom-columns=HEADER:FIELD,..."
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -294,13 +329,15 @@ pub(crate) enum GetCommand {
     Backups(GetBackupsArgs),
     /// The contexts of the contexts file, the current one marked
     #[command(visible_alias = "context")]
-    Contexts,
+    Contexts(ListArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct GetBackupsArgs {
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
 }
 
 /// How a write verb goes through its targets (SPEC section 6).
@@ -468,6 +505,18 @@ pub(crate) struct ReplicateArgs {
     pub(crate) write: WriteArgs,
 }
 
+/// `--sort-by`, on every list.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ListArgs {
+    /// Sort by this JSON field of the items (`-FIELD`: descending), e.g. dead_letter, -age, labels.env
+    #[arg(long, value_name = "FIELD", value_parser = sort_key, allow_hyphen_values = true)]
+    pub(crate) sort_by: Option<crate::output::columns::SortKey>,
+}
+
+fn sort_key(s: &str) -> Result<crate::output::columns::SortKey, String> {
+    crate::output::columns::SortKey::parse(s)
+}
+
 /// `--watch` and its interval, on every `get` verb.
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct WatchArgs {
@@ -481,26 +530,41 @@ pub(crate) struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct GetClustersArgs {
+    /// Only these contexts (globs allowed); with -l or -A, only those of the selection they name
+    #[arg(value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
+    pub(crate) contexts: Vec<String>,
     /// Read each context twice, DUR apart (10ms to 1h), and add measured rates (completed/s, dead-lettered/s, queued change/s)
     #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
     pub(crate) sample: Option<Duration>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct GetQueuesArgs {
+    /// Only these queues, by name or key (globs allowed)
+    #[arg(value_name = "QUEUE", add = ArgValueCompleter::new(complete::any_queues))]
+    pub(crate) queues: Vec<String>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct GetWorkersArgs {
+    /// Only these workers (globs allowed)
+    #[arg(value_name = "WORKER")]
+    pub(crate) workers: Vec<String>,
     /// Only workers in this state
     #[arg(long, value_enum, value_name = "STATE")]
     pub(crate) state: Option<crate::systems::WorkerState>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
 }
 
 #[derive(Debug, Args)]
@@ -522,6 +586,8 @@ pub(crate) struct GetJobsArgs {
     pub(crate) pattern: Option<String>,
     #[command(flatten)]
     pub(crate) watch: WatchArgs,
+    #[command(flatten)]
+    pub(crate) list: ListArgs,
 }
 
 #[derive(Debug, Args)]

@@ -443,6 +443,21 @@ fn names(current: &OsStr, pick: impl Fn(&Known) -> &Vec<String>) -> Vec<Completi
         .collect()
 }
 
+/// `-o`: the formats, and the start of `custom-columns=`.
+pub(crate) fn output_formats() -> Vec<CompletionCandidate> {
+    [
+        ("table", "the default table"),
+        ("wide", "the table with more columns"),
+        ("json", "the JSON document"),
+        ("yaml", "the document as YAML"),
+        ("name", "one name per line"),
+        ("custom-columns=", "HEADER:FIELD,... over the JSON fields"),
+    ]
+    .iter()
+    .map(|(v, h)| CompletionCandidate::new(*v).help(Some((*h).into())))
+    .collect()
+}
+
 /// `set-context --context-color`.
 pub(crate) fn colors() -> Vec<CompletionCandidate> {
     COLORS

@@ -72,10 +72,15 @@ fn report(e: CliError) -> ExitCode {
 fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
     if let Command::Version = cli.command {
         let p = output::Printer {
-            format: cli.global.output.unwrap_or(OutputFormat::Table),
+            format: cli
+                .global
+                .output
+                .as_ref()
+                .map_or(OutputFormat::Table, |o| o.format),
             color: false,
             no_headers: false,
             quiet: false,
+            columns: cli.global.output.as_ref().and_then(|o| o.columns.clone()),
         };
         let version = env!("CARGO_PKG_VERSION");
         if p.is_machine() {
@@ -131,8 +136,11 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::UseContext { name: Some(name) } => {
             commands::config::use_context(&config, &settings, name)
         }
-        Command::UseContext { name: None } | Command::Get(cli::GetCommand::Contexts) => {
-            commands::config::get_contexts(&config, &settings)
+        Command::UseContext { name: None } => {
+            commands::config::get_contexts(&config, &settings, None)
+        }
+        Command::Get(cli::GetCommand::Contexts(a)) => {
+            commands::config::get_contexts(&config, &settings, a.sort_by.as_ref())
         }
         Command::CurrentContext => commands::config::current_context(&config, &settings),
         Command::Get(cli::GetCommand::Clusters(a)) => inspect::clusters::run(&config, &settings, a),

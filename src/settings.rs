@@ -55,13 +55,14 @@ impl Settings {
         default_format: OutputFormat,
     ) -> Settings {
         let prefs = &config.preferences;
-        let format = global.output.unwrap_or(default_format);
+        let format = global.output.as_ref().map_or(default_format, |o| o.format);
         Settings {
             printer: Printer {
                 format,
                 color: use_color(global.color),
                 no_headers: global.no_headers,
                 quiet: global.quiet,
+                columns: global.output.as_ref().and_then(|o| o.columns.clone()),
             },
             timeout: global.timeout.or(prefs.timeout).unwrap_or(DEFAULT_TIMEOUT),
             connect_timeout: global

@@ -817,7 +817,9 @@ fn finish<A: Action>(
         }
     }
     match p.format {
-        crate::cli::OutputFormat::Json | crate::cli::OutputFormat::Yaml => p.document(&doc)?,
+        crate::cli::OutputFormat::Json
+        | crate::cli::OutputFormat::Yaml
+        | crate::cli::OutputFormat::CustomColumns => p.document(&doc)?,
         crate::cli::OutputFormat::Name => p.names(
             doc.results
                 .iter()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 pub(crate) fn run(cmd: &ConfigCommand, config: &Config, settings: &Settings) -> Result<ExitCode> {
     match cmd {
-        ConfigCommand::GetContexts => get_contexts(config, settings),
+        ConfigCommand::GetContexts => get_contexts(config, settings, None),
         ConfigCommand::CurrentContext => current_context(config, settings),
         ConfigCommand::UseContext { name } => use_context(config, settings, name),
         ConfigCommand::SetContext(args) => set_context(config, settings, args),
@@ -179,8 +179,41 @@ pub(crate) fn use_context(config: &Config, settings: &Settings, name: &str) -> R
     Ok(ExitCode::Ok)
 }
 
-pub(crate) fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitCode> {
+/// The JSON fields of a `ContextList` item.
+pub(crate) const CONTEXT_FIELDS: &[&str] = &[
+    "name",
+    "current",
+    "cluster",
+    "user",
+    "schema",
+    "mode",
+    "server",
+    "labels",
+    "color",
+    "protected",
+    "enabled",
+    "allowed_actions",
+    "file",
+];
+
+pub(crate) fn get_contexts(
+    config: &Config,
+    settings: &Settings,
+    sort: Option<&crate::output::columns::SortKey>,
+) -> Result<ExitCode> {
     let p = &settings.printer;
+    if let Some(k) = sort {
+        crate::output::columns::check_root(&k.path, CONTEXT_FIELDS, "--sort-by")
+            .map_err(CliError::usage)?;
+    }
+    for c in p.columns.iter().flat_map(|c| c.iter()) {
+        crate::output::columns::check_root(
+            &c.path,
+            CONTEXT_FIELDS,
+            &format!("custom-columns `{}`", c.header),
+        )
+        .map_err(CliError::usage)?;
+    }
     let current = match current(config, settings) {
         Ok(c) => c,
         Err(e) => {
@@ -197,9 +230,12 @@ pub(crate) fn get_contexts(config: &Config, settings: &Settings) -> Result<ExitC
             from_env_note(config, &current.names)
         ));
     }
-    let items = items(config, &current.names);
+    let mut items = items(config, &current.names);
+    if let Some(k) = sort {
+        items = crate::inspect::list::sort_items(items, k);
+    }
     match p.format {
-        OutputFormat::Json | OutputFormat::Yaml => {
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::CustomColumns => {
             p.document(&ListDoc::new("ContextList", items, vec![]))?;
         }
         OutputFormat::Name => p.names(items.into_iter().map(|i| i.name))?,

@@ -67,6 +67,17 @@ impl ListView for BackupsView {
     type Out = BackupsOut;
     type Item = BackupItem;
     const KIND: &'static str = "BackupList";
+    const FIELDS: &'static [&'static str] = &[
+        "context",
+        "key",
+        "queue_key",
+        "jobs",
+        "created",
+        "age_s",
+        "expires_in_s",
+    ];
+    const SORT_ALIASES: &'static [(&'static str, &'static str)] =
+        &[("age", "age_s"), ("expires", "expires_in_s")];
 
     fn items(&self, out: BackupsOut) -> (Vec<BackupItem>, Vec<String>) {
         let (context, color, now) = (out.context, out.color, out.now);
@@ -126,5 +137,6 @@ impl ListView for BackupsView {
 
 pub(crate) fn run(config: &Config, settings: &Settings, args: &GetBackupsArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get backups")?
+        .shaped(&args.list, &[])
         .run(BackupsReader, &BackupsView)
 }

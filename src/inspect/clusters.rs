@@ -4,7 +4,7 @@
 //! `degraded` when the context answered but a check failed, `unreachable`
 //! when it did not answer (an `errors` entry in JSON).
 
-use super::list::{ListRun, ListView};
+use super::list::{ListRun, ListView, Trend, sparkline};
 use super::{Probe, ProbeReader, Rates, checks};
 use crate::cli::GetClustersArgs;
 use crate::contexts::{Config, Mode};
@@ -124,6 +124,42 @@ impl ListView for ClustersView<'_> {
     type Out = Probe;
     type Item = ClusterItem;
     const KIND: &'static str = "ClusterList";
+    const FIELDS: &'static [&'static str] = &[
+        "context",
+        "status",
+        "latency_ms",
+        "redis_version",
+        "mode",
+        "labels",
+        "endpoint",
+        "system",
+        "queued",
+        "scheduled",
+        "retrying",
+        "processing",
+        "dead_letter",
+        "completed",
+        "processed_total",
+        "failed_total",
+        "workers",
+        "orphaned_workers",
+        "orphaned_jobs",
+        "paused_queues",
+        "used_memory_bytes",
+        "maxmemory_bytes",
+        "maxmemory_policy",
+        "uptime_s",
+        "rates",
+        "problems",
+    ];
+    const SORT_ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("name", "context"),
+        ("dlq", "dead_letter"),
+        ("latency", "latency_ms"),
+        ("memory", "used_memory_bytes"),
+        ("uptime", "uptime_s"),
+        ("version", "redis_version"),
+    ];
 
     fn items(&self, p: Probe) -> (Vec<ClusterItem>, Vec<String>) {
         let mut notes = p.notes.clone();
@@ -225,6 +261,84 @@ impl ListView for ClustersView<'_> {
     fn name(&self, it: &ClusterItem) -> String {
         it.context.clone()
     }
+
+    fn totals(&self, items: &[&ClusterItem]) -> Option<serde_json::Value> {
+        let sum = |f: fn(&ClusterItem) -> Option<u64>| -> Option<u64> {
+            items.iter().filter_map(|i| f(i)).reduce(|a, b| a + b)
+        };
+        Some(serde_json::json!({
+            "contexts": items.len(),
+            "queued": sum(|i| i.queued),
+            "scheduled": sum(|i| i.scheduled),
+            "retrying": sum(|i| i.retrying),
+            "processing": sum(|i| i.processing),
+            "dead_letter": sum(|i| i.dead_letter),
+            "completed": sum(|i| i.completed),
+            "workers": sum(|i| i.workers),
+            "orphaned_jobs": sum(|i| i.orphaned_jobs),
+            "used_memory_bytes": sum(|i| i.used_memory_bytes),
+        }))
+    }
+
+    fn total_row(&self, t: &serde_json::Value, wide: bool) -> Option<Vec<Styled>> {
+        let n = |k: &str| t.get(k).and_then(serde_json::Value::as_u64);
+        let mut row: Vec<Styled> = vec![
+            "TOTAL".into(),
+            crate::output::count(n("contexts").unwrap_or(0), "context").into(),
+            "".into(),
+            "".into(),
+            "".into(),
+            figure(n("queued")).into(),
+            figure(n("processing")).into(),
+            figure(n("dead_letter")).into(),
+            figure(n("workers")).into(),
+            bytes(n("used_memory_bytes")).into(),
+        ];
+        if self.sampled {
+            row.extend(["".into(), "".into(), "".into()]);
+        }
+        if wide {
+            row.push("".into());
+            row.push(figure(n("orphaned_jobs")).into());
+        }
+        Some(row)
+    }
+
+    fn trend_sample(&self, it: &ClusterItem) -> Option<(String, Vec<Option<u64>>)> {
+        // Jobs finished: the system's processed counter, else what reached
+        // completed or the dead-letter queue.
+        let finished = it.processed_total.or_else(|| {
+            it.completed
+                .map(|c| c + it.dead_letter.unwrap_or(0))
+                .or(it.dead_letter)
+        });
+        let backlog = it.queued.map(|q| q + it.processing.unwrap_or(0));
+        Some((
+            it.context.clone(),
+            vec![it.queued, it.dead_letter, finished, backlog],
+        ))
+    }
+
+    fn trend_headers(&self) -> &'static [&'static str] {
+        &["QUEUED-TREND", "DLQ-TREND", "IN/S", "OUT/S"]
+    }
+
+    /// Queued and dead over the last polls; jobs/s out (finished) and in
+    /// (the backlog's growth plus what finished) between the last two.
+    fn trend_cells(&self, t: &Trend) -> Vec<Styled> {
+        let out = t.change_per_s(2).filter(|v| *v >= 0.0);
+        let arrived = t
+            .change_per_s(3)
+            .zip(out)
+            .map(|(b, o)| b + o)
+            .filter(|v| *v >= 0.0);
+        vec![
+            sparkline(&t.series(0)).into(),
+            sparkline(&t.series(1)).into(),
+            rate(arrived, false).into(),
+            rate(out, false).into(),
+        ]
+    }
 }
 
 pub(crate) fn run(
@@ -232,7 +346,9 @@ pub(crate) fn run(
     settings: &Settings,
     args: &GetClustersArgs,
 ) -> Result<ExitCode> {
-    let mut list = ListRun::for_selection(config, settings, &args.watch, "qctl get clusters")?;
+    let names = selection(config, settings, &args.contexts)?;
+    let mut list = ListRun::for_names(config, settings, names, &args.watch, "qctl get clusters")
+        .shaped(&args.list, &[]);
     list.extra_budget = args.sample.unwrap_or_default();
     let reader = ProbeReader {
         sample: args.sample,
@@ -243,4 +359,41 @@ pub(crate) fn run(
         sampled: args.sample.is_some(),
     };
     list.run(reader, &view)
+}
+
+/// The contexts `get clusters CONTEXT...` reads: the names (globs allowed)
+/// as `--context` takes them; with `-l` or `-A`, those of that selection
+/// the names match.
+fn selection(config: &Config, settings: &Settings, named: &[String]) -> Result<Vec<String>> {
+    let mut select = settings.select.clone();
+    if named.is_empty() || (select.selector.is_none() && !select.all) {
+        select.contexts.extend(named.iter().cloned());
+        let set = crate::select::select(config, &select)?;
+        return Ok(set.names().into_iter().map(String::from).collect());
+    }
+    let set = crate::select::select(config, &select)?;
+    let chosen: Vec<&str> = set.names();
+    let mut keep = std::collections::BTreeSet::new();
+    for n in named {
+        let pat = glob::Pattern::new(n).map_err(|e| {
+            crate::error::CliError::usage(format!("`{n}` is not a valid context pattern: {e}"))
+        })?;
+        let before = keep.len();
+        keep.extend(chosen.iter().filter(|c| pat.matches(c)).copied());
+        if keep.len() == before && !chosen.iter().any(|c| pat.matches(c)) {
+            if config.context(n).is_none() && !n.contains(['*', '?', '[']) {
+                return Err(crate::select::unknown_context(config, n));
+            }
+            return Err(crate::error::CliError::failure(format!(
+                "`{n}` names no context of the selection ({})",
+                chosen.join(", ")
+            ))
+            .with_hint("drop -l/-A to name any context, or name one the selector picks"));
+        }
+    }
+    Ok(chosen
+        .into_iter()
+        .filter(|c| keep.contains(c))
+        .map(String::from)
+        .collect())
 }

@@ -502,7 +502,9 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> R
     };
     let p = &settings.printer;
     match p.format {
-        OutputFormat::Json | OutputFormat::Yaml => p.document(&doc)?,
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::CustomColumns => {
+            p.document(&doc)?
+        }
         OutputFormat::Name => {
             // The contexts that stand out, for xargs.
             let mut out: Vec<String> = Vec::new();

@@ -106,7 +106,7 @@ pub(crate) fn run(config: &Config, settings: &Settings) -> Result<ExitCode> {
     }
     let p = &settings.printer;
     match p.format {
-        OutputFormat::Json | OutputFormat::Yaml => {
+        OutputFormat::Json | OutputFormat::Yaml | OutputFormat::CustomColumns => {
             p.document(&ListDoc::new("HealthReport", items, errors))?
         }
         // The unhealthy contexts, one per line: handy for xargs.

@@ -399,6 +399,33 @@ impl ListView for JobsView {
     type Out = JobsOut;
     type Item = JobItem;
     const KIND: &'static str = "JobList";
+    const FIELDS: &'static [&'static str] = &[
+        "context",
+        "queue",
+        "key",
+        "position",
+        "state",
+        "valid",
+        "id",
+        "name",
+        "job_queue",
+        "priority",
+        "retries",
+        "age_s",
+        "run_at",
+        "failed_at",
+        "error",
+        "filepath",
+        "payload",
+        "payload_base64",
+        "payload_encoding",
+        "status",
+        "started_age_s",
+        "ended_age_s",
+        "fields",
+        "problems",
+    ];
+    const SORT_ALIASES: &'static [(&'static str, &'static str)] = &[("age", "age_s")];
 
     fn items(&self, mut out: JobsOut) -> (Vec<JobItem>, Vec<String>) {
         let mut notes = std::mem::take(&mut out.notes);
@@ -632,5 +659,6 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &GetJobsArgs) -> R
                     != crate::systems::JobTable::PriorityFilepath
             })
     });
-    list.run(reader, &JobsView { generic })
+    list.shaped(&args.list, &[])
+        .run(reader, &JobsView { generic })
 }

@@ -1,13 +1,13 @@
 //! `qctl get queues`: one row per (context, queue) (`QueueList`).
 
-use super::list::{ListRun, ListView};
+use super::list::{ListRun, ListView, Trend, sparkline};
 use super::read::{ReadTarget, Reader};
 use crate::cli::GetQueuesArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
 use crate::output::Styled;
-use crate::output::age;
+use crate::output::{age, rate};
 use crate::settings::Settings;
 use crate::systems::{QueueDetail, QueueRole, age_s};
 use serde::Serialize;
@@ -77,6 +77,21 @@ impl ListView for QueuesView {
     type Out = QueuesOut;
     type Item = QueueItem;
     const KIND: &'static str = "QueueList";
+    const FIELDS: &'static [&'static str] = &[
+        "context",
+        "queue",
+        "key",
+        "role",
+        "state",
+        "paused",
+        "length",
+        "oldest_age_s",
+        "schema",
+        "system",
+    ];
+    const SORT_ALIASES: &'static [(&'static str, &'static str)] =
+        &[("name", "queue"), ("age", "oldest_age_s")];
+    const NOUN: &'static str = "queue";
 
     fn items(&self, out: QueuesOut) -> (Vec<QueueItem>, Vec<String>) {
         let items = out
@@ -138,9 +153,36 @@ impl ListView for QueuesView {
     fn name(&self, q: &QueueItem) -> String {
         format!("{}/{}", q.context, q.queue)
     }
+
+    fn match_names<'i>(&self, q: &'i QueueItem) -> Vec<&'i str> {
+        let mut names = vec![q.queue.as_str(), q.key.as_str()];
+        if q.role == QueueRole::DeadLetter {
+            // `get jobs dlq` takes this word too.
+            names.push("dlq");
+        }
+        names
+    }
+
+    fn trend_sample(&self, q: &QueueItem) -> Option<(String, Vec<Option<u64>>)> {
+        Some((format!("{}\0{}", q.context, q.key), vec![Some(q.length)]))
+    }
+
+    fn trend_headers(&self) -> &'static [&'static str] {
+        &["TREND", "RATE"]
+    }
+
+    /// The length over the last polls, and its change per second (a
+    /// queue's arrivals and departures are not told apart by its length).
+    fn trend_cells(&self, t: &Trend) -> Vec<Styled> {
+        vec![
+            sparkline(&t.series(0)).into(),
+            rate(t.change_per_s(0), true).into(),
+        ]
+    }
 }
 
 pub(crate) fn run(config: &Config, settings: &Settings, args: &GetQueuesArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get queues")?
+        .shaped(&args.list, &args.queues)
         .run(QueuesReader, &QueuesView)
 }

@@ -74,6 +74,21 @@ impl ListView for WorkersView {
     type Out = WorkersOut;
     type Item = WorkerItem;
     const KIND: &'static str = "WorkerList";
+    const FIELDS: &'static [&'static str] = &[
+        "context",
+        "worker",
+        "state",
+        "in_flight",
+        "heartbeat_ttl_ms",
+        "job_id",
+        "process",
+    ];
+    const SORT_ALIASES: &'static [(&'static str, &'static str)] = &[
+        ("name", "worker"),
+        ("heartbeat", "heartbeat_ttl_ms"),
+        ("age", "process.beat_age_s"),
+    ];
+    const NOUN: &'static str = "worker";
 
     fn items(&self, out: WorkersOut) -> (Vec<WorkerItem>, Vec<String>) {
         let mut notes = Vec::new();
@@ -163,9 +178,14 @@ impl ListView for WorkersView {
     fn name(&self, w: &WorkerItem) -> String {
         format!("{}/{}", w.context, w.worker)
     }
+
+    fn match_names<'i>(&self, w: &'i WorkerItem) -> Vec<&'i str> {
+        vec![w.worker.as_str()]
+    }
 }
 
 pub(crate) fn run(config: &Config, settings: &Settings, args: &GetWorkersArgs) -> Result<ExitCode> {
     ListRun::for_selection(config, settings, &args.watch, "qctl get workers")?
+        .shaped(&args.list, &args.workers)
         .run(WorkersReader, &WorkersView { state: args.state })
 }

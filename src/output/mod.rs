@@ -12,6 +12,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
+pub(crate) mod columns;
+
 /// Decides colour once: `--color`, then `NO_COLOR`, then "is stdout a
 /// terminal".
 pub(crate) fn use_color(choice: ColorChoice) -> bool {
@@ -90,6 +92,9 @@ pub(crate) struct ListDoc<T: Serialize> {
     pub(crate) kind: &'static str,
     pub(crate) items: Vec<T>,
     pub(crate) errors: Vec<ContextError>,
+    /// Sums over the items (`get clusters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) totals: Option<serde_json::Value>,
 }
 
 impl<T: Serialize> ListDoc<T> {
@@ -99,6 +104,7 @@ impl<T: Serialize> ListDoc<T> {
             kind,
             items,
             errors,
+            totals: None,
         }
     }
 }
@@ -138,6 +144,22 @@ impl From<&str> for Styled {
     }
 }
 
+/// The SGR code of a colour name, for lines qctl aligns itself.
+pub(crate) fn ansi_color(name: &str) -> Option<u8> {
+    Some(match name {
+        "black" => 30,
+        "red" => 31,
+        "green" => 32,
+        "yellow" => 33,
+        "blue" => 34,
+        "magenta" | "purple" => 35,
+        "cyan" => 36,
+        "white" => 37,
+        "gray" => 90,
+        _ => return None,
+    })
+}
+
 fn color_of(name: &str) -> Option<Color> {
     Some(match name {
         "black" => Color::Black,
@@ -160,11 +182,18 @@ pub(crate) struct Printer {
     pub(crate) color: bool,
     pub(crate) no_headers: bool,
     pub(crate) quiet: bool,
+    /// The columns of `-o custom-columns=`.
+    pub(crate) columns: Option<std::sync::Arc<Vec<columns::Column>>>,
 }
 
 impl Printer {
+    /// JSON, YAML or custom columns: the verb prints its document
+    /// (`document`), which custom columns render a row per item of.
     pub(crate) fn is_machine(&self) -> bool {
-        matches!(self.format, OutputFormat::Json | OutputFormat::Yaml)
+        matches!(
+            self.format,
+            OutputFormat::Json | OutputFormat::Yaml | OutputFormat::CustomColumns
+        )
     }
 
     /// Renders a borderless, kubectl-style table to a string.
@@ -212,6 +241,23 @@ impl Printer {
         out
     }
 
+    /// `-o custom-columns`: one row per JSON item.
+    pub(crate) fn custom_table(&self, items: &[&serde_json::Value]) -> String {
+        let Some(cols) = self.columns.as_deref() else {
+            return String::new();
+        };
+        let headers: Vec<&str> = cols.iter().map(|c| c.header.as_str()).collect();
+        let rows = items
+            .iter()
+            .map(|it| {
+                cols.iter()
+                    .map(|c| Styled::plain(columns::cell(c.path.get(it))))
+                    .collect()
+            })
+            .collect();
+        self.render_table(&headers, rows)
+    }
+
     pub(crate) fn table(&self, headers: &[&str], rows: Vec<Vec<Styled>>) -> Result<()> {
         let text = self.render_table(headers, rows);
         self.stdout(&text)
@@ -221,6 +267,22 @@ impl Printer {
     /// (a 100,000-worker list is never held twice in memory).
     pub(crate) fn document<T: Serialize>(&self, doc: &T) -> Result<()> {
         match self.format {
+            OutputFormat::CustomColumns => {
+                let v = serde_json::to_value(doc).map_err(|e| {
+                    crate::error::CliError::failure(format!("cannot render the document: {e}"))
+                })?;
+                // A list's items, a write verb's per-context results, or
+                // the document itself as one row.
+                let list = ["items", "results"]
+                    .iter()
+                    .find_map(|k| v.get(*k).and_then(|i| i.as_array()));
+                let items: Vec<&serde_json::Value> = match list {
+                    Some(items) => items.iter().collect(),
+                    None => vec![&v],
+                };
+                let text = self.custom_table(&items);
+                self.stdout(&text)
+            }
             OutputFormat::Yaml => {
                 let text = serde_saphyr::to_string(doc).map_err(|e| {
                     crate::error::CliError::failure(format!("cannot render YAML: {e}"))
@@ -361,6 +423,7 @@ mod tests {
             color: false,
             no_headers: false,
             quiet: false,
+            columns: None,
         }
     }
 

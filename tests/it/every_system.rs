@@ -352,6 +352,8 @@ fn scenario<S: System>() {
     assert_eq!(it["dead_letter"], 300, "{}: {it}", S::KIND);
     assert_eq!(it["queued"], 40, "{}: {it}", S::KIND);
 
+    lists_like_kubectl::<S>(&ws, &cfg);
+
     // Peek: the oldest dead jobs, by id.
     let (code, doc, err) = run_json(
         &ws,
@@ -434,6 +436,110 @@ fn scenario<S: System>() {
         "{}: every waiting job once on the target",
         S::KIND
     );
+}
+
+/// Names as arguments, `--sort-by`, custom columns and totals, the same
+/// on every system: 40 jobs wait in `idle` and 300 are dead on `a`; `b` is
+/// empty.
+fn lists_like_kubectl<S: System>(ws: &Workspace, cfg: &std::path::Path) {
+    let k = S::KIND;
+    // A queue by name: its row on each context, nothing else.
+    let (code, doc, err) = run_json(ws, cfg, &["get", "queues", "-A", "idle", "-o", "json"]);
+    assert_eq!(code, 0, "{k}: {err}");
+    let rows: Vec<(&str, u64)> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| {
+            (
+                q["context"].as_str().unwrap(),
+                q["length"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // (`b` lists it too where the schema names its queues.)
+    assert_eq!(rows[0], ("a", 40), "{k}: {doc}");
+    assert!(
+        rows[1..].is_empty() || rows[1..] == [("b", 0)],
+        "{k}: {doc}"
+    );
+    // A misspelt one: exit 1 and the name it meant.
+    let (code, out, err) = run_raw(ws, cfg, &["get", "queues", "-A", "idel"]);
+    assert_eq!(code, 1, "{k}: {out}{err}");
+    assert!(err.contains("did you mean `idle`?"), "{k}: {err}");
+    // Sorted by length, longest first, over both contexts.
+    let (code, doc, err) = run_json(
+        ws,
+        cfg,
+        &["get", "queues", "-A", "--sort-by", "-length", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{k}: {err}");
+    let lengths: Vec<u64> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["length"].as_u64().unwrap())
+        .collect();
+    let mut sorted = lengths.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(lengths, sorted, "{k}");
+    assert_eq!(lengths[0], 300, "{k}: the dead set first: {lengths:?}");
+    // Custom columns over the JSON fields.
+    let (code, out, err) = run_raw(
+        ws,
+        cfg,
+        &[
+            "get",
+            "queues",
+            "--context",
+            "a",
+            "idle",
+            "-o",
+            "custom-columns=Q:.queue,N:.length,SYSTEM:.system",
+        ],
+    );
+    assert_eq!(code, 0, "{k}: {err}");
+    assert_eq!(
+        out.lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .collect::<Vec<_>>(),
+        [vec!["Q", "N", "SYSTEM"], vec!["idle", "40", k]],
+        "{k}: {out}"
+    );
+    // Totals over both contexts, in JSON and as the table's last row.
+    let (code, doc, err) = run_json(ws, cfg, &["get", "clusters", "-A", "-o", "json"]);
+    assert_eq!(code, 0, "{k}: {err}");
+    assert_eq!(doc["totals"]["contexts"], 2, "{k}: {doc}");
+    assert_eq!(doc["totals"]["queued"], 40, "{k}: {doc}");
+    assert_eq!(doc["totals"]["dead_letter"], 300, "{k}: {doc}");
+    let (_, out, _) = run_raw(ws, cfg, &["get", "clusters", "-A"]);
+    let last: Vec<&str> = out.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(&last[..3], ["TOTAL", "2", "contexts"], "{k}: {out}");
+    // Jobs sorted by age, oldest first, still the dead set's jobs.
+    let (code, doc, err) = run_json(
+        ws,
+        cfg,
+        &[
+            "get",
+            "jobs",
+            S::DEAD,
+            "-n",
+            "20",
+            "--sort-by",
+            "-age",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{k}: {err}");
+    let ages: Vec<f64> = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["age_s"].as_f64())
+        .collect();
+    assert!(ages.windows(2).all(|w| w[0] >= w[1]), "{k}: {ages:?}");
 }
 
 macro_rules! every_system {

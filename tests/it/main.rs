@@ -18,6 +18,7 @@ mod get_clusters;
 mod harness;
 mod input_limits;
 mod jobs_state;
+mod lists;
 mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
