@@ -13,6 +13,7 @@ mod compare_watch;
 mod config_files;
 mod demo;
 mod every_system;
+mod find_job;
 mod generated;
 mod get_clusters;
 mod harness;
