@@ -12,6 +12,7 @@ mod bullmq_writes;
 mod compare_watch;
 mod config_files;
 mod demo;
+mod describe;
 mod every_system;
 mod find_job;
 mod generated;
