@@ -654,3 +654,45 @@ pub(crate) fn run(
         CliError::failure("no context answered")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_nodes_lines_parse() {
+        let text = "07c3 127.0.0.1:30004@31004,host-a slave e7d1 0 1426238317239 4 connected\n\
+                    e7d1 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460 [5461->-e7d1]\n\
+                    67ed 127.0.0.1:30002@31002 master,fail - 1426238316232 1426238315228 2 disconnected 5461-10922 11000\n\
+                    garbage\n";
+        let nodes = parse_cluster_nodes(text);
+        assert_eq!(nodes.len(), 3);
+        let (id, replica, master) = &nodes[0];
+        assert_eq!(id, "07c3");
+        assert_eq!(replica.address, "127.0.0.1:30004");
+        assert_eq!(replica.role, "replica");
+        assert_eq!(master.as_deref(), Some("e7d1"));
+        assert!(replica.slots.is_none());
+        let (_, me, master) = &nodes[1];
+        assert_eq!(
+            (me.role.as_str(), me.slots.as_deref()),
+            ("primary", Some("0-5460"))
+        );
+        assert!(master.is_none() && me.flags.is_empty());
+        let (_, failed, _) = &nodes[2];
+        assert_eq!(failed.flags, vec!["fail"]);
+        assert_eq!(failed.slots.as_deref(), Some("5461-10922,11000"));
+    }
+
+    #[test]
+    fn every_write_verb_is_in_the_capability_table() {
+        let sys = System::for_schema(&crate::systems::SystemSchema::default());
+        let caps = capabilities(&sys);
+        assert_eq!(caps.len(), VERBS.len());
+        assert!(caps.iter().any(|c| c.verb == "purge-dlq" && c.supported));
+        assert!(
+            caps.iter()
+                .any(|c| c.verb == "quiet workers" && !c.supported && c.reason.is_some())
+        );
+    }
+}

@@ -359,3 +359,44 @@ fn history(fields: &[(String, Vec<u8>)], state: State, job: &crate::systems::Job
     h.sort();
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn the_hash_makes_the_history() {
+        let f = hash(&[
+            ("name", "fail"),
+            ("data", "{}"),
+            ("opts", r#"{"attempts":3}"#),
+            ("atm", "2"),
+            ("stc", "1"),
+            ("timestamp", "1796178470212"),
+            ("processedOn", "1796178470220"),
+            ("failedReason", "qctl fixture failure: fail 7"),
+            (
+                "stacktrace",
+                r#"["QctlFixtureError: first\n    at a (x.js:1:1)","QctlFixtureError: qctl fixture failure: fail 7\n    at b (y.js:2:2)"]"#,
+            ),
+        ]);
+        let job = crate::systems::Job::default();
+        let h = history(&f, State::Delayed, &job);
+        assert_eq!(h.attempts, Some(2));
+        assert_eq!(h.retries_left, Some(1));
+        assert_eq!(h.error_class.as_deref(), Some("QctlFixtureError"));
+        assert_eq!(h.backtrace[1], "    at b (y.js:2:2)");
+        assert_eq!(h.errors, vec!["QctlFixtureError: first"]);
+        assert!(h.problems[0].contains("stalled 1 time"));
+        assert_eq!(h.fields["opts"]["attempts"], 3);
+        assert!(!h.fields.contains_key("data"));
+        assert_eq!(error_class("not a class: x"), None);
+    }
+}

@@ -435,3 +435,71 @@ fn history(fields: &[(Vec<u8>, Vec<u8>)], results: &Value) -> JobHistory {
     h.sort();
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::ZlibEncoder;
+    use std::io::Write;
+
+    fn bulk(s: &[u8]) -> Value {
+        Value::BulkString(s.to_vec())
+    }
+
+    #[test]
+    fn results_and_exc_info_make_the_history() {
+        use base64::Engine;
+        let tb = "Traceback (most recent call last):\n  File \"jobs.py\", line 53, in fail\njobs.QctlFixtureError: qctl fixture failure: fail [7]\n";
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+        e.write_all(tb.as_bytes()).unwrap();
+        let exc = base64::engine::general_purpose::STANDARD.encode(e.finish().unwrap());
+        let results = Value::Array(vec![Value::Array(vec![
+            bulk(b"1-0"),
+            Value::Array(vec![
+                bulk(b"type"),
+                bulk(b"2"),
+                bulk(b"worker_name"),
+                bulk(b"w1"),
+                bulk(b"exc_string"),
+                bulk(exc.as_bytes()),
+                bulk(b"execution_ended_at"),
+                bulk(b"1796178448.559492"),
+            ]),
+        ])]);
+        let fields = vec![
+            (b"status".to_vec(), b"failed".to_vec()),
+            (
+                b"created_at".to_vec(),
+                b"2026-12-02T02:27:12.954849Z".to_vec(),
+            ),
+            (b"retries_left".to_vec(), b"2".to_vec()),
+        ];
+        let h = history(&fields, &results);
+        assert_eq!(h.backtrace.len(), 3);
+        assert_eq!(h.error_class.as_deref(), Some("jobs.QctlFixtureError"));
+        assert_eq!(
+            h.error_message.as_deref(),
+            Some("qctl fixture failure: fail [7]")
+        );
+        assert_eq!(h.retries_left, Some(2));
+        let events: Vec<&str> = h.events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(events, ["created", "failed"], "{:?}", h.events);
+        assert!(
+            h.events[1]
+                .detail
+                .as_deref()
+                .unwrap()
+                .ends_with("(worker w1)")
+        );
+        // Older RQ: the traceback in exc_info, zlib'd, no results.
+        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+        e.write_all(b"Traceback\nValueError: boom\n").unwrap();
+        let mut old = fields.clone();
+        old.push((b"exc_info".to_vec(), e.finish().unwrap()));
+        let h = history(&old, &Value::Nil);
+        assert_eq!(h.error_class.as_deref(), Some("ValueError"));
+        assert_eq!(result_type("4"), "retried");
+        assert_eq!(registry_name("wip", "q"), "started:q");
+    }
+}
