@@ -460,11 +460,7 @@ fn bullmq_jobs_are_found_through_their_hashes_in_every_state() {
         .map(|v| v.as_str().unwrap())
         .collect();
     for (i, id) in order.iter().enumerate() {
-        assert_eq!(
-            one_of(&doc, id, "idle").2,
-            Value::from(i),
-            "{order:?}"
-        );
+        assert_eq!(one_of(&doc, id, "idle").2, Value::from(i), "{order:?}");
     }
     let (code, doc, err) = locate(&ws, &cfg, &["999"], &[]);
     assert_eq!(code, 1, "{err}");
