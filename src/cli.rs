@@ -51,6 +51,10 @@ mod ranged {
     dur!(keep_backup, KEEP_BACKUP);
     dur!(wait_timeout, BENCH_WAIT);
 
+    pub(crate) fn scan_limit(s: &str) -> Result<u64, String> {
+        SCAN_LIMIT.parse(s)
+    }
+
     pub(crate) fn max_concurrency(s: &str) -> Result<usize, String> {
         MAX_CONCURRENCY.parse(s).map(|n| n as usize)
     }
@@ -200,6 +204,9 @@ pub(crate) enum Command {
     /// Show clusters, queues, workers, jobs
     #[command(subcommand)]
     Get(GetCommand),
+    /// Everything qctl knows about one cluster, queue, worker or job, in sections
+    #[command(subcommand)]
+    Describe(DescribeCommand),
     /// Side by side: job and worker figures with deltas to the first context, and drift
     Compare(CompareArgs),
     /// Check each context against health thresholds; exit 5 when any is unhealthy
@@ -322,8 +329,9 @@ pub(crate) enum GetCommand {
     #[command(visible_alias = "worker")]
     Workers(GetWorkersArgs),
     /// Peek at a queue's jobs without removing them
-    #[command(visible_alias = "job")]
     Jobs(GetJobsArgs),
+    /// Find jobs by id in every queue and set: context, queue, state, position
+    Job(GetJobArgs),
     /// DLQ backups kept by purge-dlq: jobs, age, expiry
     #[command(visible_alias = "backup")]
     Backups(GetBackupsArgs),
@@ -588,6 +596,73 @@ pub(crate) struct GetJobsArgs {
     pub(crate) watch: WatchArgs,
     #[command(flatten)]
     pub(crate) list: ListArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetJobArgs {
+    /// Job ids to look for (Sidekiq jid, BullMQ or RQ job id, go-redis-work-queue id)
+    #[arg(value_name = "ID")]
+    pub(crate) ids: Vec<String>,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
+}
+
+/// How far a job lookup reads where the system keeps no index of its jobs.
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Entries read at most per list or set scanned for an id (go-redis-work-queue, Sidekiq; the LPOS bound on BullMQ and RQ), 1 to 100000000
+    #[arg(long, value_name = "N", default_value_t = crate::systems::find::DEFAULT_SCAN_LIMIT, value_parser = ranged::scan_limit)]
+    pub(crate) scan_limit: u64,
+}
+
+/// What `describe` shows.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DescribeCommand {
+    /// A context's server (version, nodes, memory, persistence), the settings compare checks, its queue system and what it supports, figures and health checks
+    #[command(visible_alias = "clusters")]
+    Cluster(DescribeClusterArgs),
+    /// A queue's keys, depth, age of the next job, pause, its other sets, rates (--sample) and recent dead jobs grouped by error
+    #[command(visible_alias = "queues")]
+    Queue(DescribeQueueArgs),
+    /// A worker's state, heartbeat, queues, jobs in flight and what its system keeps of it
+    #[command(visible_alias = "workers")]
+    Worker(DescribeWorkerArgs),
+    /// Where a job is, its full payload and its history (attempts, errors, backtrace decoded)
+    #[command(visible_alias = "jobs")]
+    Job(DescribeJobArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeClusterArgs {
+    /// Contexts to describe, globs allowed (default: the selection: --context, -l, -A, current-context)
+    #[arg(value_name = "CONTEXT", add = ArgValueCompleter::new(complete::context_name))]
+    pub(crate) contexts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeQueueArgs {
+    /// The queue as get queues names it (high, default, mail:failed, failed:default, dead-letter) or its key
+    #[arg(value_name = "QUEUE", add = ArgValueCompleter::new(complete::any_queues))]
+    pub(crate) queue: String,
+    /// Read the queue's lengths twice, DUR apart (10ms to 1h), and add its rates
+    #[arg(long, value_name = "DUR", value_parser = ranged::sample)]
+    pub(crate) sample: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeWorkerArgs {
+    /// The worker as get workers lists it; a glob describes every match ('host-*')
+    #[arg(value_name = "WORKER", add = ArgValueCompleter::new(complete::worker_names))]
+    pub(crate) worker: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DescribeJobArgs {
+    /// The job's id (Sidekiq jid, BullMQ or RQ job id, go-redis-work-queue id)
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
 }
 
 #[derive(Debug, Args)]

@@ -147,6 +147,21 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
         Command::Get(cli::GetCommand::Queues(a)) => inspect::queues::run(&config, &settings, a),
         Command::Get(cli::GetCommand::Workers(a)) => inspect::workers::run(&config, &settings, a),
         Command::Get(cli::GetCommand::Jobs(a)) => inspect::jobs::run(&config, &settings, a),
+        Command::Get(cli::GetCommand::Job(a)) => {
+            inspect::describe::locate::run(&config, &settings, a)
+        }
+        Command::Describe(cli::DescribeCommand::Cluster(a)) => {
+            inspect::describe::cluster::run(&config, &settings, a)
+        }
+        Command::Describe(cli::DescribeCommand::Queue(a)) => {
+            inspect::describe::queue::run(&config, &settings, a)
+        }
+        Command::Describe(cli::DescribeCommand::Worker(a)) => {
+            inspect::describe::worker::run(&config, &settings, a)
+        }
+        Command::Describe(cli::DescribeCommand::Job(a)) => {
+            inspect::describe::job::run(&config, &settings, a)
+        }
         Command::Compare(a) => inspect::compare::run(&config, &settings, a),
         Command::Health(_) => inspect::health::run(&config, &settings),
         Command::Get(cli::GetCommand::Backups(a)) => inspect::backups::run(&config, &settings, a),

@@ -167,6 +167,11 @@ pub(crate) const JOBS_LIMIT: CountRange = CountRange {
     min: 0,
     max: 10_000,
 };
+/// `get job --scan-limit`, `describe job --scan-limit`: entries per key.
+pub(crate) const SCAN_LIMIT: CountRange = CountRange {
+    min: 1,
+    max: 100_000_000,
+};
 /// `requeue --limit`.
 pub(crate) const REQUEUE_LIMIT: CountRange = CountRange {
     min: 1,

@@ -141,7 +141,7 @@ const STATES: &str = "waiting, active, scheduled, retry, dead, completed, deferr
 /// QUEUE's jobs in that state (`Q:failed` on BullMQ, `failed:Q` on RQ),
 /// else a set shared by every queue (Sidekiq's `dead`, `retry`,
 /// `schedule`; go-redis-work-queue's dead-letter list): then `true`.
-fn resolve_state(
+pub(crate) fn resolve_state(
     system: &System,
     queue: &str,
     word: &str,

@@ -8,6 +8,7 @@
 pub(crate) mod backups;
 pub(crate) mod clusters;
 pub(crate) mod compare;
+pub(crate) mod describe;
 pub(crate) mod health;
 pub(crate) mod jobs;
 pub(crate) mod list;

@@ -803,6 +803,9 @@ systems! { $
     Rq = "rq" => rq::Rq;
 }
 
+// After `systems!`: its `each!` dispatches `find_jobs` and `worker_detail`.
+pub(crate) mod find;
+
 impl Default for SystemSchema {
     /// go-redis-work-queue's own layout (the built-in `default` schema).
     fn default() -> Self {

@@ -536,7 +536,7 @@ fn get_completes_the_documented_names_and_accepts_the_aliases() {
     assert_eq!(
         verbs,
         [
-            "clusters", "queues", "workers", "jobs", "backups", "contexts"
+            "clusters", "queues", "workers", "jobs", "job", "backups", "contexts"
         ]
     );
     // Half a word, or the singular typed out: the primary name.

@@ -26,6 +26,7 @@ use crate::systems::{QueueRef, QueueRole, SchemaKind, Verb};
 use redis::RedisResult;
 
 mod copy;
+mod find;
 mod job;
 mod read;
 mod workers;

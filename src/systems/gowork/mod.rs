@@ -15,6 +15,7 @@ use crate::systems::{
     WorkerState,
 };
 
+mod find;
 pub(crate) mod orphaned;
 
 use crate::connect::{Conn, Node};

@@ -31,6 +31,7 @@ use crate::systems::{
 use redis::{RedisResult, Value};
 
 mod copy;
+mod find;
 pub(crate) mod jobs;
 mod write;
 

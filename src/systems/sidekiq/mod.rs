@@ -29,6 +29,7 @@ use crate::systems::{
 };
 use redis::{RedisResult, Value};
 
+mod find;
 pub(crate) mod signals;
 
 /// A process whose last beat is older than this is dead (six missed
