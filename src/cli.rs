@@ -92,7 +92,9 @@ mod ranged {
     }
 }
 
+/// Shown under their own heading, after each verb's own options.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// Contexts file to read (else QCTL_CONFIG, else ~/.config/qctl/config.yaml)
     #[arg(long, global = true, value_name = "PATH")]
