@@ -11,6 +11,7 @@ use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod help;
 mod signal;
 pub(crate) use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
 
