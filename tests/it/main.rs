@@ -16,6 +16,7 @@ mod every_system;
 mod generated;
 mod get_clusters;
 mod harness;
+mod help;
 mod input_limits;
 mod jobs_state;
 mod lists;
