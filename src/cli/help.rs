@@ -77,12 +77,12 @@ pub(crate) const ENTRIES: &[Entry] = &[
                 "qctl get clusters -A",
             ),
             ex(
-                "Production, with labels, endpoint, uptime and maxmemory",
-                "qctl get clusters -l env=prod -o wide",
+                "The contexts named prod-*, the most dead letters first",
+                "qctl get clusters 'prod-*' --sort-by -dlq",
             ),
             ex(
-                "Measured rates (completed/s...): each context read twice, 5s apart",
-                "qctl get clusters --context prod-us,prod-eu --sample 5s",
+                "Only the columns you name (any field of -o json)",
+                "qctl get clusters -A -o custom-columns=CONTEXT:.context,DLQ:.dead_letter",
             ),
         ],
         see_also: &["health", "compare"],
@@ -92,8 +92,8 @@ pub(crate) const ENTRIES: &[Entry] = &[
         examples: &[
             ex("The queues of the current context", "qctl get queues"),
             ex(
-                "Two contexts (comma-separated, or --context twice)",
-                "qctl get queues --context prod-us,staging",
+                "The high queues and dead letters of every context, longest first",
+                "qctl get queues -A 'h*' dlq --sort-by -length",
             ),
             ex(
                 "One JSON line per context every 10s, for a log shipper",
@@ -112,6 +112,10 @@ pub(crate) const ENTRIES: &[Entry] = &[
             ex(
                 "Workers that died with jobs in flight, one name per line",
                 "qctl get workers -A --state orphaned -o name",
+            ),
+            ex(
+                "The Sidekiq processes of one host on shop",
+                "qctl get workers --context shop 'web-1:*'",
             ),
         ],
         see_also: &["requeue", "quiet workers", "stop workers"],
