@@ -11,6 +11,7 @@ use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub(crate) mod help;
 mod signal;
 pub(crate) use signal::{QuietCommand, SignalWorkersArgs, StopCommand};
 
@@ -96,7 +97,9 @@ mod ranged {
     }
 }
 
+/// Shown under their own heading, after each verb's own options.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// Contexts file to read (else QCTL_CONFIG, else ~/.config/qctl/config.yaml)
     #[arg(long, global = true, value_name = "PATH")]

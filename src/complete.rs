@@ -12,11 +12,10 @@
 //! not parse gives no candidates and no message, a file whose references do
 //! not check out still gives its names. They never connect to Redis.
 
-use crate::cli::{Cli, Shell};
+use crate::cli::Shell;
 use crate::contexts::{self, COLORS, ConfigLocation, QueueSchema};
 use crate::error::ExitCode;
 use crate::systems::{QueueRole, System};
-use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::{CompleteEnv, Shells};
 use std::collections::BTreeMap;
@@ -106,7 +105,7 @@ fn completion_command() -> clap::Command {
             .aliases(aliases)
             .mut_subcommands(hide_aliases)
     }
-    hide_aliases(Cli::command())
+    hide_aliases(crate::cli::help::command())
 }
 
 /// The name clap_complete knows the shell by.
@@ -135,7 +134,7 @@ pub(crate) fn registration(shell: Shell) -> std::io::Result<Vec<u8>> {
     let completer = shells
         .completer(name)
         .ok_or_else(|| std::io::Error::other(format!("clap_complete knows no shell `{name}`")))?;
-    let cmd = Cli::command();
+    let cmd = crate::cli::help::command();
     let mut buf = Vec::new();
     completer.write_registration(VAR, cmd.get_name(), BIN, BIN, &mut buf)?;
     if shell == Shell::Zsh {

@@ -23,7 +23,7 @@ pub(crate) mod select;
 pub(crate) mod settings;
 pub(crate) mod systems;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cli::{Cli, Command, OutputFormat};
 use error::{CliError, ExitCode};
 use settings::Settings;
@@ -36,9 +36,20 @@ pub fn run() -> ExitCode {
     if let Some(code) = complete::from_env() {
         return code;
     }
-    let cli = match Cli::try_parse() {
+    // Parsed with the decorated command (examples, hidden globals), as the
+    // help shows it; an unknown verb gets a did-you-mean.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut cmd = cli::help::command();
+    let parsed = cmd
+        .try_get_matches_from_mut(&args)
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some(unknown) = cli::help::unknown_command(&cmd, &args, &e) {
+                return report(unknown);
+            }
+            let e = e.format(&mut cmd);
             let _ = e.print();
             return if e.use_stderr() {
                 ExitCode::Usage

@@ -18,6 +18,7 @@ mod find_job;
 mod generated;
 mod get_clusters;
 mod harness;
+mod help;
 mod input_limits;
 mod jobs_state;
 mod lists;
