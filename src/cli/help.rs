@@ -121,6 +121,91 @@ pub(crate) const ENTRIES: &[Entry] = &[
         see_also: &["requeue", "quiet workers", "stop workers"],
     },
     Entry {
+        path: "get job",
+        examples: &[
+            ex(
+                "Where job 7f3c9a1e is, on every context: queue, state, position",
+                "qctl get job 7f3c9a1e -A",
+            ),
+            ex(
+                "Two jobs, with their class and enqueue time",
+                "qctl get job 7f3c9a1e 9b2d4e11 --context prod-eu -o wide",
+            ),
+        ],
+        see_also: &["describe job", "get jobs"],
+    },
+    Entry {
+        path: "describe",
+        examples: &[
+            ex(
+                "prod-eu's server, queue system, figures and health checks",
+                "qctl describe cluster prod-eu",
+            ),
+            ex(
+                "A queue's depth and its dead jobs grouped by error",
+                "qctl describe queue dead-letter --context prod-eu",
+            ),
+            ex(
+                "A job's place, payload and history",
+                "qctl describe job 7f3c9a1e --context prod-eu",
+            ),
+        ],
+        see_also: &["get"],
+    },
+    Entry {
+        path: "describe cluster",
+        examples: &[
+            ex("The current context, in sections", "qctl describe cluster"),
+            ex(
+                "Every production context, as JSON",
+                "qctl describe cluster -l env=prod -o json",
+            ),
+        ],
+        see_also: &["get clusters", "health", "compare"],
+    },
+    Entry {
+        path: "describe queue",
+        examples: &[
+            ex(
+                "The dead-letter queue of prod-eu: depth, age, errors",
+                "qctl describe queue dead-letter --context prod-eu",
+            ),
+            ex(
+                "The high queue with its rates over one second",
+                "qctl describe queue high --context prod-eu --sample 1s",
+            ),
+        ],
+        see_also: &["get queues", "get jobs"],
+    },
+    Entry {
+        path: "describe worker",
+        examples: &[
+            ex(
+                "One worker of staging: heartbeat and jobs in flight",
+                "qctl describe worker worker-7 --context staging",
+            ),
+            ex(
+                "Every worker whose name starts with worker-, as JSON",
+                "qctl describe worker 'worker-*' --context staging -o json",
+            ),
+        ],
+        see_also: &["get workers", "requeue"],
+    },
+    Entry {
+        path: "describe job",
+        examples: &[
+            ex(
+                "Job 7f3c9a1e: where it is, its payload and history",
+                "qctl describe job 7f3c9a1e --context prod-eu",
+            ),
+            ex(
+                "The same, looked up on every context, as YAML",
+                "qctl describe job 7f3c9a1e -A -o yaml",
+            ),
+        ],
+        see_also: &["get job", "requeue"],
+    },
+    Entry {
         path: "get jobs",
         examples: &[
             ex(
@@ -620,6 +705,15 @@ fn decorate(
             header.render_reset()
         );
         text.push_str(&examples_text(entry.examples));
+        if let Some(fields) = json_fields(path) {
+            let _ = write!(
+                text,
+                "\n{}JSON fields{} (of each item of -o json; --sort-by and -o custom-columns take them):\n{}",
+                header.render(),
+                header.render_reset(),
+                wrap_list(fields, 2, 96)
+            );
+        }
         cmd = cmd.after_help(clap::builder::StyledStr::from(text));
     }
     cmd.mut_subcommands(|sub| {
@@ -630,6 +724,45 @@ fn decorate(
         };
         decorate(sub, &sub_path, header)
     })
+}
+
+/// The top-level JSON fields of a list verb's items.
+pub(crate) fn json_fields(path: &str) -> Option<&'static [&'static str]> {
+    use crate::inspect::list::ListView;
+    Some(match path {
+        "get clusters" => <crate::inspect::clusters::ClustersView<'static> as ListView>::FIELDS,
+        "get queues" => <crate::inspect::queues::QueuesView as ListView>::FIELDS,
+        "get workers" => <crate::inspect::workers::WorkersView as ListView>::FIELDS,
+        "get jobs" => <crate::inspect::jobs::JobsView as ListView>::FIELDS,
+        "get backups" => <crate::inspect::backups::BackupsView as ListView>::FIELDS,
+        "get contexts" => crate::commands::config::CONTEXT_FIELDS,
+        _ => return None,
+    })
+}
+
+/// `a, b, c` over lines of at most `width` columns, indented.
+fn wrap_list(items: &[&str], indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = " ".repeat(indent);
+    for (i, it) in items.iter().enumerate() {
+        let piece = if i + 1 == items.len() {
+            it.to_string()
+        } else {
+            format!("{it},")
+        };
+        if line.trim().len() > 0 && line.len() + 1 + piece.len() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = " ".repeat(indent);
+        }
+        if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&piece);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
 }
 
 /// The examples as `--help` shows them, kubectl's way: `  # what` above

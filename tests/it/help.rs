@@ -368,6 +368,29 @@ fn every_example_runs_against_a_real_server() {
         "opts.maxLenEvents",
         "10000",
     ]);
+    // The jobs and the worker the describe and get job examples name.
+    for (id, key) in [
+        ("7f3c9a1e", "jobqueue:dead_letter"),
+        ("9b2d4e11", "jobqueue:dead_letter"),
+    ] {
+        server.cli(&["-n", "1", "LPUSH", key, &job(id)]);
+    }
+    server.cli(&[
+        "-n",
+        "2",
+        "LPUSH",
+        "jobqueue:worker:worker-7:processing",
+        &job("w7-job"),
+    ]);
+    server.cli(&[
+        "-n",
+        "2",
+        "SET",
+        "jobqueue:processing:worker:worker-7",
+        &job("w7-job"),
+        "PX",
+        "600000",
+    ]);
     let text = examples_config(&server);
     let config = ws.write_mode("config.yaml", &text, 0o600);
     // `--config ./new-config.yaml config validate` checks a file in the cwd.

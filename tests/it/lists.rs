@@ -558,3 +558,43 @@ fn piped_watch_rows_stay_under_their_header() {
     }
     assert_eq!(headers, 2, "a new header once MEMORY widened: {seen:#?}");
 }
+
+/// The JSON fields a list's `--help` names: every key of its items is one.
+#[test]
+fn each_list_help_names_its_json_fields() {
+    let f = fleet();
+    for (verb, args) in [
+        ("clusters", vec!["get", "clusters", "prod-*"]),
+        ("queues", vec!["get", "queues", "--context", "prod-eu"]),
+        ("workers", vec!["get", "workers", "--context", "prod-eu"]),
+        ("jobs", vec!["get", "jobs", "dlq", "--context", "prod-eu"]),
+        ("contexts", vec!["get", "contexts"]),
+    ] {
+        let (_, help, _) = run_raw(&f.ws, &f.cfg, &["get", verb, "--help"]);
+        let fields: Vec<String> = help
+            .split("JSON fields (of each item")
+            .nth(1)
+            .unwrap_or_else(|| panic!("get {verb} --help names no JSON fields: {help}"))
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .flat_map(|l| l.split(','))
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let mut a = args.clone();
+        a.extend(["-o", "json"]);
+        let (code, doc, err) = run_json(&f.ws, &f.cfg, &a);
+        assert_eq!(code, 0, "{verb}: {err}");
+        let items = doc["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{verb}: {doc}");
+        for it in items {
+            for k in it.as_object().unwrap().keys() {
+                assert!(
+                    fields.contains(k),
+                    "get {verb}: `{k}` is not in --help's {fields:?}"
+                );
+            }
+        }
+    }
+}
