@@ -33,6 +33,7 @@
 # Adding a README example is one line in its section: `run 'qctl ...'`
 # (a pipeline or a redirect is fine: the line runs as a shell would run it).
 set -euo pipefail
+here=$PWD # QCTL_BIN and --transcript may be relative to it
 cd "$(dirname "$0")/.."
 repo=$PWD
 
@@ -68,6 +69,7 @@ for bin in redis-server redis-cli python3 jq; do
 done
 if [ -n "${QCTL_BIN:-}" ]; then
     QCTL=$QCTL_BIN
+    case $QCTL in /*) ;; *) QCTL=$here/$QCTL ;; esac
     if [ ! -x "$QCTL" ]; then
         echo "QCTL_BIN=$QCTL is not an executable file" >&2
         exit 1
@@ -77,9 +79,8 @@ else
     # cargo puts the binary under CARGO_TARGET_DIR when it is set.
     QCTL="${CARGO_TARGET_DIR:-$repo/target}/release/qctl"
 fi
-case $QCTL in /*) ;; *) QCTL=$PWD/$QCTL ;; esac
 if [ -n "$transcript" ]; then
-    case $transcript in /*) ;; *) transcript=$PWD/$transcript ;; esac
+    case $transcript in /*) ;; *) transcript=$here/$transcript ;; esac
     : >"$transcript"
 fi
 

@@ -327,6 +327,12 @@ fn try_local_runs_every_readme_command() {
         !stdout.contains(": skipped:"),
         "a section was skipped:\n{stdout}"
     );
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains("panicked at") && !text.contains("RUST_BACKTRACE"),
+            "qctl panicked:\n{stdout}\n{stderr}"
+        );
+    }
     let tmp = ws.join("tmp");
     assert!(
         leftovers(&tmp).is_empty(),
