@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need when it is missing: redis-server, Sidekiq and
-# redis-namespace (Debian packages), RQ in a venv, BullMQ and ioredis (npm ci
+# Installs what the tests need when it is missing: redis-server, jq, Sidekiq
+# and redis-namespace (Debian packages), RQ in a venv, BullMQ and ioredis (npm ci
 # on the committed lock file). Idempotent; `sudo` when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update
     $SUDO apt-get install -y redis-server redis-tools
+fi
+
+# jq, for the README's recipes that tests/it/try_local.rs runs through
+# scripts/try-local.sh.
+if ! command -v jq >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update
+    $SUDO apt-get install -y jq
 fi
 
 # Sidekiq (6.4.1 on Debian bookworm) and redis-namespace, for the Sidekiq

@@ -253,6 +253,10 @@ def report(args):
     )
     print(f"  seeding took {m['seed_s']:.1f} s ({m['keys']:,} keys)")
     print()
+    print("Details (BENCHMARKS.md keeps the table, the command and where the time goes):")
+    print()
+    for line in details(m, q, s, ratio, ok, cmds):
+        print(line)
 
     if args.markdown:
         md = markdown(m, q, s, ratio, ok, cmds)
@@ -261,7 +265,56 @@ def report(args):
     return 0 if ok else 3
 
 
+def where_the_time_goes(cmds):
+    return (
+        "**Where the time goes.** Redis is single-threaded, so qctl's floor is the server's own work, about "
+        "0.65 s of server CPU here (measured with `INFO cpu` around one run): ~0.34 s to SCAN the 466,671-key "
+        "keyspace, whatever the COUNT, and ~0.3 s for the pipelined reads"
+        + (f" ({describe_commands(cmds)})" if cmds else "")
+        + ". qctl overlaps its own work with the server's (each SCAN page is read in a task of its own while the "
+        "next is fetched, at most 3 pages in flight). The redis-cli baseline moves with the scheduler: ~1.2 s "
+        "when it shares a CPU with redis-server, ~3.5-4 s when not (46,700 SCAN round trips; checked with "
+        "`taskset`), so on this 2-core machine the ratio ranges from about 0.25 to 0.85 between runs."
+    )
+
+
 def markdown(m, q, s, ratio, ok, cmds):
+    """BENCHMARKS.md's section: the table, the command, where the time goes."""
+    rss_q, rss_s = m.get("rss_qctl_kib"), m.get("rss_scan_kib")
+    q_rss = "n/a" if rss_q in (None, "") else (
+        f"{fmt_kib(rss_q)} (a {m['output_bytes'] / 1048576:.1f} MiB JSON document)"
+    )
+    return [
+        HEADING,
+        "",
+        f"`qctl get workers -o json` over {m['workers']:,} go-redis-work-queue workers ({m['active']:,} with a "
+        f"heartbeat, {m['orphaned']:,} orphaned) among {m['keys']:,} keys, against a bare `redis-cli --scan "
+        f"--pattern 'jobqueue:worker:*:processing'` that only lists their keys (hyperfine, {m['runs']} runs each; "
+        f"{m['date']}, qctl {m['qctl_rev']}):",
+        "",
+        "| command | mean | σ | min | max | peak RSS |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| `qctl get workers -o json` | {fmt_s(q['mean'])} | {fmt_s(q['stddev'])} | {fmt_s(q['min'])} | "
+        f"{fmt_s(q['max'])} | {q_rss} |",
+        f"| `redis-cli --scan --pattern 'jobqueue:worker:*:processing'` | {fmt_s(s['mean'])} | {fmt_s(s['stddev'])} | "
+        f"{fmt_s(s['min'])} | {fmt_s(s['max'])} | {fmt_kib(rss_s)} |",
+        "",
+        f"qctl / redis-cli = **{ratio:.2f}** (target < {TARGET_RATIO:g}: {'met' if ok else '**missed**'}).",
+        "",
+        "```sh",
+        "bash benches/workers/run.sh",
+        "```",
+        "",
+        where_the_time_goes(cmds),
+        "",
+        "The script also prints how the keyspace is seeded, how qctl's document is checked against the seed, "
+        "and the figures the issue quotes for other tools; its header lists the knobs.",
+        "",
+    ]
+
+
+def details(m, q, s, ratio, ok, cmds):
+    """The long form, printed by the report."""
     machine = f"{m['nproc']} CPUs ({m['cpu']}), {m['kernel']}"
     versions = f"qctl {m['qctl_rev']}, {m['hyperfine']}, {m['redis']}, Python {m['python']}"
     rss_q, rss_s = m.get("rss_qctl_kib"), m.get("rss_scan_kib")
@@ -308,14 +361,6 @@ def markdown(m, q, s, ratio, ok, cmds):
         "For comparison, the issue quotes (not measured by this script) about 8.7 s on this machine for the seed "
         "system's own admin code (SCAN COUNT 200, then one LLEN round trip per key), and about 1.2 s for a "
         "pipelined SCAN COUNT 5000 + LLEN from Python.",
-        "",
-        "Where the time goes, and how stable the ratio is: Redis is single-threaded, so qctl's floor is the "
-        "server's own work, about 0.65 s of server CPU here (measured with `INFO cpu` around one run): ~0.34 s "
-        "to SCAN the 466,671-key keyspace, whatever the COUNT, and ~0.3 s for the pipelined reads. qctl overlaps "
-        "its own work with the server's (each SCAN page is read in a task of its own while the next is fetched, "
-        "at most 3 pages in flight). The redis-cli baseline moves with the scheduler: ~1.2 s when it shares a CPU "
-        "with redis-server, ~3.5-4 s when not (46,700 SCAN round trips; checked with `taskset`), so on this "
-        "2-core machine the ratio ranges from about 0.25 to 0.85 between runs.",
         "",
         "Reproduce (builds `target/release/qctl` unless `QCTL_BIN` is set; needs `redis-server`, `redis-cli`, "
         "`hyperfine`, `python3`, and `/usr/bin/time` for the RSS figure):",

@@ -35,4 +35,5 @@ mod sidekiq_reads;
 mod sidekiq_replicate;
 mod sidekiq_signals;
 mod sidekiq_writes;
+mod try_local;
 mod write_verbs;
