@@ -517,6 +517,18 @@ YAML
     run 'qctl get queues --context prod-us-east,staging'
     run 'qctl get workers --context prod-us-east --state orphaned'
     run 'qctl get jobs high -n 3 --context prod-us-east'
+    note "Names as arguments, --sort-by, custom columns and the TOTAL row."
+    run 'qctl get clusters --context prod-us-east,prod-eu,staging --sort-by -dlq'
+    run 'qctl get queues --context prod-us-east,staging '\''h*'\'' dlq --sort-by -length'
+    run 'qctl get queues --context prod-us-east,staging hgih'
+    run 'qctl get clusters --context prod-us-east,prod-eu,staging -o custom-columns=CONTEXT:.context,ENV:.labels.env,QUEUED:.queued,DLQ:.dead_letter'
+    note "describe and get job: a dead job, one copied to two contexts, one in a dead worker's hands."
+    run 'qctl get job us-d3 stg-h1 us-o1 --context prod-us-east,prod-eu,staging -o wide'
+    run 'qctl get job nope'
+    run 'qctl describe job us-d3 --context prod-us-east'
+    run 'qctl describe worker crashed-1 --context prod-us-east'
+    run 'qctl describe queue dead-letter --context prod-us-east'
+    run 'qctl describe cluster prod-eu'
     run --for 3s 'qctl get queues -A --watch -o json | jq -c '\''{context, time, high: .items[0].length}'\'''
 
     note "A little traffic on prod-us-east, like a worker fleet: ~20 jobs/s completed out of the high queue, ~2/s dead-lettered, ~10/s produced."
@@ -649,6 +661,9 @@ YAML
     run 'qctl get queues --context shop-us'
     run 'qctl get workers --context shop-us -o wide'
     run 'qctl get jobs dead --context shop-us -n 3'
+    local retry_jid
+    retry_jid=$(rcli "$shop" ZRANGE retry 0 0 | sed -n 's/.*"jid":"\([0-9a-f]*\)".*/\1/p')
+    run "qctl describe job $retry_jid --context shop-us"
     run 'qctl get jobs dead --context shop-us --match '\''*"class":"FailJob"*'\'''
     run 'qctl requeue --context shop-us --from dead --dry-run'
     run 'qctl quiet workers --context shop-us --dry-run'
@@ -709,6 +724,7 @@ YAML
     run 'qctl get clusters -A -o wide'
     run 'qctl get queues --context mail-eu'
     run 'qctl get jobs mail --state failed --context mail-eu -n 3'
+    run 'qctl describe queue mail --context mail-eu'
     run 'qctl purge-dlq --context mail-eu --yes-i-typed=mail-eu'
     run 'qctl restore-dlq --context mail-eu --yes-i-typed=mail-eu -q'
     run 'qctl requeue --from dead --context mail-eu --dry-run'

@@ -698,6 +698,15 @@ fn decorate(
         if let Some(before) = cmd.get_after_help() {
             let _ = write!(text, "{}\n\n", before.ansi());
         }
+        if let Some(fields) = json_fields(path) {
+            let _ = write!(
+                text,
+                "{}JSON fields{} (of each item of -o json; --sort-by and -o custom-columns take them):\n{}\n",
+                header.render(),
+                header.render_reset(),
+                wrap_list(fields, 2, 96)
+            );
+        }
         let _ = writeln!(
             text,
             "{}Examples:{}",
@@ -705,15 +714,6 @@ fn decorate(
             header.render_reset()
         );
         text.push_str(&examples_text(entry.examples));
-        if let Some(fields) = json_fields(path) {
-            let _ = write!(
-                text,
-                "\n{}JSON fields{} (of each item of -o json; --sort-by and -o custom-columns take them):\n{}",
-                header.render(),
-                header.render_reset(),
-                wrap_list(fields, 2, 96)
-            );
-        }
         cmd = cmd.after_help(clap::builder::StyledStr::from(text));
     }
     cmd.mut_subcommands(|sub| {
@@ -750,7 +750,7 @@ fn wrap_list(items: &[&str], indent: usize, width: usize) -> String {
         } else {
             format!("{it},")
         };
-        if line.trim().len() > 0 && line.len() + 1 + piece.len() > width {
+        if !line.trim().is_empty() && line.len() + 1 + piece.len() > width {
             out.push_str(line.trim_end());
             out.push('\n');
             line = " ".repeat(indent);

@@ -22,6 +22,10 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/try-local.sh"
 /// README command lines the script does not run, by prefix, and why.
 const NOT_RUN: &[(&str, &str)] = &[
     (
+        "qctl describe job aa6b915f7b08a770b9053977",
+        "a Sidekiq jid, random per run: the sidekiq section runs `describe job` on the jid its RetryFailJob got",
+    ),
+    (
         "qctl config use-context NAME",
         "a synopsis (NAME); the script runs `config use-context prod-eu` and `use-context -`",
     ),
