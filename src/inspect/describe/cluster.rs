@@ -523,7 +523,13 @@ fn block(d: &ClusterDescription) -> Block {
         "Settings (compare checks; CONFIG GET on the first primary, maxmemory per node)",
         |s| {
             if let Some(c) = &d.settings {
-                s.opt("maxmemory", c.maxmemory.clone())
+                // Sizes as the tables print them (`256.0MiB`), the bytes beside.
+                let max = c.maxmemory.clone().map(|v| match v.parse::<u64>() {
+                    Ok(0) => "0 (unlimited)".to_string(),
+                    Ok(n) => format!("{} ({n} bytes, per node)", bytes(Some(n))),
+                    Err(_) => v,
+                });
+                s.opt("maxmemory", max)
                     .opt("maxmemory-policy", c.maxmemory_policy.clone())
                     .opt("appendonly", c.appendonly.clone())
                     .opt(
