@@ -204,7 +204,7 @@ fn scrub(msg: &str, secret: Option<&Secret>) -> String {
     if let Some(s) = secret
         && !s.expose().is_empty()
     {
-        m = m.replace(s.expose(), "***");
+        m = m.replace(s.expose(), crate::output::REDACTED);
     }
     // Any URL in the message loses its password too.
     m.split(' ')
@@ -799,7 +799,10 @@ mod tests {
     #[test]
     fn scrub_removes_secrets() {
         let s = Secret::new("hunter2");
-        assert_eq!(scrub("bad hunter2 here", Some(&s)), "bad *** here");
-        assert_eq!(scrub("at redis://:pw@h:1", None), "at redis://:***@h:1");
+        assert_eq!(scrub("bad hunter2 here", Some(&s)), "bad REDACTED here");
+        assert_eq!(
+            scrub("at redis://:pw@h:1", None),
+            "at redis://:REDACTED@h:1"
+        );
     }
 }

@@ -260,7 +260,7 @@ pub(crate) fn get_contexts(
                         if i.current { "*" } else { "" }.into(),
                         Styled::colored(i.name, i.color.as_deref()),
                         i.cluster.into(),
-                        i.user.unwrap_or_default().into(),
+                        crate::output::or_absent(i.user).into(),
                         labels_text(&i.labels).into(),
                         if i.protected { "yes" } else { "no" }.into(),
                         if i.enabled { "yes" } else { "no" }.into(),
@@ -271,7 +271,7 @@ pub(crate) fn get_contexts(
                         row.push(i.server.into());
                         row.push(
                             i.allowed_actions
-                                .map(|a| a.join(","))
+                                .map(|a| crate::output::list_or_none(&a))
                                 .unwrap_or_else(|| "<all>".into())
                                 .into(),
                         );
@@ -332,17 +332,12 @@ fn set_context(config: &Config, settings: &Settings, a: &SetContextArgs) -> Resu
     Ok(ExitCode::Ok)
 }
 
-const REDACTED: &str = "REDACTED";
+use crate::output::REDACTED;
 
 /// Replaces the password in a URL's userinfo with REDACTED.
 fn redact_url_for_view(v: &mut Value) {
     if let Value::String(s) = v {
-        let r = redact_url(s);
-        if r != *s {
-            *s = r
-                .replace(":***@", &format!(":{REDACTED}@"))
-                .replace("//***@", &format!("//{REDACTED}@"));
-        }
+        *s = redact_url(s);
     }
 }
 

@@ -1001,7 +1001,7 @@ mod tests {
         assert!(
             check_url("redis://:secret@h:notaport")
                 .unwrap_err()
-                .contains(":***@")
+                .contains(":REDACTED@")
         );
     }
 }

@@ -208,7 +208,7 @@ pub(crate) const COLORS: &[&str] = &[
 
 pub(crate) use crate::output::did_you_mean;
 
-/// `redis://:secret@host` -> `redis://:***@host`: a URL safe to print.
+/// `redis://:secret@host` -> `redis://:REDACTED@host`: a URL safe to print.
 pub(crate) fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_string();
@@ -221,8 +221,8 @@ pub(crate) fn redact_url(url: &str) -> String {
     };
     let userinfo = &authority[..at];
     let redacted = match userinfo.find(':') {
-        Some(colon) => format!("{}:***", &userinfo[..colon]),
-        None => "***".to_string(),
+        Some(colon) => format!("{}:{}", &userinfo[..colon], crate::output::REDACTED),
+        None => crate::output::REDACTED.to_string(),
     };
     format!("{}{}{}", &url[..scheme_end + 3], redacted, &rest[at..])
 }
@@ -235,12 +235,15 @@ mod tests {
     fn redacts_passwords_in_urls() {
         assert_eq!(
             redact_url("redis://:secret@host:6379/0"),
-            "redis://:***@host:6379/0"
+            "redis://:REDACTED@host:6379/0"
         );
-        assert_eq!(redact_url("rediss://ops:pw@h/1"), "rediss://ops:***@h/1");
-        assert_eq!(redact_url("redis://token@h"), "redis://***@h");
+        assert_eq!(
+            redact_url("rediss://ops:pw@h/1"),
+            "rediss://ops:REDACTED@h/1"
+        );
+        assert_eq!(redact_url("redis://token@h"), "redis://REDACTED@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
-        assert_eq!(redact_url("redis://:p@ss@h"), "redis://:***@h");
+        assert_eq!(redact_url("redis://:p@ss@h"), "redis://:REDACTED@h");
         assert_eq!(redact_url("unix:///tmp/r.sock"), "unix:///tmp/r.sock");
     }
 

@@ -127,7 +127,7 @@ impl ListView for BackupsView {
         if wide {
             row.push(b.created.clone().unwrap_or_default().into());
         }
-        row
+        crate::output::fill_blanks(row)
     }
 
     fn name(&self, b: &BackupItem) -> String {

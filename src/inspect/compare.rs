@@ -82,8 +82,19 @@ pub(crate) struct Drift {
 pub(crate) struct ServerFacts {
     pub(crate) context: String,
     pub(crate) mode: Mode,
+    /// The queue system (the schema's `kind`).
+    pub(crate) system: &'static str,
+    /// The endpoint, password redacted.
+    pub(crate) endpoint: String,
     pub(crate) redis_version: Option<String>,
+    /// CONFIG GET maxmemory of the first primary: per node, as configured
+    /// (what drift compares).
     pub(crate) maxmemory: Option<String>,
+    /// INFO's maxmemory summed over every primary (`get clusters`'
+    /// `maxmemory_bytes`).
+    pub(crate) maxmemory_bytes: Option<u64>,
+    /// INFO's used_memory summed over every primary.
+    pub(crate) used_memory_bytes: Option<u64>,
     pub(crate) maxmemory_policy: Option<String>,
     pub(crate) appendonly: Option<String>,
     pub(crate) save: Option<String>,
@@ -375,8 +386,12 @@ fn facts(p: &Probe) -> ServerFacts {
     ServerFacts {
         context: p.context.clone(),
         mode: p.mode,
+        system: p.system,
+        endpoint: p.endpoint.clone(),
         redis_version: p.info.redis_version.clone(),
         maxmemory: c.maxmemory,
+        maxmemory_bytes: p.info.maxmemory,
+        used_memory_bytes: p.info.used_memory,
         maxmemory_policy: c.maxmemory_policy.or(p.info.maxmemory_policy.clone()),
         appendonly: c.appendonly,
         save: c.save,
@@ -523,7 +538,7 @@ pub(crate) fn run(config: &Config, settings: &Settings, args: &CompareArgs) -> R
             report(&doc.errors);
         }
         OutputFormat::Table | OutputFormat::Wide => {
-            p.stdout(&table(settings, &doc))?;
+            p.stdout(&table(settings, &doc, p.format == OutputFormat::Wide))?;
             report(&doc.errors);
         }
     }
@@ -566,8 +581,27 @@ fn label_of(metric: &str) -> String {
     }
 }
 
+/// The row of the configured maxmemory: CONFIG GET on one node.
+const MAXMEMORY_PER_NODE: &str = "maxmemory (per node)";
+/// `-o wide`'s rows from INFO, summed as `get clusters` sums them.
+const MAXMEMORY_SUMMED: &str = "maxmemory (summed over primaries)";
+const MEMORY_SUMMED: &str = "memory (summed over primaries)";
+
+/// A server fact as the table prints it, in the table and in drift lines
+/// alike: maxmemory as a size (`64.0MiB`, `unlimited`), an empty value
+/// as `""`.
+fn shown(field: &str, v: &str) -> String {
+    if v.is_empty() {
+        return "\"\"".into();
+    }
+    match (field, v.parse::<u64>()) {
+        ("maxmemory", Ok(n)) => crate::output::maxmemory(Some(n)),
+        _ => v.to_string(),
+    }
+}
+
 /// The side-by-side table, then anomalies and drift as sentences.
-fn table(settings: &Settings, doc: &Comparison) -> String {
+fn table(settings: &Settings, doc: &Comparison, wide: bool) -> String {
     let mut headers: Vec<String> = vec!["FIGURE".into()];
     for (i, c) in doc.contexts.iter().enumerate() {
         headers.push(if i == 0 {
@@ -630,7 +664,7 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
     r.extend((0..n).map(|_| Styled::plain("")));
     rows.push(r);
     type Fact = fn(&ServerFacts) -> Option<String>;
-    let server_rows: [(&str, &'static str, Fact); 7] = [
+    let mut server_rows: Vec<(&str, &'static str, Fact)> = vec![
         ("version", "redis_version", |s| s.redis_version.clone()),
         ("mode", "", |s| {
             Some(match s.mode {
@@ -638,12 +672,8 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
                 Mode::Cluster => "cluster".into(),
             })
         }),
-        ("maxmemory", "maxmemory", |s| {
-            s.maxmemory.as_deref().map(|m| match m.parse::<u64>() {
-                Ok(0) => "unlimited".into(),
-                Ok(n) => crate::output::bytes(Some(n)),
-                Err(_) => m.to_string(),
-            })
+        (MAXMEMORY_PER_NODE, "maxmemory", |s| {
+            s.maxmemory.as_deref().map(|m| shown("maxmemory", m))
         }),
         ("maxmemory-policy", "maxmemory-policy", |s| {
             s.maxmemory_policy.clone()
@@ -652,10 +682,22 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
         ("save", "save", |s| s.save.clone()),
         ("schema", "queue-schema", |s| Some(s.schema.clone())),
     ];
+    if wide {
+        server_rows.extend([
+            ("system", "", (|s| Some(s.system.to_string())) as Fact),
+            (MAXMEMORY_SUMMED, "", |s| {
+                s.maxmemory_bytes.map(|m| crate::output::maxmemory(Some(m)))
+            }),
+            (MEMORY_SUMMED, "", |s| {
+                s.used_memory_bytes.map(|m| crate::output::bytes(Some(m)))
+            }),
+            ("endpoint", "", |s| Some(s.endpoint.clone())),
+        ]);
+    }
     for (name, field, pick) in server_rows {
         let mut r = vec![Styled::plain(format!("  {name}"))];
         for s in &doc.servers {
-            let v = pick(s).unwrap_or_else(|| "-".into());
+            let v = pick(s).unwrap_or_else(|| crate::output::ABSENT.into());
             let v = if v.is_empty() { "\"\"".into() } else { v };
             if drifted(field, &s.context) {
                 r.push(Styled::colored(format!("{v} (drift)"), Some("red")));
@@ -707,10 +749,16 @@ fn table(settings: &Settings, doc: &Comparison) -> String {
         for d in &doc.drift {
             for c in &d.differs {
                 let v = d.values.get(c).cloned().flatten().unwrap_or_default();
+                let base = d.baseline.clone().unwrap_or_default();
+                let field = if d.field == "maxmemory" {
+                    MAXMEMORY_PER_NODE
+                } else {
+                    d.field
+                };
                 text.push_str(&format!(
-                    "  {}: {c} has {v:?}, the baseline {:?}\n",
-                    d.field,
-                    d.baseline.clone().unwrap_or_default()
+                    "  {field}: {c} has {}, the baseline {}\n",
+                    shown(d.field, &v),
+                    shown(d.field, &base)
                 ));
             }
         }
@@ -792,6 +840,14 @@ mod tests {
         let a = anomalies(&zeros, 10.0);
         assert_eq!(a.len(), 3);
         assert_eq!(a[2].deviation_percent, None);
+    }
+
+    #[test]
+    fn drift_values_print_as_the_table_does() {
+        assert_eq!(shown("maxmemory", "67108864"), "64.0MiB");
+        assert_eq!(shown("maxmemory", "0"), "unlimited");
+        assert_eq!(shown("save", ""), "\"\"");
+        assert_eq!(shown("save", "3600 1"), "3600 1");
     }
 
     #[test]

@@ -539,7 +539,7 @@ impl ListView for JobsView {
             if wide {
                 row.push(preview(j, 80).into());
             }
-            return row;
+            return crate::output::fill_blanks(row);
         }
         let mut row = vec![
             Styled::colored(&j.context, j.color.as_deref()),
@@ -565,7 +565,7 @@ impl ListView for JobsView {
         if wide {
             row.push(preview(j, 80).into());
         }
-        row
+        crate::output::fill_blanks(row)
     }
 
     fn name(&self, j: &JobItem) -> String {

@@ -336,14 +336,9 @@ impl Printer {
     }
 }
 
-/// `12.3 MiB` / `1.5 GiB`.
+/// `12.3MiB` / `1.5GiB`: a size in a sentence, as tables print it.
 pub(crate) fn human_bytes(b: u64) -> String {
-    let mib = b as f64 / (1024.0 * 1024.0);
-    if mib >= 1024.0 {
-        format!("{:.1} GiB", mib / 1024.0)
-    } else {
-        format!("{mib:.1} MiB")
-    }
+    bytes(Some(b))
 }
 
 /// Closest candidate to `word`, for did-you-mean hints: a small edit
@@ -364,10 +359,46 @@ pub(crate) fn did_you_mean<'a>(
         .map(|(_, _, c)| c)
 }
 
+/// How a secret is shown everywhere qctl prints one: `config view`, a URL
+/// in an error (`redis://:REDACTED@host`), `-v`'s AUTH/HELLO, audit lines.
+pub(crate) const REDACTED: &str = "REDACTED";
+
+/// A table cell for a single value that is absent: a figure the queue
+/// system does not have, a field that could not be read, no job.
+pub(crate) const ABSENT: &str = "-";
+/// A table cell for an empty list: no labels, no queues, no busy jobs, no
+/// failed checks.
+pub(crate) const NONE: &str = "<none>";
+
+/// A single value, or [`ABSENT`].
+pub(crate) fn or_absent(v: Option<String>) -> String {
+    v.filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ABSENT.to_string())
+}
+
+/// A table row with every blank cell shown as [`ABSENT`].
+pub(crate) fn fill_blanks(mut row: Vec<Styled>) -> Vec<Styled> {
+    for c in &mut row {
+        if c.text.is_empty() {
+            c.text = ABSENT.to_string();
+        }
+    }
+    row
+}
+
+/// A list joined with `,`, or [`NONE`].
+pub(crate) fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        NONE.to_string()
+    } else {
+        v.join(",")
+    }
+}
+
 /// `env=prod,region=eu`, or `<none>`.
 pub(crate) fn labels_text(labels: &std::collections::BTreeMap<String, String>) -> String {
     if labels.is_empty() {
-        return "<none>".into();
+        return NONE.into();
     }
     labels
         .iter()
@@ -390,6 +421,15 @@ pub(crate) fn bytes(n: Option<u64>) -> String {
         format!("{n}B")
     } else {
         format!("{v:.1}{}", units[u])
+    }
+}
+
+/// A maxmemory setting as tables show it: `unlimited` for 0, else a size
+/// like [`bytes`] (`64.0MiB`); `-` when unknown.
+pub(crate) fn maxmemory(v: Option<u64>) -> String {
+    match v {
+        Some(0) => "unlimited".into(),
+        m => bytes(m),
     }
 }
 
@@ -449,6 +489,15 @@ mod tests {
         assert_eq!(escape_controls("x\u{9b}"), "x\\u{9b}");
         let t = printer().render_table(&["N"], vec![vec!["e\u{1b}x".into()]]);
         assert!(!t.contains('\u{1b}'), "{t}");
+    }
+
+    #[test]
+    fn sizes_and_counts_read_alike() {
+        assert_eq!(maxmemory(Some(0)), "unlimited");
+        assert_eq!(maxmemory(Some(64 * 1024 * 1024)), "64.0MiB");
+        assert_eq!(maxmemory(None), "-");
+        assert_eq!(or_absent(Some(String::new())), "-");
+        assert_eq!(list_or_none(&[]), "<none>");
     }
 
     #[test]

@@ -712,13 +712,54 @@ fn configuration_drift_fails_exit_code_and_is_named() {
     assert!(table.contains("allkeys-lru (drift)"), "{table}");
     assert!(table.contains("yes (drift)"), "{table}");
     assert!(
-        table.contains("maxmemory-policy: lru has \"allkeys-lru\", the baseline \"noeviction\""),
+        table.contains("maxmemory-policy: lru has allkeys-lru, the baseline noeviction"),
         "{table}"
     );
     assert!(
-        table.contains("appendonly: aof has \"yes\", the baseline \"no\""),
+        table.contains("appendonly: aof has yes, the baseline no"),
         "{table}"
     );
+    // Sizes print as the table prints them, and say they are per node.
+    let (code, table, _) = run(&ws, &cfg, &["compare", "base", "capped", "snap"]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("maxmemory (per node): capped has 64.0MiB, the baseline unlimited"),
+        "{table}"
+    );
+    assert!(
+        table.contains("save: snap has 900 1, the baseline \"\""),
+        "{table}"
+    );
+    assert!(!table.contains("67108864"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("maxmemory (per node)"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("unlimited") && row.contains("64.0MiB (drift)"),
+        "{row}"
+    );
+    // -o wide adds what get clusters -o wide shows: the system, maxmemory
+    // and memory summed over the primaries (one primary here), the endpoint.
+    let (code, wide, _) = run(&ws, &cfg, &["compare", "base", "capped", "-o", "wide"]);
+    assert_eq!(code, 0);
+    for label in [
+        "system",
+        "maxmemory (summed over primaries)",
+        "memory (summed over primaries)",
+        "endpoint",
+    ] {
+        assert!(
+            wide.lines().any(|l| l.trim_start().starts_with(label)),
+            "no {label:?} in\n{wide}"
+        );
+        assert!(
+            !table.lines().any(|l| l.trim_start().starts_with(label)),
+            "{label:?} only with -o wide"
+        );
+    }
+    assert!(wide.contains("go-redis-work-queue"), "{wide}");
+    assert!(wide.contains(&capped.url()), "{wide}");
 
     // Queue-schema drift: same server, a different dead-letter key.
     let (code, out, stderr) = run(

@@ -123,7 +123,7 @@ const BROKEN: &[(&str, &str, &str, &str, &str)] = &[
         "malformed url",
         "apiVersion: qctl/v1\nclusters:\n  - name: c\n    server: 'redis://:hunter2@host:notaport'\n",
         ":4:",
-        "redis://:***@host:notaport",
+        "redis://:REDACTED@host:notaport",
         "",
     ),
     (

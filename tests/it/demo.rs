@@ -41,7 +41,7 @@ fn the_tour_runs_off_a_terminal_and_leaves_nothing_behind() {
     // Real figures from the three servers: the cluster and the drift.
     assert!(stdout.contains("cluster"), "{stdout}");
     assert!(
-        stdout.contains("maxmemory-policy: staging has \"allkeys-lru\""),
+        stdout.contains("maxmemory-policy: staging has allkeys-lru, the baseline noeviction"),
         "{stdout}"
     );
     assert!(stdout.contains("orphaned"), "{stdout}");
