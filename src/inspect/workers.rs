@@ -6,7 +6,7 @@ use crate::cli::GetWorkersArgs;
 use crate::connect::Conn;
 use crate::contexts::Config;
 use crate::error::{ContextError, ExitCode, Result};
-use crate::output::Styled;
+use crate::output::{ABSENT, Styled, age, list_or_none, or_absent};
 use crate::settings::Settings;
 use crate::systems::{ScanNotes, Worker, WorkerState};
 use serde::Serialize;
@@ -26,6 +26,10 @@ pub(crate) struct WorkerItem {
     /// hostname, pid, tag, concurrency, queues, quiet, beat age, busy
     /// jobs); `null` elsewhere.
     pub(crate) process: Option<Box<crate::systems::ProcessInfo>>,
+    /// The list holding its in-flight jobs (go-redis-work-queue: the
+    /// schema's processing pattern with the worker's id); `null` where a
+    /// system keeps none per worker.
+    pub(crate) processing_key: Option<String>,
     #[serde(skip)]
     pub(crate) color: Option<String>,
 }
@@ -35,6 +39,8 @@ pub(crate) struct WorkersOut {
     color: Option<String>,
     workers: Vec<Worker>,
     notes: ScanNotes,
+    /// go-redis-work-queue's processing pattern, for `processing_key`.
+    processing: Option<crate::systems::gowork::KeyPattern>,
 }
 
 pub(crate) struct WorkersReader;
@@ -47,11 +53,16 @@ impl Reader for WorkersReader {
         t: &ReadTarget,
     ) -> std::result::Result<WorkersOut, ContextError> {
         let (workers, notes) = t.system.workers(conn).await.map_err(|e| conn.error(&e))?;
+        let processing = match &t.system {
+            crate::systems::System::GoRedisWorkQueue(g) => Some(g.processing_pattern()),
+            _ => None,
+        };
         Ok(WorkersOut {
             context: t.context().to_string(),
             color: t.color.clone(),
             workers,
             notes,
+            processing,
         })
     }
 }
@@ -60,10 +71,10 @@ pub(crate) struct WorkersView {
     pub(crate) state: Option<WorkerState>,
 }
 
-/// `4.5s`-style TTLs.
+/// `4.5s`-style TTLs; `-` without a heartbeat.
 fn ttl(ms: Option<i64>) -> String {
     match ms {
-        None => String::new(),
+        None => ABSENT.into(),
         Some(-1) => "no expiry".into(),
         Some(ms) if ms < 10_000 => format!("{:.1}s", ms as f64 / 1000.0),
         Some(ms) => crate::output::age(Some((ms / 1000) as u64)),
@@ -82,6 +93,7 @@ impl ListView for WorkersView {
         "heartbeat_ttl_ms",
         "job_id",
         "process",
+        "processing_key",
     ];
     const SORT_ALIASES: &'static [(&'static str, &'static str)] = &[
         ("name", "worker"),
@@ -109,6 +121,7 @@ impl ListView for WorkersView {
             .into_iter()
             .filter(|w| self.state.is_none_or(|s| s == w.state))
             .map(|w| WorkerItem {
+                processing_key: out.processing.as_ref().map(|p| p.key(&w.worker)),
                 context: out.context.clone(),
                 worker: w.worker,
                 state: w.state,
@@ -132,7 +145,17 @@ impl ListView for WorkersView {
             "JOB",
         ];
         if wide {
-            h.extend(["HOST", "PID", "TAG", "THREADS", "QUIET", "BUSY-JOBS"]);
+            h.extend([
+                "QUEUES",
+                "HOST",
+                "PID",
+                "TAG",
+                "THREADS",
+                "QUIET",
+                "BUSY-JOBS",
+                "CONNECTED",
+                "PROCESSING-KEY",
+            ]);
         }
         h
     }
@@ -155,22 +178,30 @@ impl ListView for WorkersView {
             ),
             w.in_flight.to_string().into(),
             heartbeat.into(),
-            w.job_id.clone().unwrap_or_default().into(),
+            or_absent(w.job_id.clone()).into(),
         ];
         if wide {
-            let text = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-            row.push(text(p.and_then(|p| p.hostname.clone())).into());
-            row.push(text(p.and_then(|p| p.pid).map(|n| n.to_string())).into());
-            row.push(text(p.and_then(|p| p.tag.clone())).into());
-            row.push(text(p.and_then(|p| p.concurrency).map(|n| n.to_string())).into());
+            // A list the system keeps is `<none>` when empty; a value it
+            // does not keep at all is `-`.
+            let list =
+                |v: Option<&Vec<String>>| v.map_or_else(|| ABSENT.into(), |v| list_or_none(v));
+            row.push(list(p.map(|p| &p.queues)).into());
+            row.push(or_absent(p.and_then(|p| p.hostname.clone())).into());
+            row.push(or_absent(p.and_then(|p| p.pid).map(|n| n.to_string())).into());
+            row.push(or_absent(p.and_then(|p| p.tag.clone())).into());
+            row.push(or_absent(p.and_then(|p| p.concurrency).map(|n| n.to_string())).into());
             row.push(
-                text(
+                or_absent(
                     p.and_then(|p| p.quiet)
                         .map(|q| if q { "yes" } else { "no" }.to_string()),
                 )
                 .into(),
             );
-            row.push(text(p.map(|p| p.busy_jobs.join(",")).filter(|j| !j.is_empty())).into());
+            // A worker known only as a connection (BullMQ) has no busy
+            // list in Redis: unknown, not empty.
+            row.push(list(p.filter(|p| p.addr.is_none()).map(|p| &p.busy_jobs)).into());
+            row.push(or_absent(p.and_then(|p| p.connected_s).map(|s| age(Some(s)))).into());
+            row.push(or_absent(w.processing_key.clone()).into());
         }
         row
     }
