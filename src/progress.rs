@@ -105,6 +105,32 @@ impl Waiting {
     }
 }
 
+/// `158,004/s`: a rate as a progress bar shows it, whole jobs per second.
+pub(crate) fn rate_text(per_sec: f64) -> String {
+    let v = if per_sec.is_finite() && per_sec > 0.0 {
+        per_sec.round() as u64
+    } else {
+        0
+    };
+    format!("{}/s", crate::output::thousands(v))
+}
+
+/// The style of a write verb's per-target job bar: `prefix [===>  ]
+/// 1200/5000 jobs 158,004/s eta 2s`, the prefix padded to `width`.
+pub(crate) fn job_bar_style(width: usize) -> ProgressStyle {
+    ProgressStyle::with_template(&format!(
+        "{{prefix:{width}}} [{{bar:30}}] {{pos}}/{{len}} jobs {{rate}} eta {{eta}}"
+    ))
+    .expect("a valid template")
+    .with_key(
+        "rate",
+        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate_text(s.per_sec()));
+        },
+    )
+    .progress_chars("=> ")
+}
+
 /// Tells `Waiting` that context `.1` is done when dropped (at the end of
 /// its task, however it ends).
 pub(crate) struct DoneOnDrop(pub(crate) Option<Arc<Waiting>>, pub(crate) usize);
@@ -137,6 +163,14 @@ mod tests {
             }),
             names,
         }
+    }
+
+    #[test]
+    fn rates_are_whole_and_grouped() {
+        assert_eq!(rate_text(158_004.312_6), "158,004/s");
+        assert_eq!(rate_text(0.4), "0/s");
+        assert_eq!(rate_text(f64::NAN), "0/s");
+        assert_eq!(rate_text(999.6), "1,000/s");
     }
 
     #[test]

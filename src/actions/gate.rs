@@ -75,6 +75,119 @@ pub(crate) fn admit(
     out
 }
 
+/// A context's name as the plan shows it: `prod (protected)` for a
+/// protected context (a target only because it was named literally).
+pub(crate) fn plan_name(name: &str, protected: bool) -> String {
+    if protected {
+        format!("{name} (protected)")
+    } else {
+        name.to_string()
+    }
+}
+
+fn strategy_word(s: crate::cli::Strategy) -> &'static str {
+    match s {
+        crate::cli::Strategy::Parallel => "parallel",
+        crate::cli::Strategy::Rolling => "rolling",
+        crate::cli::Strategy::Canary => "canary",
+    }
+}
+
+/// At most this many steps are spelt out in a plan; the rest are counted.
+const STEPS_SHOWN: usize = 20;
+
+/// The plan's lines on how the targets are gone through: the strategy,
+/// the order, each step's contexts (run together: `--max-parallel` per
+/// step) and the pauses between steps. `steps` index `names`.
+pub(crate) fn strategy_lines(
+    w: &crate::settings::WriteSettings,
+    names: &[String],
+    steps: &[Vec<usize>],
+    protected: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
+    use crate::cli::Strategy;
+    let shown = |i: &usize| plan_name(&names[*i], protected(&names[*i]));
+    let list = |step: &[usize]| step.iter().map(shown).collect::<Vec<_>>().join(", ");
+    let pause = w.pause.map(crate::output::duration);
+    let per_step = |n: Option<usize>, default: &str| match n {
+        Some(n) => format!(
+            "at most {} at once (--max-parallel {n})",
+            crate::output::count(n as u64, "context")
+        ),
+        None => default.to_string(),
+    };
+    let mut out = Vec::new();
+    let head = match w.strategy {
+        // The default, every target at once: nothing to spell out.
+        Strategy::Parallel if steps.len() <= 1 => return out,
+        _ if names.len() == 1 => {
+            out.push(format!(
+                "strategy: {}: one target",
+                strategy_word(w.strategy)
+            ));
+            return out;
+        }
+        Strategy::Parallel => format!(
+            "strategy: parallel in {} steps, {}; a failure does not stop the others",
+            steps.len(),
+            per_step(w.max_parallel, "")
+        ),
+        Strategy::Rolling => format!(
+            "strategy: rolling in {}, {}, {}; stops at the first failure",
+            crate::output::count(steps.len() as u64, "step"),
+            per_step(w.max_parallel, "one context at a time"),
+            match &pause {
+                Some(p) => format!("{p} pause between steps"),
+                None => "no pause between steps".into(),
+            }
+        ),
+        Strategy::Canary => format!(
+            "strategy: canary: {} alone first, then the rest only if it succeeded ({}), {}; stops at the first failure",
+            steps.first().map(|s| list(s)).unwrap_or_default(),
+            per_step(w.max_parallel, "all at once"),
+            match &pause {
+                Some(p) => format!("{p} pause between steps"),
+                None => "no pause between steps".into(),
+            }
+        ),
+    };
+    out.push(head);
+    let order: Vec<String> = steps.iter().flatten().map(shown).collect();
+    out.push(format!("  order: {}", order.join(", ")));
+    for (si, step) in steps.iter().enumerate().take(STEPS_SHOWN) {
+        if si > 0
+            && let Some(p) = &pause
+        {
+            out.push(format!("  pause {p}"));
+        }
+        let canary = if w.strategy == Strategy::Canary && si == 0 {
+            " (canary)"
+        } else {
+            ""
+        };
+        out.push(format!(
+            "  step {}{canary}: {}{}",
+            si + 1,
+            list(step),
+            if step.len() > 1 {
+                format!(" ({} at once)", step.len())
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if steps.len() > STEPS_SHOWN {
+        let rest = &steps[STEPS_SHOWN..];
+        out.push(format!(
+            "  ... and {} more {} ({} contexts), in the order above",
+            rest.len(),
+            if rest.len() == 1 { "step" } else { "steps" },
+            rest.iter().map(Vec::len).sum::<usize>()
+        ));
+    }
+    out
+}
+
 /// The question: "Type the target context's name to confirm", or for
 /// several "Type the names of the 3 target contexts to confirm
 /// (comma-separated)".
@@ -297,6 +410,93 @@ contexts:
         assert!(!e.hint.unwrap_or_default().contains("--yes-i-typed"));
         let e = confirm_typed(&t, "  ").unwrap_err();
         assert!(e.message.contains("you typed nothing"), "{}", e.message);
+    }
+
+    fn write(
+        strategy: crate::cli::Strategy,
+        max_parallel: Option<usize>,
+        pause_ms: Option<u64>,
+    ) -> crate::settings::WriteSettings {
+        crate::settings::WriteSettings {
+            dry_run: true,
+            yes_i_typed: None,
+            strategy,
+            max_parallel,
+            pause: pause_ms.map(std::time::Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn plans_spell_out_the_strategy() {
+        use crate::cli::Strategy;
+        let names: Vec<String> = ["a", "prod", "c"].iter().map(|s| s.to_string()).collect();
+        let prot = |n: &str| n == "prod";
+        let steps = super::super::strategy::steps(Strategy::Rolling, 3, 0, Some(2));
+        let l = strategy_lines(
+            &write(Strategy::Rolling, Some(2), Some(1500)),
+            &names,
+            &steps,
+            &prot,
+        );
+        assert_eq!(
+            l,
+            vec![
+                "strategy: rolling in 2 steps, at most 2 contexts at once (--max-parallel 2), 1s 500ms pause between steps; stops at the first failure",
+                "  order: a, prod (protected), c",
+                "  step 1: a, prod (protected) (2 at once)",
+                "  pause 1s 500ms",
+                "  step 2: c",
+            ]
+        );
+        let steps = super::super::strategy::steps(Strategy::Canary, 3, 2, None);
+        let l = strategy_lines(&write(Strategy::Canary, None, None), &names, &steps, &prot);
+        assert_eq!(
+            l[0],
+            "strategy: canary: c alone first, then the rest only if it succeeded (all at once), no pause between steps; stops at the first failure"
+        );
+        assert_eq!(l[1], "  order: c, a, prod (protected)");
+        assert_eq!(l[2], "  step 1 (canary): c");
+        assert_eq!(l[3], "  step 2: a, prod (protected) (2 at once)");
+        let steps = super::super::strategy::steps(Strategy::Parallel, 3, 0, None);
+        let l = strategy_lines(
+            &write(Strategy::Parallel, None, None),
+            &names,
+            &steps,
+            &prot,
+        );
+        assert!(l.is_empty(), "the default says nothing: {l:?}");
+        let l = strategy_lines(
+            &write(Strategy::Rolling, None, None),
+            &names[..1],
+            &[vec![0]],
+            &prot,
+        );
+        assert_eq!(l, vec!["strategy: rolling: one target"]);
+        let steps = super::super::strategy::steps(Strategy::Parallel, 3, 0, Some(2));
+        let l = strategy_lines(
+            &write(Strategy::Parallel, Some(2), None),
+            &names,
+            &steps,
+            &prot,
+        );
+        assert_eq!(
+            l[0],
+            "strategy: parallel in 2 steps, at most 2 contexts at once (--max-parallel 2); a failure does not stop the others"
+        );
+        assert_eq!(l[2], "  step 1: a, prod (protected) (2 at once)");
+        let many: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
+        let steps = super::super::strategy::steps(Strategy::Rolling, 30, 0, None);
+        let l = strategy_lines(
+            &write(Strategy::Rolling, None, None),
+            &many,
+            &steps,
+            &|_| false,
+        );
+        assert_eq!(l.len(), 2 + 20 + 1, "{l:?}");
+        assert_eq!(
+            l.last().unwrap(),
+            "  ... and 10 more steps (10 contexts), in the order above"
+        );
     }
 
     #[test]

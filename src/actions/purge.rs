@@ -150,6 +150,12 @@ impl Action for PurgeDlq {
         }
     }
 
+    /// Neither note applies when no target has a dead job: no backup is
+    /// kept, nothing is freed.
+    fn plan_notes(&self, jobs: u64) -> Vec<String> {
+        if jobs == 0 { Vec::new() } else { self.notes() }
+    }
+
     async fn plan(
         &self,
         conn: &Conn,

@@ -1,7 +1,7 @@
 //! The `ActionResult` document of SPEC section 5 and its summary table.
 
 use crate::error::{ContextError, ErrorKind};
-use crate::output::Styled;
+use crate::output::{ABSENT, NONE, Styled, or_absent};
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -93,11 +93,13 @@ impl ActionResult {
     }
 
     /// The summary table: CONTEXT, STATUS, the counts, BACKUP when the verb
-    /// keeps one, DURATION, REASON.
+    /// keeps one, DURATION, REASON; `wide` adds WARNINGS (otherwise only in
+    /// JSON and the plan). An absent value is `-`, no warning `<none>`.
     pub(crate) fn table(
         &self,
         counts: &[&'static str],
         backups: bool,
+        wide: bool,
     ) -> (Vec<String>, Vec<Vec<Styled>>) {
         let mut headers = vec!["CONTEXT".to_string(), "STATUS".to_string()];
         headers.extend(counts.iter().map(|c| c.to_uppercase().replace('_', "-")));
@@ -112,6 +114,9 @@ impl ActionResult {
         }
         headers.push("DURATION".into());
         headers.push("REASON".into());
+        if wide {
+            headers.push("WARNINGS".into());
+        }
         let rows = self
             .results
             .iter()
@@ -138,7 +143,7 @@ impl ActionResult {
                             .copied()
                             .flatten()
                             .map(|n| n.to_string())
-                            .unwrap_or_else(|| "-".into())
+                            .unwrap_or_else(|| ABSENT.into())
                             .into(),
                     );
                 }
@@ -146,17 +151,28 @@ impl ActionResult {
                     row.push(
                         match r.extra.get(f) {
                             Some(serde_json::Value::Array(a)) => a.len().to_string(),
-                            Some(serde_json::Value::Null) | None => "-".into(),
+                            Some(serde_json::Value::Null) | None => ABSENT.into(),
+                            Some(serde_json::Value::String(t)) => or_absent(Some(t.clone())),
                             Some(v) => v.to_string(),
                         }
                         .into(),
                     );
                 }
                 if backups {
-                    row.push(r.backup_key.clone().unwrap_or_else(|| "-".into()).into());
+                    row.push(or_absent(r.backup_key.clone()).into());
                 }
                 row.push(format!("{}ms", r.duration_ms).into());
-                row.push(r.reason.clone().unwrap_or_default().into());
+                row.push(or_absent(r.reason.clone()).into());
+                if wide {
+                    row.push(
+                        if r.warnings.is_empty() {
+                            NONE.to_string()
+                        } else {
+                            r.warnings.join("; ")
+                        }
+                        .into(),
+                    );
+                }
                 row
             })
             .collect();

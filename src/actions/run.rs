@@ -19,7 +19,7 @@ use crate::output::Styled;
 use crate::settings::Settings;
 use crate::settings::WriteSettings;
 use indexmap::IndexMap;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -114,6 +114,12 @@ pub(crate) trait Action: Send + Sync + 'static {
     /// Lines under the plan, once.
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The lines under this plan, knowing how many jobs it would change
+    /// in all: a note that does not apply (memory freed when a backup of
+    /// no job expires) is left out.
+    fn plan_notes(&self, _jobs: u64) -> Vec<String> {
+        self.notes()
     }
     /// Measures one target; writes nothing.
     fn plan(
@@ -508,17 +514,35 @@ pub(crate) fn run_on<A: Action>(
         .map(|r| r.as_ref().ok().map(|(_, _, plan)| action.view(plan)))
         .collect();
 
+    // The steps the strategy makes of the targets: in the plan, then run.
+    let canary_first = set
+        .typed_order
+        .iter()
+        .find_map(|n| names.iter().position(|t| t == n))
+        .unwrap_or(0);
+    let steps = strategy::steps(w.strategy, names.len(), canary_first, w.max_parallel);
+    let protected = |name: &str| config.context(name).is_some_and(|c| c.protected);
+
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let prompting = w.yes_i_typed.is_none() && interactive && !w.dry_run;
     if !p.quiet || prompting {
+        let jobs: u64 = views
+            .iter()
+            .flatten()
+            .filter(|v| !v.not_in_total)
+            .map(|v| v.count)
+            .sum();
         print_plan::<A>(
             settings,
-            &action.headline(),
-            &action.notes(),
+            &PlanText {
+                headline: action.headline(),
+                notes: action.plan_notes(jobs),
+                strategy: gate::strategy_lines(w, &names, &steps, &protected),
+            },
             &slots,
             &pre,
             &views,
-            &color_of,
+            &|n: &str| (color_of(n), protected(n)),
             w.dry_run,
             action.moves_jobs(),
         );
@@ -547,12 +571,6 @@ pub(crate) fn run_on<A: Action>(
     })?;
 
     // 5. The writes, step by step.
-    let canary_first = set
-        .typed_order
-        .iter()
-        .find_map(|n| names.iter().position(|t| t == n))
-        .unwrap_or(0);
-    let steps = strategy::steps(w.strategy, names.len(), canary_first, w.max_parallel);
     let interrupted = Arc::new(AtomicBool::new(false));
     let bars = progress_bars::<A>(settings, &names, &views);
     // Verbs without per-job bars get the spinner naming who is left.
@@ -693,11 +711,7 @@ fn progress_bars<A: Action>(
     }
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
-    let style = ProgressStyle::with_template(&format!(
-        "{{prefix:{width}}} [{{bar:30}}] {{pos}}/{{len}} jobs {{per_sec}} eta {{eta}}"
-    ))
-    .expect("a valid template")
-    .progress_chars("=> ");
+    let style = crate::progress::job_bar_style(width);
     names
         .iter()
         .zip(views)
@@ -710,18 +724,28 @@ fn progress_bars<A: Action>(
         .collect()
 }
 
+/// The lines of a plan besides its table.
+struct PlanText {
+    headline: String,
+    notes: Vec<String>,
+    /// How the targets are gone through (`gate::strategy_lines`).
+    strategy: Vec<String>,
+}
+
+/// The plan on stderr: the headline, a row per selected context (a
+/// protected target marked), the total, the strategy, notes and warnings.
 #[allow(clippy::too_many_arguments)]
 fn print_plan<A: Action>(
     settings: &Settings,
-    headline: &str,
-    notes: &[String],
+    text: &PlanText,
     slots: &[(String, Slot)],
     pre: &[Pre<A::Plan>],
     views: &[Option<PlanView>],
-    color_of: &dyn Fn(&str) -> Option<String>,
+    style_of: &dyn Fn(&str) -> (Option<String>, bool),
     dry_run: bool,
     jobs: bool,
 ) {
+    let headline = &text.headline;
     let mut printer = settings.printer.clone();
     printer.color = settings.stderr_color;
     printer.no_headers = false;
@@ -730,7 +754,7 @@ fn print_plan<A: Action>(
     let mut measured = 0usize;
     let mut warnings = Vec::new();
     for (name, slot) in slots {
-        let color = color_of(name);
+        let (color, protected) = style_of(name);
         let row = match slot {
             Slot::Skipped(r) => vec![
                 Styled::colored(name, color.as_deref()),
@@ -745,13 +769,13 @@ fn print_plan<A: Action>(
                     measured += 1;
                     warnings.extend(v.warnings.iter().map(|w| format!("{name}: {w}")));
                     vec![
-                        Styled::colored(name, color.as_deref()),
+                        Styled::colored(gate::plan_name(name, protected), color.as_deref()),
                         v.count.to_string().into(),
                         v.detail.clone().into(),
                     ]
                 }
                 (Err(e), _) => vec![
-                    Styled::colored(name, color.as_deref()),
+                    Styled::colored(gate::plan_name(name, protected), color.as_deref()),
                     "-".into(),
                     Styled::colored(
                         format!("error: {}: {} (left alone)", e.kind, e.message),
@@ -792,7 +816,11 @@ fn print_plan<A: Action>(
     } else {
         out.push_str(&format!("\ntotal: {contexts}\n"));
     }
-    for n in notes {
+    for l in &text.strategy {
+        out.push_str(l);
+        out.push('\n');
+    }
+    for n in &text.notes {
         out.push_str(&format!("note: {n}\n"));
     }
     for w in warnings {
@@ -827,7 +855,8 @@ fn finish<A: Action>(
                 .map(|r| format!("{}/{}", r.context, A::NAME)),
         )?,
         _ => {
-            let (headers, rows) = doc.table(counts, A::KEEPS_BACKUPS);
+            let wide = p.format == crate::cli::OutputFormat::Wide;
+            let (headers, rows) = doc.table(counts, A::KEEPS_BACKUPS, wide);
             let h: Vec<&str> = headers.iter().map(String::as_str).collect();
             p.table(&h, rows)?;
         }

@@ -433,6 +433,19 @@ pub(crate) fn maxmemory(v: Option<u64>) -> String {
     }
 }
 
+/// `158,004`: a whole number with thousands separators.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `3d4h`-style ages.
 pub(crate) fn age(secs: Option<u64>) -> String {
     let Some(s) = secs else { return "-".into() };
@@ -493,6 +506,10 @@ mod tests {
 
     #[test]
     fn sizes_and_counts_read_alike() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(158_004), "158,004");
+        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(maxmemory(Some(0)), "unlimited");
         assert_eq!(maxmemory(Some(64 * 1024 * 1024)), "64.0MiB");
         assert_eq!(maxmemory(None), "-");

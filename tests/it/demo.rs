@@ -45,7 +45,10 @@ fn the_tour_runs_off_a_terminal_and_leaves_nothing_behind() {
         "{stdout}"
     );
     assert!(stdout.contains("orphaned"), "{stdout}");
-    assert!(stderr.contains("prod-eu   420"), "the purge plan: {stderr}");
+    assert!(
+        stderr.contains("prod-eu (protected)   420"),
+        "the purge plan, the protected target marked: {stderr}"
+    );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_eq!(redis_server_count_in(&tmp), 0, "servers left running");
 }
