@@ -51,6 +51,7 @@ mod ranged {
     dur!(sample, SAMPLE);
     dur!(keep_backup, KEEP_BACKUP);
     dur!(wait_timeout, BENCH_WAIT);
+    dur!(max_latency, MAX_LATENCY);
 
     pub(crate) fn scan_limit(s: &str) -> Result<u64, String> {
         SCAN_LIMIT.parse(s)
@@ -73,6 +74,22 @@ mod ranged {
     }
     pub(crate) fn payload_size(s: &str) -> Result<usize, String> {
         BENCH_PAYLOAD.parse(s).map(|n| n as usize)
+    }
+    pub(crate) fn max_dead_letter(s: &str) -> Result<u64, String> {
+        MAX_DEAD_LETTER.parse(s)
+    }
+    pub(crate) fn max_orphaned_jobs(s: &str) -> Result<u64, String> {
+        MAX_ORPHANED_JOBS.parse(s)
+    }
+    pub(crate) fn memory_percent(s: &str) -> Result<f64, String> {
+        let t = s.trim().trim_end_matches('%');
+        match t.parse::<f64>() {
+            Ok(v) => MAX_MEMORY_PERCENT.check(v),
+            _ => Err(format!(
+                "`{s}` is not a percentage; write it like 80 or 92.5 ({})",
+                MAX_MEMORY_PERCENT.describe()
+            )),
+        }
     }
 
     pub(crate) fn rate(s: &str) -> Result<f64, String> {
@@ -130,6 +147,8 @@ pub(crate) struct GlobalArgs {
     pub(crate) max_concurrency: Option<usize>,
 
     /// Output format: table, wide, json, yaml, name, or custom-columns=HEADER:FIELD,... over the JSON fields [default: table]
+    ///
+    /// In a table, `-` is a value that is absent and `<none>` an empty list. What wide adds: get clusters: SYSTEM, ORPHANED, MAXMEMORY (summed over a cluster's primaries, as MEMORY is), POLICY, UPTIME, LABELS, ENDPOINT; get queues: STATE, SCHEMA, SYSTEM; get workers: QUEUES, HOST, PID, TAG, THREADS, QUIET, BUSY-JOBS, CONNECTED, PROCESSING-KEY; get jobs: PAYLOAD; get backups: CREATED; get contexts: SCHEMA, MODE, SERVER, ALLOWED-ACTIONS, FILE; health: SYSTEM, ENDPOINT, PASSED CHECKS; compare: rows for the system, maxmemory and memory summed over primaries, the endpoint; the write verbs' results: WARNINGS. current-context, version and completion print the same in every table format.
     #[arg(short = 'o', long, global = true, value_name = "FMT", value_parser = output_format, add = ArgValueCandidates::new(complete::output_formats))]
     pub(crate) output: Option<OutputArg>,
 
@@ -212,7 +231,7 @@ pub(crate) enum Command {
     Describe(DescribeCommand),
     /// Side by side: job and worker figures with deltas to the first context, and drift
     Compare(CompareArgs),
-    /// Check each context against health thresholds; exit 5 when any is unhealthy
+    /// Check each context against health thresholds: healthy, degraded or unreachable; exit 5 unless all are healthy
     Health(HealthArgs),
     /// Empty the dead-letter queue on each target, keeping a backup (24h) unless --no-backup
     PurgeDlq(PurgeDlqArgs),
@@ -687,8 +706,25 @@ pub(crate) struct CompareArgs {
     pub(crate) sample: Option<Duration>,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct HealthArgs {}
+/// `health`'s thresholds; each overrides its `preferences.health` field.
+#[derive(Debug, Args, Default)]
+pub(crate) struct HealthArgs {
+    /// Fail when the dead-letter queue holds more than N jobs, 0 to 1000000000 [default: 100, or preferences.health.max-dead-letter]
+    #[arg(long, value_name = "N", value_parser = ranged::max_dead_letter)]
+    pub(crate) max_dead_letter: Option<u64>,
+    /// Fail when a PING round trip takes longer, 1ms to 1h [default: 250ms, or preferences.health.max-latency]
+    #[arg(long, value_name = "DUR", value_parser = ranged::max_latency)]
+    pub(crate) max_latency: Option<Duration>,
+    /// Fail when more than N orphaned jobs are seen in two readings, 0 to 1000000000 [default: 0, or preferences.health.max-orphaned-jobs]
+    #[arg(long, value_name = "N", value_parser = ranged::max_orphaned_jobs)]
+    pub(crate) max_orphaned_jobs: Option<u64>,
+    /// Fail when used memory is above PCT of maxmemory, 0 to 100 [default: 90, or preferences.health.max-memory-percent]
+    #[arg(long, value_name = "PCT", value_parser = ranged::memory_percent)]
+    pub(crate) max_memory_percent: Option<f64>,
+    /// Fail when jobs are queued and no worker is active; --require-workers=false to skip the check [default: true, or preferences.health.require-workers]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) require_workers: Option<bool>,
+}
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {

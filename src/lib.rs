@@ -174,7 +174,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, CliError> {
             inspect::describe::job::run(&config, &settings, a)
         }
         Command::Compare(a) => inspect::compare::run(&config, &settings, a),
-        Command::Health(_) => inspect::health::run(&config, &settings),
+        Command::Health(a) => inspect::health::run(&config, &settings, a),
         Command::Get(cli::GetCommand::Backups(a)) => inspect::backups::run(&config, &settings, a),
         Command::PurgeDlq(a) => actions::purge::run(&config, &settings, a),
         Command::RestoreDlq(a) => actions::restore::run(&config, &settings, a),

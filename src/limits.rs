@@ -207,15 +207,25 @@ pub(crate) const THRESHOLD: FloatRange = FloatRange {
     min: 0.0,
     max: 1_000_000.0,
 };
-/// `preferences.health.max-latency`.
+/// `health --max-latency`, `preferences.health.max-latency`.
 pub(crate) const MAX_LATENCY: DurationRange = DurationRange {
     min: ms(1),
     max: secs(3600),
 };
-/// `preferences.health.max-memory-percent`.
+/// `health --max-memory-percent`, `preferences.health.max-memory-percent`.
 pub(crate) const MAX_MEMORY_PERCENT: FloatRange = FloatRange {
     min: 0.0,
     max: 100.0,
+};
+/// `health --max-dead-letter` (jobs in the dead-letter queue).
+pub(crate) const MAX_DEAD_LETTER: CountRange = CountRange {
+    min: 0,
+    max: 1_000_000_000,
+};
+/// `health --max-orphaned-jobs`.
+pub(crate) const MAX_ORPHANED_JOBS: CountRange = CountRange {
+    min: 0,
+    max: 1_000_000_000,
 };
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
         examples: &[
             ex("Every context at a glance", "qctl get clusters -A"),
             ex(
-                "Every production context's health (exit 5 if one is unhealthy)",
+                "Every production context's health (exit 5 if one is not healthy)",
                 "qctl health -l env=prod",
             ),
             ex(
@@ -273,12 +273,12 @@ pub(crate) const ENTRIES: &[Entry] = &[
         path: "health",
         examples: &[
             ex(
-                "Check every context (exit 5 if one is unhealthy)",
+                "Check every context (exit 5 if one is degraded or unreachable)",
                 "qctl health -A",
             ),
             ex(
-                "Cron or CI: nothing but the outcome, for production",
-                "qctl health -l env=prod -q",
+                "Cron or CI: nothing but the outcome, with this run's own thresholds",
+                "qctl health -l env=prod --max-dead-letter 50 --max-latency 1s -q",
             ),
             ex(
                 "Each context's checks, as JSON for monitoring",

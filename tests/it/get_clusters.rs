@@ -539,7 +539,7 @@ fn health_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("gone      unhealthy   reachable: refused")
+        String::from_utf8_lossy(&out.stdout).contains("gone      unreachable   reachable: refused")
     );
     // In JSON it is an item (every context has a verdict) and an error.
     let (code, doc, _) = run_json(
@@ -550,6 +550,7 @@ fn health_exit_codes() {
     assert_eq!(code, 5);
     assert_eq!(doc["items"][1]["context"], "gone", "{doc}");
     assert_eq!(doc["items"][1]["healthy"], false);
+    assert_eq!(doc["items"][1]["status"], "unreachable");
     assert_eq!(doc["items"][1]["checks"][0]["name"], "reachable");
     assert_eq!(doc["items"][1]["checks"][0]["ok"], false);
     assert_eq!(doc["errors"][0]["context"], "gone");
