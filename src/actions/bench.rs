@@ -24,8 +24,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(50);
-/// Jobs per LPUSH at most.
+/// Jobs per LPUSH (and per LREM pipeline when cleaning up) at most.
 const BATCH: u64 = 500;
+/// Bytes of payloads per LREM pipeline at most.
+const CLEANUP_BYTES: usize = 8 << 20;
 
 pub(crate) struct Bench {
     count: u64,
@@ -40,6 +42,55 @@ pub(crate) struct BenchPlan {
     completed: String,
     dead: String,
     waiting: u64,
+    /// Live workers (`Figures.workers`); `Some(0)`: nobody would run them.
+    workers: Option<u64>,
+}
+
+/// The jobs one run enqueued: enough to rebuild each one's bytes.
+struct Sent {
+    run: String,
+    priority: &'static str,
+    size: usize,
+    /// (first job number, creation time) of each LPUSH batch, in order.
+    batches: Vec<(u64, String)>,
+}
+
+impl Sent {
+    /// Job `n`'s bytes, exactly as they were pushed.
+    fn payload(&self, n: u64) -> Vec<u8> {
+        let i = self.batches.partition_point(|(first, _)| *first <= n);
+        let created = &self.batches[i.saturating_sub(1)].1;
+        payload(&self.run, n, self.priority, self.size, created).into_bytes()
+    }
+}
+
+/// Removes the jobs of `numbers` (newest first: LPUSH put them at the head,
+/// where LREM's scan starts) from `key`, each by its exact bytes with
+/// `LREM key 1 <payload>`; nothing else can match. A job a worker has taken
+/// meanwhile is not in `key` and is left to finish. Returns how many were
+/// removed.
+async fn remove_unfinished(
+    conn: &Conn,
+    key: &str,
+    sent: &Sent,
+    numbers: &[u64],
+) -> redis::RedisResult<u64> {
+    let mut removed = 0u64;
+    let mut rest = numbers;
+    while !rest.is_empty() {
+        let mut pipe = redis::pipe();
+        let (mut n, mut bytes) = (0usize, 0usize);
+        while n < rest.len() && (n as u64) < BATCH && (n == 0 || bytes < CLEANUP_BYTES) {
+            let p = sent.payload(rest[n]);
+            bytes += p.len();
+            pipe.cmd("LREM").arg(key).arg(1).arg(p);
+            n += 1;
+        }
+        let counts: Vec<u64> = conn.pipe_slot(&pipe).await?;
+        removed += counts.iter().sum::<u64>();
+        rest = &rest[n..];
+    }
+    Ok(removed)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -51,10 +102,11 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 }
 
 /// A bench job: the system's fields, marked, padded to about `size` bytes.
-fn payload(run: &str, n: u64, priority: &str, size: usize) -> String {
+/// `created` is its batch's creation time: the same arguments give the same
+/// bytes, which is how bench removes exactly its own jobs when it gives up.
+fn payload(run: &str, n: u64, priority: &str, size: usize, created: &str) -> String {
     let head = format!(
-        r#"{{"id":"qctl-bench-{run}-{n}","filepath":"/dev/null/qctl-bench/{run}/{n}","filesize":0,"priority":"{priority}","retries":0,"creation_time":"{}","trace_id":"","span_id":"","bench":true,"pad":""#,
-        jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        r#"{{"id":"qctl-bench-{run}-{n}","filepath":"/dev/null/qctl-bench/{run}/{n}","filesize":0,"priority":"{priority}","retries":0,"creation_time":"{created}","trace_id":"","span_id":"","bench":true,"pad":""#
     );
     let pad = size.saturating_sub(head.len() + 2);
     format!("{head}{}\"}}", "x".repeat(pad))
@@ -138,7 +190,7 @@ impl Tail {
 
 impl Action for Bench {
     const NAME: &'static str = "bench";
-    const COUNTS: &'static [&'static str] = &["enqueued", "completed", "dead_lettered"];
+    const COUNTS: &'static [&'static str] = &["enqueued", "completed", "dead_lettered", "removed"];
     const PROGRESS: bool = true;
     type Plan = BenchPlan;
 
@@ -162,7 +214,7 @@ impl Action for Bench {
 
     fn notes(&self) -> Vec<String> {
         vec![
-            "bench jobs are marked (id qctl-bench-..., \"bench\":true, filepath under /dev/null/qctl-bench/); workers run them like any job; completed is never cleared".into(),
+            "bench jobs are marked (id qctl-bench-..., \"bench\":true, filepath under /dev/null/qctl-bench/); workers run them like any job; completed is never cleared; when bench gives up (--wait-timeout, Ctrl-C) it removes its jobs still queued".into(),
         ]
     }
 
@@ -197,21 +249,37 @@ impl Action for Bench {
         let dead = t.system.dead_letter().key;
         let waiting = super::list_length(conn, &q.key).await?;
         super::list_length(conn, &completed).await?;
+        let workers = t
+            .system
+            .figures(conn)
+            .await
+            .map_err(|e| conn.error(&e))?
+            .workers;
         Ok(BenchPlan {
             key: q.key,
             completed,
             dead,
             waiting,
+            workers,
         })
     }
 
     fn view(&self, p: &BenchPlan) -> PlanView {
+        let mut warnings = Vec::new();
+        if p.workers == Some(0) {
+            warnings.push(format!(
+                "no worker seen here (workers: 0; go-redis-work-queue shows a worker only while it holds a job, so an idle fleet reads 0 too): if none runs, nothing takes the bench jobs from {}, and bench waits {}, then removes the ones still queued",
+                p.key,
+                crate::output::duration(self.wait)
+            ));
+        }
         PlanView {
             count: self.count,
             detail: format!(
                 "LPUSH {} bench jobs to {} ({} waiting there now), watch {}",
                 self.count, p.key, p.waiting, p.completed
             ),
+            warnings,
             ..PlanView::default()
         }
     }
@@ -223,6 +291,12 @@ impl Action for Bench {
     async fn apply(&self, conn: &Conn, t: &ReadTarget, p: &BenchPlan, step: Step) -> Applied {
         let run = crate::systems::requeue::batch_id();
         let priority = if self.queue == "low" { "low" } else { "high" };
+        let mut batches = Sent {
+            run: run.clone(),
+            priority,
+            size: self.payload_size,
+            batches: Vec::new(),
+        };
         let before = json!({"queue": p.key, "waiting": p.waiting, "run": run});
         let fail = |msg: String, a: &mut Applied| {
             a.error = Some(ContextError {
@@ -266,11 +340,17 @@ impl Action for Bench {
                 while enqueued < due && !step.interrupted() {
                     let n = (due - enqueued).min(BATCH);
                     let at = started.elapsed().as_micros() as u64;
+                    let created = jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                        .to_string();
                     let mut jobs = Vec::with_capacity(n as usize);
                     for i in enqueued..enqueued + n {
-                        jobs.push(payload(&run, i, priority, self.payload_size).into_bytes());
+                        jobs.push(
+                            payload(&run, i, priority, self.payload_size, &created).into_bytes(),
+                        );
                         sent.push(at);
                     }
+                    batches.batches.push((enqueued, created));
                     if let Err(e) = crate::systems::lists::push(conn, &p.key, &jobs).await {
                         fail(
                             format!(
@@ -366,10 +446,51 @@ impl Action for Bench {
             "enqueued": enqueued, "completed": completed, "dead_lettered": dead_lettered,
             "throughput_per_s": round(throughput),
         });
+        if let Some(after) = a.after.as_object_mut() {
+            after.insert("run".into(), json!(run));
+        }
         let missing = enqueued - completed - dead_lettered;
+        // Giving up (timeout, Ctrl-C/SIGTERM, an error) with jobs of this
+        // run not seen: the ones still queued are removed, exactly.
+        let mut removed = 0u64;
+        let mut left = String::new();
+        if missing > 0 {
+            let unseen: Vec<u64> = (0..enqueued)
+                .rev()
+                .filter(|n| sent[*n as usize] != SEEN)
+                .collect();
+            match remove_unfinished(conn, &p.key, &batches, &unseen).await {
+                Ok(n) => {
+                    removed = n;
+                    left = format!("; {removed} still queued removed from {}", p.key);
+                    if missing > removed {
+                        left.push_str(&format!(
+                            ", {} taken by workers meanwhile (they finish as usual)",
+                            missing - removed
+                        ));
+                    }
+                }
+                Err(e) => {
+                    left = format!(
+                        "; removing them failed ({}): find them with qctl get jobs {} --match '*qctl-bench-{run}-*'",
+                        conn.error(&e).message,
+                        self.queue
+                    );
+                }
+            }
+        }
+        a.counts.push(("removed", removed));
+        if let Some(after) = a.after.as_object_mut() {
+            after.insert("removed".into(), json!(removed));
+        }
+        if let Some(e) = &mut a.error {
+            e.message.push_str(&left);
+        }
         if a.error.is_none() && interrupted {
             fail(
-                format!("interrupted (Ctrl-C) with {missing} bench jobs not seen in completed yet"),
+                format!(
+                    "interrupted (Ctrl-C) with {missing} bench jobs not seen in completed yet{left}"
+                ),
                 &mut a,
             );
             if let Some(e) = &mut a.error {
@@ -378,7 +499,7 @@ impl Action for Bench {
         } else if a.error.is_none() && missing > 0 && (done.lost || dead.lost) {
             fail(
                 format!(
-                    "{missing} of {enqueued} bench jobs not seen: {} was trimmed (a retention cap?) faster than qctl read it, so completions went by unseen; raise the cap while benching, or bench fewer jobs",
+                    "{missing} of {enqueued} bench jobs not seen: {} was trimmed (a retention cap?) faster than qctl read it, so completions went by unseen; raise the cap while benching, or bench fewer jobs{left}",
                     if done.lost { &p.completed } else { &p.dead },
                 ),
                 &mut a,
@@ -386,7 +507,7 @@ impl Action for Bench {
         } else if a.error.is_none() && missing > 0 {
             fail(
                 format!(
-                    "{missing} of {enqueued} bench jobs not seen in {} within {} (are workers consuming {}?); they stay queued, marked \"bench\":true",
+                    "{missing} of {enqueued} bench jobs not seen in {} within {} (are workers consuming {}?){left}",
                     p.completed,
                     crate::output::duration(self.wait),
                     p.key
@@ -419,7 +540,7 @@ mod tests {
 
     #[test]
     fn payloads_are_marked_and_sized() {
-        let p = payload("r1", 7, "high", 300);
+        let p = payload("r1", 7, "high", 300, "2026-01-01T00:00:00.000Z");
         let v: serde_json::Value = serde_json::from_str(&p).unwrap();
         assert_eq!(v["id"], "qctl-bench-r1-7");
         assert_eq!(v["bench"], true);
@@ -430,7 +551,25 @@ mod tests {
                 .starts_with("/dev/null/qctl-bench/")
         );
         assert_eq!(p.len(), 300);
-        assert!(payload("r1", 7, "high", 10).len() > 10, "never truncated");
+        assert!(
+            payload("r1", 7, "high", 10, "2026-01-01T00:00:00.000Z").len() > 10,
+            "never truncated"
+        );
+    }
+
+    #[test]
+    fn a_job_is_rebuilt_byte_for_byte() {
+        let sent = Sent {
+            run: "r".into(),
+            priority: "high",
+            size: 100,
+            batches: vec![(0, "t0".into()), (500, "t1".into()), (1000, "t2".into())],
+        };
+        let made = |n, t| payload("r", n, "high", 100, t).into_bytes();
+        assert_eq!(sent.payload(0), made(0, "t0"));
+        assert_eq!(sent.payload(499), made(499, "t0"));
+        assert_eq!(sent.payload(500), made(500, "t1"));
+        assert_eq!(sent.payload(1200), made(1200, "t2"));
     }
 
     #[test]
