@@ -22,6 +22,7 @@ mod help;
 mod input_limits;
 mod jobs_state;
 mod lists;
+mod polish;
 mod read_verbs;
 mod replicate;
 mod requeue_orphaned;
