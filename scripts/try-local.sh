@@ -406,7 +406,7 @@ sec_tour() {
     run 'qctl health -A'
     note "The same answers as JSON, for scripts."
     run 'qctl get clusters -A -o json | jq -r '\''.items[] | select(.dead_letter > 100) | "\(.context): \(.dead_letter) dead-letter jobs"'\'''
-    run 'qctl health -A -o json | jq -c '\''.items[] | {context, healthy, failed: [.checks[] | select(.ok == false) | .name]}'\'''
+    run 'qctl health -A -o json | jq -c '\''.items[] | {context, status, failed: [.checks[] | select(.ok == false) | .name]}'\'''
     run 'qctl get workers -A --state orphaned -o name'
     note "A write, confirmed on a terminal, its backup and its restore; a protected context through a selector."
     run --pty staging 'qctl purge-dlq --context staging'
@@ -414,6 +414,7 @@ sec_tour() {
     run 'qctl restore-dlq --context staging --yes-i-typed=staging'
     run 'qctl purge-dlq -l env=prod --yes-i-typed=prod-us,prod-eu'
     run 'qctl replicate --from prod-us --to staging --what config --dry-run'
+    run 'qctl purge-dlq --context prod-us,prod-eu --strategy canary --pause 30s --dry-run'
     note "The tour's suggestions."
     run --for 3s 'qctl get clusters -A --watch'
     run 'qctl requeue --context prod-eu --to high --dry-run'
@@ -422,6 +423,7 @@ sec_tour() {
     run 'qctl get clusters -A -o json | jq -r '\''.items[] | select(.dead_letter > 100) | "\(.context): \(.dead_letter) dead-letter jobs"'\'''
     run 'qctl get clusters -A -o json | jq -r '\''.errors[] | "\(.context): \(.kind): \(.message)"'\'''
     run 'qctl health -l env=prod -q'
+    run 'qctl health -l env=prod --max-dead-letter 0 --max-latency 50ms -q'
     run 'qctl compare prod-us staging --exit-code -q > /dev/null'
     run 'qctl health -A -o json | jq -c '\''.items[] | {context, failed: [.checks[] | select(.ok | not) | .name]}'\'''
     run 'qctl get workers -A --state orphaned -o name'
