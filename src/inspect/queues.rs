@@ -137,10 +137,7 @@ impl ListView for QueuesView {
             q.key.clone().into(),
             Styled::colored(q.role.as_str(), role_color),
             q.length.to_string().into(),
-            q.oldest_age_s
-                .map(|s| age(Some(s as u64)))
-                .unwrap_or_default()
-                .into(),
+            age(q.oldest_age_s.map(|s| s as u64)).into(),
         ];
         if wide {
             row.push(q.state.into());
