@@ -414,9 +414,12 @@ def section(meta, rows):
         "round trip, `×k` k commands pipelined in it): "
         + "; ".join(parts)
         + ". Round trips that carry a single command: "
-        + ", ".join(
-            f"`{name}` ({'every system' if len(set(who)) == len(systems) else ', '.join(sorted(set(who)))})"
-            for name, who in alone.items()
+        + (
+            ", ".join(
+                f"`{name}` ({'every system' if len(set(who)) == len(systems) else ', '.join(sorted(set(who)))})"
+                for name, who in alone.items()
+            )
+            or "none"
         )
         + "; the issue's floor sends the latency reading and INFO in the first pipeline, with the queue lengths "
         "and the first SCAN page, and what that SCAN found in the second. "

@@ -92,8 +92,15 @@ pub(crate) async fn info_text(
 async fn server_info(conn: &Conn) -> Result<(ServerInfo, Vec<&'static str>), redis::RedisError> {
     let mut merged = ServerInfo::default();
     let mut unreadable: Vec<&'static str> = Vec::new();
-    for (i, node) in conn.nodes().iter().enumerate() {
-        let text = info_text(conn, node, &["server", "memory"]).await?;
+    // Every primary at once: one round trip, however many there are.
+    let nodes = conn.nodes();
+    let texts = futures_util::future::try_join_all(
+        nodes
+            .iter()
+            .map(|node| info_text(conn, node, &["server", "memory"])),
+    )
+    .await?;
+    for (i, text) in texts.into_iter().enumerate() {
         let f = parse_info(&text);
         let mut text_of = |k: &'static str| info_field(&f, k, false, &mut unreadable);
         let (version, policy) = (text_of("redis_version"), text_of("maxmemory_policy"));
@@ -204,15 +211,28 @@ pub(crate) struct ProbeReader {
 impl read::Reader for ProbeReader {
     type Out = Probe;
     async fn read(&self, conn: &Conn, t: &read::ReadTarget) -> Result<Probe, ContextError> {
-        let start = Instant::now();
-        let _: String = conn
-            .query(&redis::cmd("PING"))
-            .await
-            .map_err(|e| conn.error(&e))?;
-        let latency = start.elapsed();
+        // One round trip for everything that needs no discovery: PING (the
+        // latency), the system's first reads, INFO on every primary and
+        // CONFIG GET are sent together on the multiplexed connection, and
+        // the system's later reads follow only what those found.
+        let ping = async {
+            let start = Instant::now();
+            let r: redis::RedisResult<String> = conn.query(&redis::cmd("PING")).await;
+            r.map(|_| start.elapsed())
+        };
+        let config = async {
+            if self.config {
+                Some(server_config(conn).await)
+            } else {
+                None
+            }
+        };
+        let (ping, figures, info, config) =
+            tokio::join!(ping, t.system.figures(conn), server_info(conn), config);
+        let latency = ping.map_err(|e| conn.error(&e))?;
         let mut notes = Vec::new();
-        let figures = t.system.figures(conn).await.map_err(|e| conn.error(&e))?;
-        let info = match server_info(conn).await {
+        let figures = figures.map_err(|e| conn.error(&e))?;
+        let info = match info {
             Ok((i, unreadable)) => {
                 if !unreadable.is_empty() {
                     notes.push(format!(
@@ -232,8 +252,9 @@ impl read::Reader for ProbeReader {
             }
             Err(e) => return Err(conn.error(&e)),
         };
-        let server_config = if self.config {
-            match server_config(conn).await {
+        let server_config = match config {
+            None => None,
+            Some(r) => match r {
                 Ok(c) => Some(c),
                 Err(e) if is_noperm(&e) => {
                     notes.push(format!(
@@ -243,9 +264,7 @@ impl read::Reader for ProbeReader {
                     None
                 }
                 Err(e) => return Err(conn.error(&e)),
-            }
-        } else {
-            None
+            },
         };
         let mut confirmed = None;
         if self.second_reading {

@@ -510,28 +510,46 @@ impl Rq {
     /// deferred: `created_at`; failed and finished: `ended_at`; started:
     /// `started_at`), paused while `rq:suspended` exists.
     pub(crate) async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
-        let (counts, _, suspended, _) = self.snapshot(conn, false).await?;
-        let lengths = self.lengths_of(&counts);
-        let heads: Vec<redis::Cmd> = lengths
-            .iter()
-            .map(|(q, _)| {
-                let mut c = cmd(
-                    if q.role == QueueRole::Work {
-                        "LRANGE"
-                    } else {
-                        "ZRANGE"
-                    },
-                    &q.key,
-                );
-                c.arg(0).arg(0);
-                c
-            })
-            .collect();
-        let heads: Vec<Vec<Vec<u8>>> = if heads.is_empty() {
+        let (names, _, suspended, now) = self.first_phase(conn).await?;
+        // The keys follow from the names alone: their counts and their
+        // heads go in one batch (the names, this, then the heads' times).
+        let mut refs: Vec<QueueRef> = names.iter().map(|n| self.work_ref(n)).collect();
+        for n in &names {
+            refs.extend(self.registry_refs(n));
+        }
+        let mut cmds = Vec::new();
+        for q in &names {
+            self.count_cmds(q, now, &mut cmds);
+        }
+        for q in &refs {
+            let mut c = cmd(
+                if q.role == QueueRole::Work {
+                    "LRANGE"
+                } else {
+                    "ZRANGE"
+                },
+                &q.key,
+            );
+            c.arg(0).arg(0);
+            cmds.push(c);
+        }
+        let v: Vec<Value> = if cmds.is_empty() {
             Vec::new()
         } else {
-            conn.each_key(&heads).await?
+            conn.each_key(&cmds).await?
         };
+        let (counts, heads) = v.split_at(names.len() * Self::COUNT_CMDS);
+        let counts = names
+            .into_iter()
+            .zip(counts.chunks(Self::COUNT_CMDS))
+            .map(|(n, c)| Ok((n, Self::parse_counts(c)?)))
+            .collect::<RedisResult<Vec<_>>>()?;
+        let lengths = self.lengths_of(&counts);
+        debug_assert!(lengths.iter().zip(&refs).all(|((a, _), b)| a.key == b.key));
+        let heads: Vec<Vec<Vec<u8>>> = heads
+            .iter()
+            .map(redis::from_redis_value_ref)
+            .collect::<Result<_, _>>()?;
         let ids: Vec<Option<String>> = heads
             .iter()
             .zip(&lengths)

@@ -248,22 +248,40 @@ impl Sidekiq {
     /// (Sidekiq's latency), then the sets with the time of their first
     /// entry's job.
     pub(crate) async fn queue_details(&self, conn: &Conn) -> RedisResult<Vec<QueueDetail>> {
-        let lengths = self.queue_lengths(conn).await?;
-        let cmds: Vec<redis::Cmd> = lengths
+        let mut refs: Vec<QueueRef> = self
+            .queue_names(conn)
+            .await?
             .iter()
-            .map(|(q, _)| {
-                if q.role == QueueRole::Work {
-                    let mut c = redis::cmd("LRANGE");
-                    c.arg(&q.key).arg(-1).arg(-1);
-                    c
-                } else {
-                    let mut c = redis::cmd("ZRANGE");
-                    c.arg(&q.key).arg(0).arg(0);
-                    c
-                }
-            })
+            .map(|n| self.queue_ref(n))
             .collect();
-        let next: Vec<Vec<Vec<u8>>> = conn.each_key(&cmds).await?;
+        refs.extend(self.set_refs());
+        // Each key's length and next entry in one batch: two round trips
+        // in all (the queue names, then this).
+        let mut cmds: Vec<redis::Cmd> = Vec::with_capacity(refs.len() * 2);
+        for q in &refs {
+            if q.role == QueueRole::Work {
+                let mut n = redis::cmd("LLEN");
+                n.arg(&q.key);
+                let mut c = redis::cmd("LRANGE");
+                c.arg(&q.key).arg(-1).arg(-1);
+                cmds.extend([n, c]);
+            } else {
+                let mut n = redis::cmd("ZCARD");
+                n.arg(&q.key);
+                let mut c = redis::cmd("ZRANGE");
+                c.arg(&q.key).arg(0).arg(0);
+                cmds.extend([n, c]);
+            }
+        }
+        let replies: Vec<Value> = conn.each_key(&cmds).await?;
+        let mut lengths = Vec::with_capacity(refs.len());
+        let mut next: Vec<Vec<Vec<u8>>> = Vec::with_capacity(refs.len());
+        for (q, pair) in refs.into_iter().zip(replies.chunks(2)) {
+            let len: u64 = redis::from_redis_value(pair[0].clone())?;
+            let first: Vec<Vec<u8>> = redis::from_redis_value(pair[1].clone())?;
+            lengths.push((q, len));
+            next.push(first);
+        }
         Ok(lengths
             .into_iter()
             .zip(next)
