@@ -64,14 +64,53 @@ pub(crate) struct Config {
     pub(crate) schemas: Vec<QueueSchema>,
     /// The merged raw documents, for `config view`.
     pub(crate) raw: Vec<RawFile>,
+    /// Name -> position of contexts and clusters, built on first lookup
+    /// (1,000 contexts, each naming its cluster: no quadratic scan).
+    index: std::sync::OnceLock<Index>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    contexts: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
+    clusters: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Config {
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let mut i = Index::default();
+            for (n, c) in self.contexts.iter().enumerate() {
+                i.contexts.entry(c.name.clone()).or_insert(n);
+            }
+            for (n, c) in self.clusters.iter().enumerate() {
+                i.clusters.entry(c.name.clone()).or_insert(n);
+            }
+            i
+        })
+    }
     pub(crate) fn context(&self, name: &str) -> Option<&Context> {
-        self.contexts.iter().find(|c| c.name == name)
+        // The index is checked against the entry it points at: a list
+        // changed after the first lookup falls back to a scan.
+        match self
+            .index()
+            .contexts
+            .get(name)
+            .map(|&n| self.contexts.get(n))
+        {
+            Some(Some(c)) if c.name == name => Some(c),
+            _ => self.contexts.iter().find(|c| c.name == name),
+        }
     }
     pub(crate) fn cluster(&self, name: &str) -> Option<&Cluster> {
-        self.clusters.iter().find(|c| c.name == name)
+        match self
+            .index()
+            .clusters
+            .get(name)
+            .map(|&n| self.clusters.get(n))
+        {
+            Some(Some(c)) if c.name == name => Some(c),
+            _ => self.clusters.iter().find(|c| c.name == name),
+        }
     }
     pub(crate) fn user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
