@@ -137,6 +137,67 @@ pub(crate) struct Conn {
     secret: Option<Secret>,
     /// The budget of one round trip, for timeout messages.
     timeout: Duration,
+    /// A read connection's AUTH and SELECT, sent ahead of its first
+    /// command instead of in a round trip of their own: every command is
+    /// queued behind them and returns only once they are known to have
+    /// succeeded (their error otherwise). `None`: nothing to send, or a
+    /// write connection, which waits for them before it sends anything.
+    handshake: Option<Handshake>,
+}
+
+type Handshake = futures_util::future::Shared<
+    std::pin::Pin<Box<dyn std::future::Future<Output = RedisResult<()>> + Send>>,
+>;
+
+/// AUTH and SELECT for `settings`, or `None` when it needs neither.
+fn handshake_pipe(settings: &redis::RedisConnectionInfo) -> Option<Pipeline> {
+    let mut pipe = redis::pipe();
+    if let Some(p) = settings.password() {
+        let mut auth = redis::cmd("AUTH");
+        if let Some(u) = settings.username() {
+            auth.arg(u);
+        }
+        auth.arg(p);
+        pipe.add_command(auth).ignore();
+    }
+    if settings.db() != 0 {
+        pipe.cmd("SELECT").arg(settings.db()).ignore();
+    }
+    (pipe.cmd_iter().count() > 0).then_some(pipe)
+}
+
+/// Queues the handshake on the connection (its first poll sends it) and
+/// returns it to be awaited behind the commands queued after it. A refused
+/// AUTH reads as the connection set-up's own "authentication failed".
+async fn start_handshake(conn: &MultiplexedConnection, pipe: Pipeline) -> Handshake {
+    use futures_util::FutureExt;
+    let mut c = conn.clone();
+    let fut: std::pin::Pin<Box<dyn std::future::Future<Output = RedisResult<()>> + Send>> =
+        Box::pin(async move {
+            let r: RedisResult<()> = pipe.query_async(&mut c).await;
+            r.map_err(|e| {
+                let text = e.to_string().to_ascii_lowercase();
+                if text.contains("wrongpass")
+                    || text.contains("invalid username-password")
+                    || text.contains("noauth")
+                {
+                    RedisError::from((
+                        redis::ErrorKind::AuthenticationFailed,
+                        "authentication failed",
+                    ))
+                } else {
+                    e
+                }
+            })
+        });
+    let shared = fut.shared();
+    let mut first = shared.clone();
+    std::future::poll_fn(|cx| {
+        let _ = first.poll_unpin(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    shared
 }
 
 /// Classifies a redis error into a SPEC section 5 kind.
@@ -382,7 +443,19 @@ impl Conn {
         response_timeout: Duration,
         verbose: bool,
     ) -> Result<Conn, ContextError> {
-        Self::open_with(ep, connect_timeout, response_timeout, verbose, 1).await
+        Self::open_with(ep, connect_timeout, response_timeout, verbose, 1, false).await
+    }
+
+    /// As [`Conn::open`], for a connection that only ever reads (the read
+    /// verbs' probes): AUTH and SELECT travel with its first commands
+    /// rather than in a round trip of their own.
+    pub(crate) async fn open_for_reads(
+        ep: &Endpoint,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+        verbose: bool,
+    ) -> Result<Conn, ContextError> {
+        Self::open_with(ep, connect_timeout, response_timeout, verbose, 1, true).await
     }
 
     /// As [`Conn::open`], for write verbs: the cluster client never sends a
@@ -398,7 +471,7 @@ impl Conn {
         response_timeout: Duration,
         verbose: bool,
     ) -> Result<Conn, ContextError> {
-        Self::open_with(ep, connect_timeout, response_timeout, verbose, 0).await
+        Self::open_with(ep, connect_timeout, response_timeout, verbose, 0, false).await
     }
 
     async fn open_with(
@@ -407,6 +480,7 @@ impl Conn {
         response_timeout: Duration,
         verbose: bool,
         retries: u32,
+        pipelined_handshake: bool,
     ) -> Result<Conn, ContextError> {
         let cfg_err = |message: String| ContextError {
             context: ep.context.clone(),
@@ -432,6 +506,11 @@ impl Conn {
         }
         let secret = ep.password.clone();
         let rerr = |e: RedisError| context_error(&ep.context, &e, secret.as_ref(), connect_timeout);
+        // Read-only connections send AUTH and SELECT with their first
+        // commands; the others wait for them first (a write must never
+        // reach database 0 before SELECT is known to have failed).
+        let mut handshake_cmds: Option<Pipeline> = None;
+        let mut handshake: Option<Handshake> = None;
         let inner = match ep.mode {
             Mode::Standalone => {
                 let url = url_for(&ep.urls[0], &ep.tls);
@@ -444,6 +523,11 @@ impl Conn {
                 }
                 if let Some(p) = &ep.password {
                     settings = settings.set_password(p.expose());
+                }
+                if pipelined_handshake {
+                    // Sent by `handshake` with the first reads instead.
+                    handshake_cmds = handshake_pipe(&settings);
+                    settings = redis::RedisConnectionInfo::default().set_db(0);
                 }
                 info = info.set_redis_settings(settings.set_skip_set_lib_name());
                 let config = redis::AsyncConnectionConfig::new()
@@ -464,6 +548,9 @@ impl Conn {
                         ),
                     })?
                     .map_err(rerr)?;
+                if let Some(pipe) = handshake_cmds.take() {
+                    handshake = Some(start_handshake(&conn, pipe).await);
+                }
                 Inner::Single(conn)
             }
             Mode::Cluster => {
@@ -547,7 +634,27 @@ impl Conn {
             inner,
             secret,
             timeout: response_timeout,
+            handshake,
         })
+    }
+
+    /// Sends `request` (its first poll queues it on the connection), then
+    /// waits for the handshake queued before it, then for its answer.
+    async fn behind_handshake<T>(
+        &self,
+        request: impl std::future::Future<Output = RedisResult<T>>,
+    ) -> RedisResult<T> {
+        let Some(h) = &self.handshake else {
+            return request.await;
+        };
+        let mut request = std::pin::pin!(request);
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(request.as_mut().poll(cx))).await;
+        h.clone().await?;
+        match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => request.await,
+        }
     }
 
     /// Turns a redis error on this connection into a context error.
@@ -588,7 +695,7 @@ impl Conn {
             self.log(None, &describe(cmd));
         }
         match &self.inner {
-            Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Inner::Single(c) => self.behind_handshake(cmd.query_async(&mut c.clone())).await,
             Inner::Cluster(c, ..) => cmd.query_async(&mut c.clone()).await,
         }
     }
@@ -606,7 +713,10 @@ impl Conn {
             }
         }
         let values: Vec<Value> = match &self.inner {
-            Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
+            Inner::Single(c) => {
+                self.behind_handshake(pipe.query_async(&mut c.clone()))
+                    .await?
+            }
             Inner::Cluster(c, ..) => pipe.query_async(&mut c.clone()).await?,
         };
         values
@@ -644,7 +754,10 @@ impl Conn {
     ) -> RedisResult<T> {
         self.log(None, "EVALSHA (qctl script)");
         match &self.inner {
-            Inner::Single(c) => inv.invoke_async(&mut c.clone()).await,
+            Inner::Single(c) => {
+                self.behind_handshake(inv.invoke_async(&mut c.clone()))
+                    .await
+            }
             Inner::Cluster(c, ..) => inv.invoke_async(&mut c.clone()).await,
         }
     }
@@ -685,7 +798,7 @@ impl Conn {
             self.log(Some(node), &describe(cmd));
         }
         match &self.inner {
-            Inner::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Inner::Single(c) => self.behind_handshake(cmd.query_async(&mut c.clone())).await,
             Inner::Cluster(c, ..) => {
                 let v = c
                     .clone()
@@ -719,7 +832,10 @@ impl Conn {
             return Ok(Vec::new());
         }
         let values: Vec<Value> = match &self.inner {
-            Inner::Single(c) => pipe.query_async(&mut c.clone()).await?,
+            Inner::Single(c) => {
+                self.behind_handshake(pipe.query_async(&mut c.clone()))
+                    .await?
+            }
             Inner::Cluster(c, ..) => {
                 c.clone()
                     .route_pipeline(

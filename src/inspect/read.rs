@@ -102,7 +102,7 @@ async fn read_one<R: Reader>(
     target: &ReadTarget,
     cs: ConnSettings,
 ) -> Result<R::Out, ContextError> {
-    let conn = Conn::open(&target.ep, cs.connect_timeout, cs.timeout, cs.verbose).await?;
+    let conn = Conn::open_for_reads(&target.ep, cs.connect_timeout, cs.timeout, cs.verbose).await?;
     reader.read(&conn, target).await
 }
 
@@ -245,7 +245,7 @@ where
                         let attempt = async {
                             if conn.is_none() {
                                 conn = Some(
-                                    Conn::open(
+                                    Conn::open_for_reads(
                                         &target.ep,
                                         cs.connect_timeout,
                                         cs.timeout,

@@ -676,3 +676,66 @@ fn wide_shows_the_queue_system_of_each_context() {
         "{stdout}"
     );
 }
+
+/// Read connections send AUTH and SELECT with their first commands: the
+/// figures still come from the database the URL names, a wrong password is
+/// an auth error, and a database the server does not have is an error, not
+/// database 0's figures.
+#[test]
+fn auth_and_select_sent_with_the_first_reads_still_guard_them() {
+    let s = RedisServer::start_with(ServerOptions::with_password("s3cret-pw"));
+    let mut admin = s.conn();
+    // Database 0 holds other jobs than database 3.
+    seed(
+        &mut admin,
+        &Seed {
+            high: 50,
+            ..Default::default()
+        },
+    );
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut admin).unwrap();
+    seed(
+        &mut admin,
+        &Seed {
+            high: 7,
+            dlq: 2,
+            ..Default::default()
+        },
+    );
+    let base = s.url_with_credentials(None, "s3cret-pw");
+    let wrong = s.url_with_credentials(None, "not-it");
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\nclusters:\n  - {{ name: three, server: \"{base}/3\" }}\n  - {{ name: far, server: \"{base}/99\" }}\n  - {{ name: bad, server: \"{wrong}/3\" }}\ncontexts:\n  - {{ name: three, cluster: three }}\n  - {{ name: far, cluster: far }}\n  - {{ name: bad, cluster: bad }}\n"
+        ),
+    );
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "clusters", "three", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(doc["items"][0]["queued"], 7, "{doc}");
+    assert_eq!(doc["items"][0]["dead_letter"], 2, "{doc}");
+    for verb in [&["get", "queues"][..], &["get", "workers"], &["health"]] {
+        let mut a = verb.to_vec();
+        a.extend(["--context", "far", "-o", "json"]);
+        let (code, doc, _) = run_json(&ws, &cfg, &a);
+        assert_ne!(code, 0, "{a:?}: {doc}");
+        assert_eq!(doc["errors"][0]["context"], "far", "{a:?}: {doc}");
+        assert!(
+            doc["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["queued"] != 50 && i["length"] != 50),
+            "{a:?}: database 0's figures: {doc}"
+        );
+    }
+    let (code, doc, err) = run_json(&ws, &cfg, &["get", "clusters", "bad", "-o", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(doc["errors"][0]["kind"], "auth", "{doc}");
+    let all = format!("{doc}{err}");
+    assert!(
+        !all.contains("not-it") && !all.contains("s3cret-pw"),
+        "{all}"
+    );
+}
