@@ -44,6 +44,8 @@ pub(crate) struct BenchPlan {
     waiting: u64,
     /// Live workers (`Figures.workers`); `Some(0)`: nobody would run them.
     workers: Option<u64>,
+    /// Why permissions could not be checked ahead, when they could not.
+    acl_unknown: Option<String>,
 }
 
 /// The jobs one run enqueued: enough to rebuild each one's bytes.
@@ -255,17 +257,31 @@ impl Action for Bench {
             .await
             .map_err(|e| conn.error(&e))?
             .workers;
+        // Every command a run sends, cleanup included: a user who may
+        // LPUSH but not LREM would leave the jobs behind when bench gives up.
+        let mut needed = vec![
+            crate::systems::guard::Needed::new("LPUSH", &q.key, &["x"]),
+            crate::systems::guard::Needed::new("LREM", &q.key, &["1", "x"]),
+        ];
+        for k in [&completed, &dead] {
+            needed.extend(crate::systems::guard::Needed::scripts(&[k]));
+        }
+        let acl_unknown = match crate::systems::guard::may_run(conn, &needed).await? {
+            crate::systems::guard::Checked::Unknown(why) => Some(why),
+            _ => None,
+        };
         Ok(BenchPlan {
             key: q.key,
             completed,
             dead,
             waiting,
             workers,
+            acl_unknown,
         })
     }
 
     fn view(&self, p: &BenchPlan) -> PlanView {
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = p.acl_unknown.iter().cloned().collect();
         if p.workers == Some(0) {
             warnings.push(format!(
                 "no worker seen here (workers: 0; go-redis-work-queue shows a worker only while it holds a job, so an idle fleet reads 0 too): if none runs, nothing takes the bench jobs from {}, and bench waits {}, then removes the ones still queued",

@@ -200,3 +200,60 @@ fn bench_on_a_cluster_whose_completed_list_is_capped() {
         "the cap held: qctl trims nothing itself"
     );
 }
+
+/// A user who may not send one of bench's commands (its cleanup's LREM
+/// included) is refused in pre-flight, before a single job is enqueued.
+#[test]
+fn bench_checks_every_command_it_may_send_before_enqueuing() {
+    let s = RedisServer::start_with(ServerOptions {
+        acl_users: vec![
+            AclUser {
+                name: "nolrem",
+                password: "pw",
+                rules: "on >pw ~* &* +@all -lrem",
+            },
+            AclUser {
+                name: "nolpush",
+                password: "pw",
+                rules: "on >pw ~* &* +@all -lpush",
+            },
+        ],
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    let cfg = ws.write(
+        "c.yaml",
+        &format!(
+            "apiVersion: qctl/v1\naudit-log: {}\nclusters:\n  - {{ name: s, server: \"{}\" }}\nusers:\n  - {{ name: nolrem, username: nolrem, password: pw }}\n  - {{ name: nolpush, username: nolpush, password: pw }}\ncontexts:\n  - {{ name: nolrem, cluster: s, user: nolrem }}\n  - {{ name: nolpush, cluster: s, user: nolpush }}\n",
+            ws.join("audit.log").display(),
+            s.url()
+        ),
+    );
+    for (user, cmd) in [("nolrem", "lrem"), ("nolpush", "lpush")] {
+        let (code, out, err) = run_raw(
+            &ws,
+            &cfg,
+            &[
+                "bench",
+                "--context",
+                user,
+                "--count",
+                "20",
+                "--rate",
+                "1000",
+                "--wait-timeout",
+                "1s",
+                &format!("--yes-i-typed={user}"),
+            ],
+        );
+        assert_ne!(code, 0, "{user}: {out}{err}");
+        assert!(
+            format!("{out}{err}").to_lowercase().contains(cmd),
+            "{user}: the refusal names {cmd}: {out}{err}"
+        );
+        assert!(
+            lrange(&mut s.conn(), "jobqueue:high_priority").is_empty(),
+            "{user}: nothing enqueued"
+        );
+    }
+}
