@@ -179,20 +179,55 @@ struct Known {
 impl Known {
     /// Reads each file that exists and parses; skips the others silently.
     fn read(paths: &[PathBuf]) -> Known {
-        let mut known = Known::default();
-        for path in paths {
-            let Some(text) = crate::contexts::read_bounded(path)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-            else {
-                continue;
-            };
-            known.add_text(path, &text);
-        }
+        let sources: Vec<contexts::SourceFile> = paths
+            .iter()
+            .filter_map(|path| {
+                let text = crate::contexts::read_bounded(path)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())?;
+                Some(contexts::SourceFile {
+                    path: path.clone(),
+                    text,
+                })
+            })
+            .collect();
+        // Files that check out: what qctl itself would use (kept between
+        // runs, so a TAB does not parse an unchanged file again); else
+        // whatever each file that parses names.
+        let mut known = match contexts::checked(sources.clone(), false) {
+            Ok(config) if !sources.is_empty() => Known::of(&config),
+            _ => {
+                let mut known = Known::default();
+                for s in &sources {
+                    known.add_text(&s.path, &s.text);
+                }
+                known
+            }
+        };
         if !known.schemas.iter().any(|s| s.name == "default") {
             known.schemas.insert(0, QueueSchema::builtin_default());
         }
         known
+    }
+
+    fn of(config: &contexts::Config) -> Known {
+        Known {
+            current: config.current_context.clone(),
+            contexts: config
+                .contexts
+                .iter()
+                .map(|c| KnownContext {
+                    name: c.name.clone(),
+                    cluster: c.cluster.clone(),
+                    schema: c.schema.clone(),
+                    labels: c.labels.clone(),
+                    enabled: c.enabled,
+                })
+                .collect(),
+            clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
+            users: config.users.iter().map(|u| u.name.clone()).collect(),
+            schemas: config.schemas.clone(),
+        }
     }
 
     fn add_text(&mut self, path: &Path, text: &str) {

@@ -354,7 +354,7 @@ fn merged_view(config: &Config, minify: bool, raw: bool) -> Result<Value> {
         .iter()
         .map(|k| (*k, Vec::new()))
         .collect();
-    for r in &config.raw {
+    for r in config.raw()? {
         let v = serde_json::to_value(r)
             .map_err(|e| CliError::failure(format!("cannot render: {e}")))?;
         for key in ["audit-log", "preferences"] {
@@ -456,7 +456,7 @@ fn validate(config: &Config, settings: &Settings) -> Result<ExitCode> {
         && config.context(cc).is_none()
     {
         let place = config
-            .raw
+            .raw()?
             .iter()
             .zip(&config.sources)
             .find_map(|(r, s)| {

@@ -183,20 +183,40 @@ pub(crate) fn load(flag: Option<&Path>) -> Result<Config> {
         }
     };
     let mut sources = Vec::new();
-    let mut raws = Vec::new();
     for path in paths {
         let bytes = read_bounded(&path)?;
         let text = String::from_utf8(bytes).map_err(|_| {
             CliError::failure(format!("{}: not valid UTF-8", path.display()))
                 .with_hint("a contexts file is UTF-8 YAML")
         })?;
-        let raw = parse_file(&path, &text)?;
-        warn_readable_secrets(&path, &raw);
         sources.push(SourceFile { path, text });
+    }
+    let mut config = checked(sources, true)?;
+    config.location = Some(location);
+    Ok(config)
+}
+
+/// Checks and merges files already read: the result a run with the same
+/// files kept (`cache.rs`), else parsed and checked here (and kept).
+/// `warn`: print the warnings about secrets others can read (completion
+/// prints nothing).
+pub(crate) fn checked(sources: Vec<SourceFile>, warn: bool) -> Result<Config> {
+    if let Some((config, password_files)) = super::cache::read(&sources) {
+        if warn {
+            warn_readable_password_files(&password_files);
+        }
+        return Ok(config);
+    }
+    let mut raws = Vec::new();
+    let mut password_files = Vec::new();
+    let mut any_secret = false;
+    for s in &sources {
+        let raw = parse_file(&s.path, &s.text)?;
+        any_secret |= warn_readable_secrets(&s.path, &raw, &mut password_files, warn);
         raws.push(raw);
     }
-    let mut config = merge(&sources, raws)?;
-    config.location = Some(location);
+    let config = merge(&sources, raws)?;
+    super::cache::write(&config, password_files, any_secret);
     Ok(config)
 }
 
@@ -346,8 +366,15 @@ fn readable_by_others(p: &Path) -> bool {
 }
 
 /// Warns, like ssh, about a secret that group or others can read: a file
-/// holding a password (inline, or in a server URL), or a `password-file`.
-fn warn_readable_secrets(path: &Path, raw: &RawFile) {
+/// holding a password (inline, or in a server URL), or a `password-file`
+/// (listed in `password_files`, checked again on every run). Returns
+/// whether the file holds a secret itself.
+fn warn_readable_secrets(
+    path: &Path,
+    raw: &RawFile,
+    password_files: &mut Vec<super::cache::PasswordFile>,
+    warn: bool,
+) -> bool {
     let inline = raw.users.iter().any(|u| u.value.password.is_some());
     let in_url = raw.clusters.iter().any(|c| {
         let c = &c.value;
@@ -363,6 +390,7 @@ fn warn_readable_secrets(path: &Path, raw: &RawFile) {
         (false, false) => None,
     };
     if let Some(what) = what
+        && warn
         && readable_by_others(path)
     {
         eprintln!(
@@ -371,18 +399,32 @@ fn warn_readable_secrets(path: &Path, raw: &RawFile) {
             path.display()
         );
     }
+    let start = password_files.len();
     for u in &raw.users {
         if let Some(f) = &u.value.password_file {
-            let f = expand_tilde(f);
-            if readable_by_others(&f) {
-                eprintln!(
-                    "warning: password-file {} (user `{}` in {}) is readable by group or others; run `chmod 600 {}`",
-                    f.display(),
-                    u.value.name,
-                    path.display(),
-                    f.display()
-                );
-            }
+            password_files.push(super::cache::PasswordFile {
+                file: expand_tilde(f),
+                user: u.value.name.clone(),
+                source: path.to_path_buf(),
+            });
+        }
+    }
+    if warn {
+        warn_readable_password_files(&password_files[start..]);
+    }
+    inline || in_url
+}
+
+fn warn_readable_password_files(files: &[super::cache::PasswordFile]) {
+    for p in files {
+        if readable_by_others(&p.file) {
+            eprintln!(
+                "warning: password-file {} (user `{}` in {}) is readable by group or others; run `chmod 600 {}`",
+                p.file.display(),
+                p.user,
+                p.source.display(),
+                p.file.display()
+            );
         }
     }
 }
@@ -593,7 +635,7 @@ fn merge(sources: &[SourceFile], raws: Vec<RawFile>) -> Result<Config> {
             ));
         }
     }
-    cfg.raw = raws;
+    let _ = cfg.raw.set(raws);
     Ok(cfg)
 }
 
@@ -884,7 +926,15 @@ fn preferences(
         range.check(v).map_err(|m| range_error(field, m))
     };
     let mut health = HealthThresholds::default();
+    let mut health_in_file = super::HealthInFile::default();
     if let Some(h) = &raw.health {
+        health_in_file = super::HealthInFile {
+            max_latency: h.max_latency.is_some(),
+            max_dead_letter: h.max_dead_letter.is_some(),
+            max_orphaned_jobs: h.max_orphaned_jobs.is_some(),
+            max_memory_percent: h.max_memory_percent.is_some(),
+            require_workers: h.require_workers.is_some(),
+        };
         if let Some(d) = dur("health.max-latency", &h.max_latency, limits::MAX_LATENCY)? {
             health.max_latency = d;
         }
@@ -937,6 +987,7 @@ fn preferences(
         )?,
         compare_threshold,
         health,
+        health_in_file,
     })
 }
 

@@ -4,6 +4,7 @@
 //! [`Config`]; `write` edits one file in place, keeping the rest of it as
 //! written. Secrets stay in [`Secret`] and only `connect` ever reads them.
 
+mod cache;
 mod load;
 mod model;
 mod write;
@@ -12,7 +13,7 @@ mod write;
 pub(crate) use load::from_text;
 pub(crate) use load::{ConfigLocation, expand_tilde, load, no_contexts_file, read_bounded};
 /// For shell completion, which reads the files leniently and quietly.
-pub(crate) use load::{locate, parse_file, schema as parse_schema};
+pub(crate) use load::{checked, locate, parse_file, schema as parse_schema};
 pub(crate) use model::Mode;
 pub(crate) use model::RawFile;
 pub(crate) use write::{ContextEdit, delete_context, set_context, use_context};
@@ -33,6 +34,20 @@ impl Secret {
     /// The only way to read it: for the connection layer.
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Never written anywhere: the contexts cache (`cache.rs`) refuses a file
+/// set that holds one, and this makes sure of it.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> std::result::Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a secret is never cached"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> std::result::Result<Self, D::Error> {
+        Err(serde::de::Error::custom("a secret is never cached"))
     }
 }
 
@@ -62,8 +77,11 @@ pub(crate) struct Config {
     pub(crate) users: Vec<User>,
     pub(crate) contexts: Vec<Context>,
     pub(crate) schemas: Vec<QueueSchema>,
-    /// The merged raw documents, for `config view`.
-    pub(crate) raw: Vec<RawFile>,
+    /// The files as parsed, with where each value is written: for `config
+    /// view` and the edits, which keep the rest of a file as written.
+    /// Parsed again from `sources` on first use when the checked
+    /// configuration came from the cache (see `cache.rs`).
+    raw: std::sync::OnceLock<Vec<RawFile>>,
     /// Name -> position of contexts and clusters, built on first lookup
     /// (1,000 contexts, each naming its cluster: no quadratic scan).
     index: std::sync::OnceLock<Index>,
@@ -76,6 +94,19 @@ struct Index {
 }
 
 impl Config {
+    /// The parsed files, one per source.
+    pub(crate) fn raw(&self) -> crate::error::Result<&[RawFile]> {
+        if let Some(r) = self.raw.get() {
+            return Ok(r);
+        }
+        let parsed = self
+            .sources
+            .iter()
+            .map(|s| load::parse_file(&s.path, &s.text))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        Ok(self.raw.get_or_init(|| parsed))
+    }
+
     fn index(&self) -> &Index {
         self.index.get_or_init(|| {
             let mut i = Index::default();
@@ -120,7 +151,7 @@ impl Config {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Cluster {
     pub(crate) name: String,
     pub(crate) mode: Mode,
@@ -129,7 +160,7 @@ pub(crate) struct Cluster {
     pub(crate) tls: TlsSettings,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct TlsSettings {
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) cert_file: Option<PathBuf>,
@@ -137,7 +168,7 @@ pub(crate) struct TlsSettings {
     pub(crate) insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct User {
     pub(crate) name: String,
     pub(crate) username: Option<String>,
@@ -146,7 +177,7 @@ pub(crate) struct User {
 
 /// Where a password comes from. Env and file are read when the context is
 /// used, so an unset variable only fails the commands that need it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum PasswordSource {
     None,
     Inline(Secret),
@@ -154,7 +185,7 @@ pub(crate) enum PasswordSource {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Context {
     pub(crate) name: String,
     pub(crate) cluster: String,
@@ -174,7 +205,7 @@ pub(crate) use crate::systems::SchemaKind;
 
 /// A named queue schema: which system, and its options as that system
 /// parsed them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub(crate) struct QueueSchema {
     pub(crate) name: String,
     pub(crate) system: crate::systems::SystemSchema,
@@ -195,7 +226,7 @@ impl QueueSchema {
 }
 
 /// Defaults from `preferences:`; a flag on the command line wins.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct Preferences {
     pub(crate) timeout: Option<Duration>,
     pub(crate) connect_timeout: Option<Duration>,
@@ -204,10 +235,22 @@ pub(crate) struct Preferences {
     pub(crate) watch_jitter: Option<Duration>,
     pub(crate) compare_threshold: Option<f64>,
     pub(crate) health: HealthThresholds,
+    /// Which of `health`'s fields the file sets (the rest are defaults).
+    pub(crate) health_in_file: HealthInFile,
+}
+
+/// Which `preferences.health` fields the contexts file sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct HealthInFile {
+    pub(crate) max_latency: bool,
+    pub(crate) max_dead_letter: bool,
+    pub(crate) max_orphaned_jobs: bool,
+    pub(crate) max_memory_percent: bool,
+    pub(crate) require_workers: bool,
 }
 
 /// `preferences.health`, with the documented defaults filled in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub(crate) struct HealthThresholds {
     pub(crate) max_latency: Duration,
     pub(crate) max_dead_letter: u64,

@@ -45,12 +45,12 @@ pub(crate) fn use_context(config: &Config, name: &str) -> Result<PathBuf> {
         return Err(crate::select::unknown_context(config, name));
     }
     let idx = config
-        .raw
+        .raw()?
         .iter()
         .position(|r| r.current_context.is_some())
         .unwrap_or(0);
     let text = &config.sources[idx].text;
-    let raw = &config.raw[idx];
+    let raw = &config.raw()?[idx];
     let new_text = match &raw.current_context {
         Some(cc) => {
             let (start, len) = byte_span(&cc.referenced);
@@ -94,7 +94,7 @@ pub(crate) fn set_context(
     }
     let existing = config.context(name).map(|c| c.source);
     let idx = existing.unwrap_or(0);
-    let raw = &config.raw[idx];
+    let raw = &config.raw()?[idx];
     let text = &config.sources[idx].text;
     let entry = raw.contexts.iter().find(|c| c.value.name == name);
     let mut ctx = match entry {
@@ -158,7 +158,7 @@ pub(crate) fn delete_context(config: &Config, name: &str) -> Result<PathBuf> {
         return Err(crate::select::unknown_context(config, name));
     };
     let idx = ctx.source;
-    let raw = &config.raw[idx];
+    let raw = &config.raw()?[idx];
     let text = &config.sources[idx].text;
     let entry = raw
         .contexts

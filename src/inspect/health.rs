@@ -59,12 +59,7 @@ pub(crate) fn thresholds(config: &Config, args: &HealthArgs) -> (HealthThreshold
     let prefs = &config.preferences.health;
     // What the contexts file sets (its first file's preferences: the ones
     // in force); the rest are defaults.
-    let raw = config
-        .raw
-        .first()
-        .and_then(|r| r.preferences.as_ref())
-        .and_then(|p| p.value.health.clone())
-        .unwrap_or_default();
+    let raw = config.preferences.health_in_file;
     let mut sources = indexmap::IndexMap::new();
     let mut source = |field: &'static str, flag: bool, in_file: bool| {
         sources.insert(
@@ -78,30 +73,26 @@ pub(crate) fn thresholds(config: &Config, args: &HealthArgs) -> (HealthThreshold
             },
         );
     };
-    source(
-        "max_latency",
-        args.max_latency.is_some(),
-        raw.max_latency.is_some(),
-    );
+    source("max_latency", args.max_latency.is_some(), raw.max_latency);
     source(
         "max_dead_letter",
         args.max_dead_letter.is_some(),
-        raw.max_dead_letter.is_some(),
+        raw.max_dead_letter,
     );
     source(
         "max_orphaned_jobs",
         args.max_orphaned_jobs.is_some(),
-        raw.max_orphaned_jobs.is_some(),
+        raw.max_orphaned_jobs,
     );
     source(
         "max_memory_percent",
         args.max_memory_percent.is_some(),
-        raw.max_memory_percent.is_some(),
+        raw.max_memory_percent,
     );
     source(
         "require_workers",
         args.require_workers.is_some(),
-        raw.require_workers.is_some(),
+        raw.require_workers,
     );
     let t = HealthThresholds {
         max_latency: args.max_latency.unwrap_or(prefs.max_latency),

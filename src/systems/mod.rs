@@ -744,7 +744,7 @@ macro_rules! systems {
         }
 
         /// A schema as its system parsed it.
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         pub(crate) enum SystemSchema {
             $($variant($module::Schema),)+
         }

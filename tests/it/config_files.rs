@@ -1096,3 +1096,98 @@ fn use_context_at_the_top_level_and_back_with_a_dash() {
     assert_ne!(code, 0);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The checked configuration is kept between runs (src/contexts/cache.rs):
+/// the same output from the entry as from the parse, a changed file or a
+/// damaged entry is parsed again, and a file holding a secret is never kept.
+#[test]
+fn checked_files_are_kept_between_runs_and_never_with_a_secret() {
+    let ws = Workspace::new();
+    let cfg = ws.write("c.yaml", GOOD);
+    let cache = ws.join("cache/qctl/contexts");
+    let run = |args: &[&str]| {
+        let out = ws
+            .qctl_std()
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+    let parsed = run(&["config", "get-contexts", "-o", "wide"]);
+    assert_eq!(parsed.0, Some(0), "{parsed:?}");
+    let kept = entries();
+    assert_eq!(kept.len(), 1, "one entry: {kept:?}");
+    let mode = std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    // From the entry: the same answer.
+    assert_eq!(run(&["config", "get-contexts", "-o", "wide"]), parsed);
+    // A changed file is read again, never the old answer.
+    std::fs::write(&cfg, GOOD.replace("staging", "prod")).unwrap();
+    let changed = run(&["config", "get-contexts"]);
+    assert_eq!(changed.0, Some(0), "{changed:?}");
+    assert!(
+        changed.1.contains("prod") && !changed.1.contains("staging"),
+        "{changed:?}"
+    );
+    // A broken file is an error with its place, whatever was kept.
+    std::fs::write(&cfg, "apiVersion: qctl/v1\ncontexts: [\n").unwrap();
+    let broken = run(&["config", "get-contexts"]);
+    assert_eq!(broken.0, Some(1), "{broken:?}");
+    assert!(broken.2.contains("c.yaml:2:"), "{broken:?}");
+    // A damaged entry is a miss.
+    std::fs::write(&cfg, GOOD).unwrap();
+    run(&["config", "get-contexts"]);
+    for e in entries() {
+        let mut b = std::fs::read(&e).unwrap();
+        b.truncate(b.len() / 2);
+        std::fs::write(&e, b).unwrap();
+    }
+    assert_eq!(run(&["config", "get-contexts", "-o", "wide"]), parsed);
+    // An inline password: never written to the cache.
+    for e in entries() {
+        std::fs::remove_file(e).unwrap();
+    }
+    let secret = GOOD.replace(
+        "    password-env: QCTL_TEST_UNSET_PASSWORD",
+        "    password: hunter2-cache-test",
+    );
+    std::fs::write(&cfg, &secret).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(run(&["config", "get-contexts"]).0, Some(0));
+    assert!(entries().is_empty(), "{:?}", entries());
+    std::fs::write(
+        &cfg,
+        GOOD.replace(
+            "redis://127.0.0.1:1/0",
+            "redis://:hunter2-url@127.0.0.1:1/0",
+        ),
+    )
+    .unwrap();
+    assert_eq!(run(&["config", "get-contexts"]).0, Some(0));
+    assert!(entries().is_empty(), "{:?}", entries());
+    // QCTL_NO_CACHE=1: nothing kept.
+    std::fs::write(&cfg, GOOD).unwrap();
+    let out = ws
+        .qctl_std()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "get-contexts"])
+        .env("QCTL_NO_CACHE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(entries().is_empty(), "{:?}", entries());
+}

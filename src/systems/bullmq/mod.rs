@@ -33,7 +33,7 @@ mod workers;
 mod write;
 
 /// A `kind: bullmq` schema's options.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Schema {
     /// The key prefix (BullMQ's `prefix` option), without the trailing `:`.
     pub(crate) prefix: String,

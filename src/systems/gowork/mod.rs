@@ -32,7 +32,7 @@ pub(crate) struct GoRedisWorkQueue {
 }
 
 /// A go-redis-work-queue schema's options: its key names.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Schema {
     /// Work queues in priority order: (name, key).
     pub(crate) queues: Vec<(String, String)>,

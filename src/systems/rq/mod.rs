@@ -51,7 +51,7 @@ pub(crate) const STALE_BEAT_NO_TTL_S: f64 = 480.0;
 pub(crate) const DEFAULT_QUEUE: &str = "default";
 
 /// A `kind: rq` schema's options.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Schema {
     /// `RQ_KEY_PREFIX` (default `rq`).
     pub(crate) prefix: String,

@@ -37,7 +37,7 @@ pub(crate) mod signals;
 pub(crate) const STALE_BEAT_S: f64 = 30.0;
 
 /// A `kind: sidekiq` schema's options.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct Schema {
     /// redis-namespace prefix (without the `:`).
     pub(crate) namespace: Option<String>,
