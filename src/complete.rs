@@ -194,8 +194,8 @@ impl Known {
         // Files that check out: what qctl itself would use (kept between
         // runs, so a TAB does not parse an unchanged file again); else
         // whatever each file that parses names.
-        let mut known = match contexts::checked(sources.clone(), false) {
-            Ok(config) if !sources.is_empty() => Known::of(&config),
+        let mut known = match contexts::checked(&sources, false) {
+            Ok(config) => Known::of(&config),
             _ => {
                 let mut known = Known::default();
                 for s in &sources {

@@ -25,15 +25,11 @@
 //! most [`MAX_ENTRIES`] entries are kept (the oldest go first).
 //! `QCTL_NO_CACHE=1` turns it off.
 
-use super::{
-    Cluster, Config, Context, PasswordSource, Preferences, QueueSchema, SourceFile, User,
-    redact_url,
-};
+use super::{Cluster, Config, Context, Preferences, QueueSchema, SourceFile, User};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// Entries kept in the directory.
@@ -160,23 +156,12 @@ pub(crate) fn read(sources: &[SourceFile]) -> Option<(Config, Vec<PasswordFile>)
     Some((config, c.password_files))
 }
 
-/// Whether the configuration holds a secret itself (never written).
-fn holds_secret(config: &Config) -> bool {
-    config
-        .users
-        .iter()
-        .any(|u| matches!(u.password, PasswordSource::Inline(_)))
-        || config
-            .clusters
-            .iter()
-            .flat_map(|c| &c.urls)
-            .any(|u| redact_url(u) != *u)
-}
-
-/// Keeps a checked configuration for the next run. Best effort: a cache
-/// that cannot be written is no cache, never an error.
-pub(crate) fn write(config: &Config, password_files: Vec<PasswordFile>, any_secret: bool) {
-    if !enabled() || config.sources.is_empty() || any_secret || holds_secret(config) {
+/// Keeps a checked configuration for the next run, unless a file holds a
+/// secret itself (`holds_secret`: an inline password or one in a server
+/// URL). Best effort: a cache that cannot be written is no cache, never an
+/// error.
+pub(crate) fn write(config: &Config, password_files: Vec<PasswordFile>, holds_secret: bool) {
+    if !enabled() || config.sources.is_empty() || holds_secret {
         return;
     }
     let (Some(path), Some(exe)) = (entry_path(&config.sources), exe()) else {
@@ -206,31 +191,21 @@ pub(crate) fn write(config: &Config, password_files: Vec<PasswordFile>, any_secr
     let Ok(body) = postcard::to_stdvec(&entry) else {
         return;
     };
-    let _ = store(&path, &body);
+    store(&path, &body);
 }
 
-fn store(path: &Path, body: &[u8]) -> std::io::Result<()> {
+fn store(path: &Path, body: &[u8]) {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
+    if std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)?;
-    prune(dir, path);
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(MAGIC)?;
-        f.write_all(body)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        .create(dir)
+        .is_err()
+    {
+        return;
     }
-    written
+    prune(dir, path);
+    let _ = super::write::write_atomic(path, &[MAGIC, body].concat());
 }
 
 /// Removes the oldest entries, so that at most [`MAX_ENTRIES`] remain

@@ -191,7 +191,7 @@ pub(crate) fn load(flag: Option<&Path>) -> Result<Config> {
         })?;
         sources.push(SourceFile { path, text });
     }
-    let mut config = checked(sources, true)?;
+    let mut config = checked(&sources, true)?;
     config.location = Some(location);
     Ok(config)
 }
@@ -200,8 +200,8 @@ pub(crate) fn load(flag: Option<&Path>) -> Result<Config> {
 /// files kept (`cache.rs`), else parsed and checked here (and kept).
 /// `warn`: print the warnings about secrets others can read (completion
 /// prints nothing).
-pub(crate) fn checked(sources: Vec<SourceFile>, warn: bool) -> Result<Config> {
-    if let Some((config, password_files)) = super::cache::read(&sources) {
+pub(crate) fn checked(sources: &[SourceFile], warn: bool) -> Result<Config> {
+    if let Some((config, password_files)) = super::cache::read(sources) {
         if warn {
             warn_readable_password_files(&password_files);
         }
@@ -210,12 +210,12 @@ pub(crate) fn checked(sources: Vec<SourceFile>, warn: bool) -> Result<Config> {
     let mut raws = Vec::new();
     let mut password_files = Vec::new();
     let mut any_secret = false;
-    for s in &sources {
+    for s in sources {
         let raw = parse_file(&s.path, &s.text)?;
         any_secret |= warn_readable_secrets(&s.path, &raw, &mut password_files, warn);
         raws.push(raw);
     }
-    let config = merge(&sources, raws)?;
+    let config = merge(sources, raws)?;
     super::cache::write(&config, password_files, any_secret);
     Ok(config)
 }

@@ -506,6 +506,34 @@ pub(crate) fn rate(v: Option<f64>, signed: bool) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn tables_align_by_terminal_width_and_colour_padding_included() {
+        let rows = vec![
+            vec![
+                Styled::plain("*"),
+                Styled::colored("a", Some("red")),
+                Styled::plain("x"),
+            ],
+            vec![Styled::plain(""), Styled::colored("bé日本", Some("cyan"))],
+            vec![Styled::plain(""), Styled::plain("tab\there")],
+        ];
+        let h = ["CURRENT", "NAME", "LAST"];
+        assert_eq!(
+            render_table(&h, &rows, false, false),
+            "CURRENT   NAME          LAST\n\
+             *         a             x\n\
+             \x20         bé日本\n\
+             \x20         tab\\x09here\n"
+        );
+        assert_eq!(
+            render_table(&h, &rows, true, true),
+            "*   \x1b[38;5;9ma             \x1b[39mx\n\
+             \x20   \x1b[38;5;14mbé日本        \x1b[39m\n\
+             \x20   tab\\x09here\n"
+        );
+        assert_eq!(render_table(&h, &[], false, true), "");
+    }
+
     fn printer() -> Printer {
         Printer {
             format: OutputFormat::Table,

@@ -1132,8 +1132,27 @@ fn checked_files_are_kept_between_runs_and_never_with_a_secret() {
     assert_eq!(mode, 0o600);
     let dir_mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
     assert_eq!(dir_mode, 0o700);
-    // From the entry: the same answer.
+    // From the entry: the same answer, and the same completions.
     assert_eq!(run(&["config", "get-contexts", "-o", "wide"]), parsed);
+    let complete = || {
+        let out = ws
+            .qctl_std()
+            .env("COMPLETE", "bash")
+            .env("QCTL_CONFIG", &cfg)
+            .env("_CLAP_COMPLETE_INDEX", "2")
+            .env("_CLAP_COMPLETE_COMP_TYPE", "9")
+            .env("_CLAP_COMPLETE_SPACE", "false")
+            .env("_CLAP_IFS", "\n")
+            .args(["--", "qctl", "--context", ""])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let candidates = complete();
+    assert!(candidates.lines().any(|l| l == "staging"), "{candidates:?}");
+    assert_eq!(entries(), kept, "completion keeps the one entry");
+    assert_eq!(complete(), candidates);
     // A changed file is read again, never the old answer.
     std::fs::write(&cfg, GOOD.replace("staging", "prod")).unwrap();
     let changed = run(&["config", "get-contexts"]);
